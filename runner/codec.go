@@ -1,0 +1,198 @@
+package runner
+
+import (
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+)
+
+// Codec converts the values of one topic between Go and Kafka. Generated
+// code declares one per message type with [Proto] or [Raw]; codecs are
+// immutable and safe for concurrent use.
+type Codec[M any] interface {
+	// Type is how values are encoded.
+	Type() TopicType
+	// Descriptor is the protobuf message descriptor, nil for raw values.
+	Descriptor() protoreflect.MessageDescriptor
+	// Encode appends the plain encoding of m to dst.
+	Encode(dst []byte, m M) ([]byte, error)
+	// Decode decodes a plain encoding (framing already removed).
+	Decode(src []byte) (M, error)
+	// JSON renders m for people and tools (protojson for protobuf).
+	JSON(m M) []byte
+}
+
+// Proto returns the codec of the protobuf message type *T.
+//
+//	var heartbeat = runner.Proto[deviceId.Heartbeat]()
+func Proto[T any, M interface {
+	*T
+	proto.Message
+}]() Codec[M] {
+	var zero M
+	return protoCodec[T, M]{desc: zero.ProtoReflect().Descriptor()}
+}
+
+type protoCodec[T any, M interface {
+	*T
+	proto.Message
+}] struct {
+	desc protoreflect.MessageDescriptor
+}
+
+var marshalOpts = proto.MarshalOptions{Deterministic: true}
+
+func (protoCodec[T, M]) Type() TopicType                              { return TopicProtobuf }
+func (c protoCodec[T, M]) Descriptor() protoreflect.MessageDescriptor { return c.desc }
+
+func (protoCodec[T, M]) Encode(dst []byte, m M) ([]byte, error) {
+	if m == nil {
+		return nil, errors.New("cannot encode a nil message; use a delete to write a tombstone")
+	}
+	return marshalOpts.MarshalAppend(dst, m)
+}
+
+func (c protoCodec[T, M]) Decode(src []byte) (M, error) {
+	m := M(new(T))
+	if err := proto.Unmarshal(src, m); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", c.desc.FullName(), err)
+	}
+	return m, nil
+}
+
+func (protoCodec[T, M]) JSON(m M) []byte {
+	if m == nil {
+		return []byte("null")
+	}
+	b, err := protojson.Marshal(m)
+	if err != nil {
+		return fmt.Appendf(nil, "%q", err.Error())
+	}
+	return b
+}
+
+// Raw returns the codec of topics whose values are bytes kafmesh does not
+// interpret.
+func Raw() Codec[[]byte] { return rawCodec{} }
+
+type rawCodec struct{}
+
+func (rawCodec) Type() TopicType                            { return TopicRaw }
+func (rawCodec) Descriptor() protoreflect.MessageDescriptor { return nil }
+func (rawCodec) Encode(dst []byte, m []byte) ([]byte, error) {
+	if m == nil {
+		return nil, errors.New("cannot encode a nil value; use a delete to write a tombstone")
+	}
+	return append(dst, m...), nil
+}
+func (rawCodec) Decode(src []byte) ([]byte, error) { return append([]byte(nil), src...), nil }
+func (rawCodec) JSON(m []byte) []byte {
+	if m == nil {
+		return []byte("null")
+	}
+	return fmt.Appendf(nil, "%q", base64.StdEncoding.EncodeToString(m))
+}
+
+// Value framing. Plain protobuf never starts with 0x00 or 0x02: both would
+// be a tag for field number 0, which is invalid.
+const (
+	magicConfluent = 0x00 // 0x00, 4-byte schema id, message indexes, payload
+	magicKafmesh   = 0x02 // 0x02, 4-byte schema id, payload (kafmesh 2021)
+)
+
+// ErrFraming is wrapped by errors about a value whose framing header is
+// truncated or malformed.
+var ErrFraming = errors.New("malformed value framing")
+
+// Unframe returns the plain protobuf payload of a record value written in
+// any of the three framings kafmesh reads: plain protobuf, Confluent
+// (magic byte 0) and the older kafmesh framing (magic byte 2). It also
+// returns the schema id, 0 for plain values.
+func Unframe(value []byte) (payload []byte, schemaID uint32, err error) {
+	if len(value) == 0 {
+		return value, 0, nil
+	}
+	switch value[0] {
+	case magicKafmesh:
+		if len(value) < 5 {
+			return nil, 0, fmt.Errorf("%w: kafmesh header needs 5 bytes, have %d", ErrFraming, len(value))
+		}
+		return value[5:], binary.BigEndian.Uint32(value[1:5]), nil
+	case magicConfluent:
+		if len(value) < 6 {
+			return nil, 0, fmt.Errorf("%w: confluent header needs at least 6 bytes, have %d", ErrFraming, len(value))
+		}
+		id := binary.BigEndian.Uint32(value[1:5])
+		rest := value[5:]
+		// Message indexes: a zig-zag varint count, then that many
+		// zig-zag varint indexes; a count of 0 means [0].
+		n, w := binary.Varint(rest)
+		if w <= 0 || n < 0 || n > 1<<10 {
+			return nil, 0, fmt.Errorf("%w: bad confluent message index count", ErrFraming)
+		}
+		rest = rest[w:]
+		for i := int64(0); i < n; i++ {
+			idx, w := binary.Varint(rest)
+			if w <= 0 || idx < 0 {
+				return nil, 0, fmt.Errorf("%w: bad confluent message index", ErrFraming)
+			}
+			rest = rest[w:]
+		}
+		return rest, id, nil
+	}
+	return value, 0, nil
+}
+
+// appendConfluentHeader appends the Confluent framing header for the
+// message at the given index path of its file.
+func appendConfluentHeader(dst []byte, schemaID uint32, indexes []int) []byte {
+	dst = append(dst, magicConfluent)
+	dst = binary.BigEndian.AppendUint32(dst, schemaID)
+	if len(indexes) == 1 && indexes[0] == 0 {
+		return binary.AppendVarint(dst, 0)
+	}
+	dst = binary.AppendVarint(dst, int64(len(indexes)))
+	for _, i := range indexes {
+		dst = binary.AppendVarint(dst, int64(i))
+	}
+	return dst
+}
+
+// messageIndexes is the Confluent index path of a message in its file:
+// the position of each enclosing message, outermost first.
+func messageIndexes(d protoreflect.MessageDescriptor) []int {
+	var path []int
+	for {
+		path = append(path, d.Index())
+		parent, ok := d.Parent().(protoreflect.MessageDescriptor)
+		if !ok {
+			break
+		}
+		d = parent
+	}
+	for i, j := 0, len(path)-1; i < j; i, j = i+1, j-1 {
+		path[i], path[j] = path[j], path[i]
+	}
+	return path
+}
+
+// decodeValue decodes a record value of a topic of codec's type. A nil
+// value is a tombstone and decodes to the zero M with deleted set.
+func decodeValue[M any](c Codec[M], value []byte) (m M, deleted bool, err error) {
+	if value == nil {
+		return m, true, nil
+	}
+	if c.Type() == TopicProtobuf {
+		value, _, err = Unframe(value)
+		if err != nil {
+			return m, false, err
+		}
+	}
+	m, err = c.Decode(value)
+	return m, false, err
+}

@@ -1,0 +1,195 @@
+package runner
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"google.golang.org/grpc"
+)
+
+// Option configures a [Service].
+type Option func(*serviceConfig)
+
+type serviceConfig struct {
+	brokers     []string
+	clientID    string
+	tls         *tls.Config
+	sasl        sasl.Mechanism
+	stateDir    string
+	logger      *slog.Logger
+	registerer  prometheus.Registerer
+	gatherer    prometheus.Gatherer
+	kafkaOpts   []kgo.Opt
+	grpcServer  *grpc.Server
+	grpcAddr    string
+	httpAddr    string
+	memoryState bool
+	registry    SchemaRegistry
+}
+
+// WithBrokers sets the seed brokers ("host:port"). Required.
+func WithBrokers(brokers ...string) Option {
+	return func(c *serviceConfig) { c.brokers = append(c.brokers, brokers...) }
+}
+
+// WithClientID sets the Kafka client id; the default is the service name.
+func WithClientID(id string) Option { return func(c *serviceConfig) { c.clientID = id } }
+
+// WithTLS dials the brokers with TLS.
+func WithTLS(cfg *tls.Config) Option { return func(c *serviceConfig) { c.tls = cfg } }
+
+// WithSASL authenticates to the brokers with the given mechanism (see the
+// franz-go sasl packages: plain, scram, oauth, aws).
+func WithSASL(m sasl.Mechanism) Option { return func(c *serviceConfig) { c.sasl = m } }
+
+// WithStateDir sets the folder of local state stores. The default is
+// "kafmesh/<service>" under the user cache directory ([os.UserCacheDir]).
+func WithStateDir(dir string) Option { return func(c *serviceConfig) { c.stateDir = dir } }
+
+// WithLogger sets the logger; the default discards nothing and writes
+// through [slog.Default].
+func WithLogger(l *slog.Logger) Option { return func(c *serviceConfig) { c.logger = l } }
+
+// WithRegisterer registers the service's metrics on r instead of on a new
+// registry of the service's own. Nothing is ever registered globally.
+func WithRegisterer(r prometheus.Registerer) Option {
+	return func(c *serviceConfig) { c.registerer = r }
+}
+
+// WithKafkaOptions appends franz-go client options to every client the
+// service creates (after the runtime's own, so they win).
+func WithKafkaOptions(opts ...kgo.Opt) Option {
+	return func(c *serviceConfig) { c.kafkaOpts = append(c.kafkaOpts, opts...) }
+}
+
+// WithGRPCServer registers the Ping, Discovery and Watch APIs (and server
+// reflection and health) on a server the caller owns and serves.
+func WithGRPCServer(s *grpc.Server) Option { return func(c *serviceConfig) { c.grpcServer = s } }
+
+// WithGRPCAddr makes Run serve the kafmesh gRPC APIs on addr (":8443").
+func WithGRPCAddr(addr string) Option { return func(c *serviceConfig) { c.grpcAddr = addr } }
+
+// WithHTTPAddr makes Run serve /metrics and /healthz on addr.
+func WithHTTPAddr(addr string) Option { return func(c *serviceConfig) { c.httpAddr = addr } }
+
+// WithMemoryState keeps every processor's and view's local state in memory
+// instead of Pebble. State is then restored from Kafka at every start.
+func WithMemoryState() Option { return func(c *serviceConfig) { c.memoryState = true } }
+
+// WithSchemaRegistry makes sources, outputs and state writes use Confluent
+// framing, with the schema id of the latest version of the subject
+// "<topic>-value". Reading accepts every framing regardless.
+func WithSchemaRegistry(r SchemaRegistry) Option { return func(c *serviceConfig) { c.registry = r } }
+
+// PartOption configures one registered part. Each option says which part
+// kinds it applies to; giving one to another kind is a registration error.
+type PartOption struct {
+	name  string
+	kinds partKind
+	apply func(*partConfig)
+}
+
+type partKind uint8
+
+const (
+	kindProcessor partKind = 1 << iota
+	kindSink
+	kindViewSource
+	kindViewSink
+	kindSource
+	kindView
+)
+
+func (k partKind) String() string {
+	switch k {
+	case kindProcessor:
+		return "processor"
+	case kindSink:
+		return "sink"
+	case kindViewSource:
+		return "view source"
+	case kindViewSink:
+		return "view sink"
+	case kindSource:
+		return "source"
+	case kindView:
+		return "view"
+	}
+	return "part"
+}
+
+type partConfig struct {
+	exactlyOnce    bool
+	policy         ErrorPolicy
+	tombstones     bool
+	memoryState    bool
+	commitInterval time.Duration
+	interval       time.Duration
+	timeout        time.Duration
+	batchSize      int
+}
+
+func applyPartOptions(kind partKind, cfg *partConfig, opts []PartOption) error {
+	for _, o := range opts {
+		if o.kinds&kind == 0 {
+			return fmt.Errorf("option %s does not apply to a %s", o.name, kind)
+		}
+		o.apply(cfg)
+	}
+	return nil
+}
+
+// ExactlyOnce makes a processor write its outputs, state changes and input
+// offsets in one Kafka transaction. Consumers of its outputs must read with
+// isolation level read_committed (the runtime's own consumers do).
+func ExactlyOnce() PartOption {
+	return PartOption{"ExactlyOnce", kindProcessor, func(c *partConfig) { c.exactlyOnce = true }}
+}
+
+// OnError sets what a processor or sink does when handling a record fails,
+// including a record whose value cannot be decoded. The default is
+// [FailOnError].
+func OnError(p ErrorPolicy) PartOption {
+	return PartOption{"OnError", kindProcessor | kindSink, func(c *partConfig) { c.policy = p }}
+}
+
+// DeliverTombstones makes a processor call its handlers for tombstones
+// (records with a nil value) with a nil message; by default they are
+// skipped. Sinks always receive tombstones.
+func DeliverTombstones() PartOption {
+	return PartOption{"DeliverTombstones", kindProcessor, func(c *partConfig) { c.tombstones = true }}
+}
+
+// MemoryState keeps this processor's or view's local state in memory.
+func MemoryState() PartOption {
+	return PartOption{"MemoryState", kindProcessor | kindView, func(c *partConfig) { c.memoryState = true }}
+}
+
+// CommitInterval bounds how long a processor works before it commits (flushes
+// outputs and state, commits offsets or the transaction). Default 100ms.
+func CommitInterval(d time.Duration) PartOption {
+	return PartOption{"CommitInterval", kindProcessor, func(c *partConfig) { c.commitInterval = d }}
+}
+
+// Interval sets how often a sink flushes (default 5s) or a view source or
+// view sink syncs (default 1m).
+func Interval(d time.Duration) PartOption {
+	return PartOption{"Interval", kindSink | kindViewSource | kindViewSink, func(c *partConfig) { c.interval = d }}
+}
+
+// Timeout bounds one sync of a view source or view sink, including its
+// writes (default 30s).
+func Timeout(d time.Duration) PartOption {
+	return PartOption{"Timeout", kindViewSource | kindViewSink, func(c *partConfig) { c.timeout = d }}
+}
+
+// BatchSize sets how many records a sink collects before it flushes
+// (default 1000).
+func BatchSize(n int) PartOption {
+	return PartOption{"BatchSize", kindSink, func(c *partConfig) { c.batchSize = n }}
+}

@@ -1,0 +1,282 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Service runs the registered parts of one kafmesh service.
+type Service struct {
+	def Definition
+	cfg serviceConfig
+	log *slog.Logger
+
+	registry *prometheus.Registry // nil when the caller gave a registerer
+	metrics  *metrics
+	watch    *watchHub
+	framer   *framer
+
+	mu      sync.Mutex
+	parts   []part
+	started bool
+	closed  bool
+
+	producerOnce sync.Once
+	producer     *kgo.Client
+	producerErr  error
+
+	tables tableSet // views shared by views, lookups and view sinks
+}
+
+// part is a registered source, processor, view, sink, view source or view
+// sink.
+type part interface {
+	kind() partKind
+	component() string
+	// name is unique per kind within a component.
+	name() string
+	// uses lists the topics the part touches.
+	uses() []topicUse
+	// run runs the part until ctx is canceled or it fails; it returns
+	// only once everything it produced is flushed and committed. Parts
+	// with nothing to run (sources) return nil at once.
+	run(ctx context.Context) error
+}
+
+// NewService creates a service from its generated definition.
+func NewService(def Definition, opts ...Option) (*Service, error) {
+	s := &Service{def: def}
+	for _, o := range opts {
+		o(&s.cfg)
+	}
+	if def.Name == "" {
+		return nil, errors.New("runner: the definition has no service name")
+	}
+	if len(s.cfg.brokers) == 0 {
+		return nil, errors.New("runner: no brokers; use runner.WithBrokers")
+	}
+	if s.cfg.clientID == "" {
+		s.cfg.clientID = def.Name
+	}
+	s.log = s.cfg.logger
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.log = s.log.With("service", def.Name)
+	if s.cfg.stateDir == "" {
+		base, err := os.UserCacheDir()
+		if err != nil {
+			return nil, fmt.Errorf("runner: no state directory given and no user cache directory: %w", err)
+		}
+		s.cfg.stateDir = filepath.Join(base, "kafmesh", def.Name)
+	}
+	reg := s.cfg.registerer
+	if reg == nil {
+		s.registry = prometheus.NewRegistry()
+		reg = s.registry
+	}
+	s.metrics = newMetrics(reg)
+	s.watch = newWatchHub()
+	if s.cfg.registry != nil {
+		s.framer = &framer{reg: s.cfg.registry}
+	}
+	s.tables.svc = s
+	return s, nil
+}
+
+// Definition returns the service's generated definition.
+func (s *Service) Definition() Definition { return s.def }
+
+// Logger returns the service's logger.
+func (s *Service) Logger() *slog.Logger { return s.log }
+
+// Gatherer returns the service's own Prometheus registry, or nil when the
+// metrics were registered on a registerer given with [WithRegisterer].
+func (s *Service) Gatherer() prometheus.Gatherer {
+	if s.registry == nil {
+		return nil
+	}
+	return s.registry
+}
+
+// Register adds a part. Parts must be registered before Run.
+func (s *Service) Register(p *Processor) error {
+	if p.optErr != nil {
+		return fmt.Errorf("processor %s.%s: %w", p.spec.Component, p.spec.Name, p.optErr)
+	}
+	for i, h := range p.handlers {
+		if h == nil {
+			return fmt.Errorf("processor %s.%s: input %s has no handler", p.spec.Component, p.spec.Name, p.spec.Inputs[i].Topic)
+		}
+	}
+	if len(p.spec.Inputs) == 0 {
+		return fmt.Errorf("processor %s.%s: no inputs", p.spec.Component, p.spec.Name)
+	}
+	return s.add(newProcessorPart(s, p))
+}
+
+func (s *Service) add(p part) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("runner: cannot register %s %q after Run started", p.kind(), p.name())
+	}
+	for _, q := range s.parts {
+		if q.kind() == p.kind() && q.component() == p.component() && q.name() == p.name() {
+			return fmt.Errorf("runner: %s %q is already registered in component %q", p.kind(), p.name(), p.component())
+		}
+	}
+	s.parts = append(s.parts, p)
+	return nil
+}
+
+func (s *Service) registered() []part {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]part(nil), s.parts...)
+}
+
+// clientOpts are the options every client of the service starts with.
+func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.cfg.brokers...),
+		kgo.ClientID(s.cfg.clientID),
+		kgo.WithLogger(kgoLogger{s.log}),
+	}
+	if s.cfg.tls != nil {
+		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))
+	}
+	if s.cfg.sasl != nil {
+		opts = append(opts, kgo.SASL(s.cfg.sasl))
+	}
+	opts = append(opts, extra...)
+	return append(opts, s.cfg.kafkaOpts...)
+}
+
+// producerOpts are the settings of every producer: acks=all, idempotent,
+// and keys partitioned with murmur2 exactly as the Java client does.
+func producerOpts() []kgo.Opt {
+	return []kgo.Opt{
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+	}
+}
+
+// sharedProducer is the client sources and view sources produce with.
+func (s *Service) sharedProducer() (*kgo.Client, error) {
+	s.producerOnce.Do(func() {
+		s.producer, s.producerErr = kgo.NewClient(s.clientOpts(producerOpts()...)...)
+	})
+	return s.producer, s.producerErr
+}
+
+// Run runs every registered part until ctx is canceled or one fails. On
+// cancel it returns nil only after every part has stopped, sinks have
+// flushed, outputs are acknowledged and offsets committed. When a part
+// fails, the others are stopped the same way and Run returns that error.
+func (s *Service) Run(ctx context.Context) error {
+	s.mu.Lock()
+	if s.started {
+		s.mu.Unlock()
+		return errors.New("runner: Run called twice")
+	}
+	s.started = true
+	parts := append([]part(nil), s.parts...)
+	s.mu.Unlock()
+	defer s.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+
+	var wg sync.WaitGroup
+	var firstErr error
+	var errOnce sync.Once
+	fail := func(err error) {
+		errOnce.Do(func() {
+			firstErr = err
+			cancel(err)
+		})
+	}
+	stopServers, err := s.startServers(ctx, fail)
+	if err != nil {
+		return err
+	}
+	defer stopServers()
+
+	if err := s.tables.start(ctx, fail, &wg); err != nil {
+		cancel(err)
+		wg.Wait()
+		return err
+	}
+	for _, p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := p.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				fail(fmt.Errorf("%s %s/%s: %w", p.kind(), p.component(), p.name(), err))
+			}
+		}()
+	}
+	wg.Wait()
+	if s.producer != nil {
+		// Sources may have records in flight; Close waits for nothing,
+		// so flush first with a fresh context.
+		if err := s.producer.Flush(context.WithoutCancel(ctx)); err != nil && firstErr == nil {
+			firstErr = err
+		}
+	}
+	return firstErr
+}
+
+// Close releases the service's clients. Run calls it; call it yourself
+// when you use sources without Run.
+func (s *Service) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.producer != nil {
+		s.producer.Close()
+	}
+}
+
+// kgoLogger adapts slog to franz-go's logger at warn and above.
+type kgoLogger struct{ l *slog.Logger }
+
+func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	switch level {
+	case kgo.LogLevelError:
+		k.l.Error(msg, keyvals...)
+	case kgo.LogLevelWarn:
+		k.l.Warn(msg, keyvals...)
+	case kgo.LogLevelInfo:
+		k.l.Info(msg, keyvals...)
+	default:
+		k.l.Debug(msg, keyvals...)
+	}
+}
+
+// encodeValue encodes m for topic, with Confluent framing when the service
+// has a schema registry.
+func encodeValue[M any](s *Service, topic string, c Codec[M], m M) ([]byte, error) {
+	if s.framer == nil || c.Type() != TopicProtobuf {
+		return c.Encode(nil, m)
+	}
+	h, err := s.framer.header(context.Background(), topic, c.Descriptor())
+	if err != nil {
+		return nil, err
+	}
+	return c.Encode(append(make([]byte, 0, len(h)+64), h...), m)
+}

@@ -1,0 +1,46 @@
+package runner
+
+import (
+	"context"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// SinkHandler is implemented by the user of a sink.
+//
+// Collect is called for each record in offset order per partition; msg is
+// the zero value (nil) for a tombstone, which means the key was deleted.
+// Flush is called once per batch, by size and by interval, before
+// partitions are revoked and at shutdown; offsets are committed only after
+// the Flush that covers them succeeds.
+//
+// Delivery is at-least-once: after a crash or a failed Flush, records are
+// collected and flushed again. Flush must therefore be idempotent, e.g. an
+// upsert keyed by the record key rather than an insert.
+type SinkHandler[M any] interface {
+	Collect(ctx SinkContext, key string, msg M) error
+	Flush(ctx context.Context) error
+}
+
+// SinkContext tells a sink about the record being collected.
+type SinkContext interface {
+	Context() context.Context
+	Timestamp() time.Time
+	Headers() []kgo.RecordHeader
+	Topic() string
+	Partition() int32
+	Offset() int64
+}
+
+// NewSink registers a sink.
+func NewSink[M any](svc *Service, spec SinkSpec, codec Codec[M], h SinkHandler[M], opts ...PartOption) error {
+	cfg := partConfig{interval: 5 * time.Second, batchSize: 1000}
+	if err := applyPartOptions(kindSink, &cfg, opts); err != nil {
+		return err
+	}
+	if err := cfg.policy.validate(); err != nil {
+		return err
+	}
+	return svc.add(newSinkPart(svc, spec, cfg, codec, h))
+}
