@@ -30,6 +30,7 @@ type serviceConfig struct {
 	httpAddr    string
 	memoryState bool
 	registry    SchemaRegistry
+	instanceID  string
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.
@@ -193,3 +194,10 @@ func Timeout(d time.Duration) PartOption {
 func BatchSize(n int) PartOption {
 	return PartOption{"BatchSize", kindSink, func(c *partConfig) { c.batchSize = n }}
 }
+
+// WithInstanceID names this instance of the service; exactly-once
+// processors derive their transactional ids from it ("<group>-<id>"), so
+// a restarted instance fences its predecessor's open transaction at once.
+// It must be unique among running instances and stable across restarts of
+// one instance. The default is the host name (the pod name in Kubernetes).
+func WithInstanceID(id string) Option { return func(c *serviceConfig) { c.instanceID = id } }

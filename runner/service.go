@@ -85,11 +85,22 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	}
 	s.metrics = newMetrics(reg)
 	s.watch = newWatchHub()
+	s.watch.dropped = s.metrics.watchDropped.Inc
 	if s.cfg.registry != nil {
 		s.framer = &framer{reg: s.cfg.registry}
 	}
 	s.tables.svc = s
 	return s, nil
+}
+
+func (s *Service) instanceID() string {
+	if s.cfg.instanceID != "" {
+		return s.cfg.instanceID
+	}
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "kafmesh"
 }
 
 // Definition returns the service's generated definition.

@@ -1,0 +1,249 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/kafmesh/kafmesh/runner/internal/store"
+)
+
+// follower copies topic partitions into local stores: it restores a store
+// from its checkpoint up to the end offset the partition had when it was
+// added, reports that it caught up, and then keeps applying new records
+// (or stops, for state changelogs, whose only writer is the processor).
+//
+// It reads with isolation level read_committed and keeps control records,
+// so its position moves past transaction markers and "caught up" is exact
+// even when a changelog ends with a commit marker.
+type follower struct {
+	name string
+	cl   *kgo.Client
+	adm  *kadm.Client
+
+	mu    sync.Mutex
+	parts map[topicPartition]*followed
+	wake  chan struct{}
+}
+
+type topicPartition struct {
+	topic     string
+	partition int32
+}
+
+// followed is one partition being copied.
+type followed struct {
+	store    store.Store
+	pos      int64 // next offset to apply
+	target   int64 // end offset when added
+	once     bool  // stop following once caught up
+	restored int64 // records applied since added
+	caught   chan struct{}
+	onRecord func(p int32, key, value []byte) // optional hook after apply
+}
+
+func (f *followed) caughtUp() bool {
+	select {
+	case <-f.caught:
+		return true
+	default:
+		return false
+	}
+}
+
+func newFollower(s *Service, name string) (*follower, error) {
+	cl, err := kgo.NewClient(s.clientOpts(
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.KeepControlRecords(),
+		kgo.FetchMaxBytes(64<<20),
+	)...)
+	if err != nil {
+		return nil, err
+	}
+	return &follower{
+		name:  name,
+		cl:    cl,
+		adm:   kadm.NewClient(cl),
+		parts: map[topicPartition]*followed{},
+		wake:  make(chan struct{}, 1),
+	}, nil
+}
+
+// add starts copying partitions of topic into st. It returns one
+// followed per partition, in the order given. Partitions whose checkpoint
+// is older than the topic's log start offset are dropped and restored from
+// the start (for global stores that means the whole store).
+func (f *follower) add(ctx context.Context, topic string, partitions []int32, st store.Store, global, once bool) ([]*followed, error) {
+	starts, err := f.adm.ListStartOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("list start offsets of %s: %w", topic, err)
+	}
+	if err := starts.Error(); err != nil {
+		return nil, fmt.Errorf("list start offsets of %s: %w", topic, err)
+	}
+	ends, err := f.adm.ListEndOffsets(ctx, topic)
+	if err != nil {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
+	}
+	if err := ends.Error(); err != nil {
+		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
+	}
+	from := make([]int64, len(partitions))
+	dropAll := false
+	for i, p := range partitions {
+		start, ok1 := starts.Lookup(topic, p)
+		if _, ok2 := ends.Lookup(topic, p); !ok1 || !ok2 {
+			return nil, fmt.Errorf("topic %s has no partition %d", topic, p)
+		}
+		cp, ok, err := st.Checkpoint(p)
+		if err != nil {
+			return nil, err
+		}
+		switch {
+		case !ok:
+			from[i] = start.Offset
+		case cp < start.Offset:
+			// The log was truncated past our checkpoint: records we
+			// never saw (including deletes) are gone. Start over.
+			if global {
+				dropAll = true
+			} else if err := st.Drop(p); err != nil {
+				return nil, err
+			}
+			from[i] = start.Offset
+		default:
+			from[i] = cp
+		}
+	}
+	if dropAll {
+		if err := st.Drop(0); err != nil {
+			return nil, err
+		}
+		for i, p := range partitions {
+			s, _ := starts.Lookup(topic, p)
+			from[i] = s.Offset
+		}
+	}
+
+	out := make([]*followed, len(partitions))
+	offsets := map[int32]kgo.Offset{}
+	f.mu.Lock()
+	for i, p := range partitions {
+		end, _ := ends.Lookup(topic, p)
+		fp := &followed{store: st, pos: from[i], target: end.Offset, once: once, caught: make(chan struct{})}
+		out[i] = fp
+		if fp.pos >= fp.target {
+			close(fp.caught)
+			if once {
+				continue
+			}
+		}
+		f.parts[topicPartition{topic, p}] = fp
+		offsets[p] = kgo.NewOffset().At(fp.pos)
+	}
+	f.mu.Unlock()
+	if len(offsets) > 0 {
+		f.cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: offsets})
+		select {
+		case f.wake <- struct{}{}:
+		default:
+		}
+	}
+	return out, nil
+}
+
+// remove stops copying partitions of topic.
+func (f *follower) remove(topic string, partitions []int32) {
+	f.mu.Lock()
+	for _, p := range partitions {
+		delete(f.parts, topicPartition{topic, p})
+	}
+	f.mu.Unlock()
+	f.cl.RemoveConsumePartitions(map[string][]int32{topic: partitions})
+}
+
+// run applies fetched records until ctx is done or a store fails.
+func (f *follower) run(ctx context.Context) error {
+	defer f.cl.Close()
+	batches := map[store.Store]*store.Batch{}
+	for {
+		f.mu.Lock()
+		idle := len(f.parts) == 0
+		f.mu.Unlock()
+		if idle {
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-f.wake:
+				continue
+			}
+		}
+		fetches := f.cl.PollRecords(ctx, 10000)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var fetchErr error
+		fetches.EachError(func(t string, p int32, err error) {
+			if !errors.Is(err, context.Canceled) && fetchErr == nil {
+				fetchErr = fmt.Errorf("follow %s[%d]: %w", t, p, err)
+			}
+		})
+		if fetchErr != nil {
+			return fetchErr
+		}
+		var done []*followed
+		var finished []topicPartition
+		f.mu.Lock()
+		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			fp := f.parts[topicPartition{ftp.Topic, ftp.Partition}]
+			if fp == nil {
+				return // removed while fetching
+			}
+			b := batches[fp.store]
+			if b == nil {
+				b = &store.Batch{}
+				batches[fp.store] = b
+			}
+			for _, r := range ftp.Records {
+				if r.Offset < fp.pos {
+					continue
+				}
+				fp.pos = r.Offset + 1
+				if r.Attrs.IsControl() {
+					continue
+				}
+				if r.Value == nil {
+					b.Delete(r.Partition, r.Key)
+				} else {
+					b.Set(r.Partition, r.Key, r.Value)
+				}
+				fp.restored++
+			}
+			b.SetCheckpoint(ftp.Partition, fp.pos)
+			if !fp.caughtUp() && fp.pos >= fp.target {
+				done = append(done, fp)
+				if fp.once {
+					finished = append(finished, topicPartition{ftp.Topic, ftp.Partition})
+				}
+			}
+		})
+		f.mu.Unlock()
+		for st, b := range batches {
+			if err := st.Apply(b); err != nil {
+				return fmt.Errorf("apply to local store: %w", err)
+			}
+			b.Reset()
+			delete(batches, st)
+		}
+		for _, fp := range done {
+			close(fp.caught)
+		}
+		for _, tp := range finished {
+			f.remove(tp.topic, []int32{tp.partition})
+		}
+	}
+}
