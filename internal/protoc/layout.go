@@ -55,7 +55,7 @@ func (l Layout) validate() error {
 	return nil
 }
 
-// goPackage returns the Go import path and package name of a file under the
+// goPackageOf returns the Go import path and package name of a file under the
 // roots, or an error naming the file when its go_package option cannot be
 // used.
 func (l Layout) goPackageOf(fdp *descriptorpb.FileDescriptorProto, display string) (importPath, name string, err error) {
