@@ -223,7 +223,9 @@ func (pp *processorPart) run(ctx context.Context) error {
 
 	err := pp.loop(ctx)
 
-	// Leave the group: the revoke callback drops the tasks.
+	// Leave the group: the revoke callback drops the tasks. It waits for
+	// rebalances to be allowed, which is safe now that nothing is pending.
+	pp.allowRebalance()
 	if pp.sess != nil {
 		pp.sess.Close()
 	} else {
