@@ -109,6 +109,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 func (pp *processorPart) kind() partKind    { return kindProcessor }
 func (pp *processorPart) component() string { return pp.p.spec.Component }
 func (pp *processorPart) name() string      { return pp.p.spec.Name }
+func (pp *processorPart) describe() any     { return pp.p.spec }
 
 func (pp *processorPart) uses() []topicUse {
 	spec := pp.p.spec

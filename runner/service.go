@@ -45,6 +45,10 @@ type part interface {
 	name() string
 	// uses lists the topics the part touches.
 	uses() []topicUse
+	// describe returns the part's spec (ProcessorSpec, SourceSpec,
+	// ViewSpec, SinkSpec, ViewSourceSpec or ViewSinkSpec) for the
+	// discovery API.
+	describe() any
 	// run runs the part until ctx is canceled or it fails; it returns
 	// only once everything it produced is flushed and committed. Parts
 	// with nothing to run (sources) return nil at once.

@@ -135,6 +135,7 @@ type sourcePart[M any] struct{ s *Source[M] }
 func (p sourcePart[M]) kind() partKind    { return kindSource }
 func (p sourcePart[M]) component() string { return p.s.spec.Component }
 func (p sourcePart[M]) name() string      { return p.s.spec.Topic }
+func (p sourcePart[M]) describe() any     { return p.s.spec }
 func (p sourcePart[M]) uses() []topicUse {
 	return []topicUse{{ref: p.s.spec.TopicRef, role: roleSource, owned: true}}
 }

@@ -15,6 +15,7 @@ func (stubPart) kind() partKind                { return kindSink }
 func (stubPart) component() string             { return "" }
 func (stubPart) name() string                  { return "" }
 func (stubPart) uses() []topicUse              { return nil }
+func (stubPart) describe() any                 { return nil }
 func (stubPart) run(ctx context.Context) error { return errors.New("not implemented") }
 
 func newSinkPart[M any](s *Service, spec SinkSpec, cfg partConfig, c Codec[M], h SinkHandler[M]) part {

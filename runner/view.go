@@ -75,6 +75,7 @@ type viewPart[M any] struct{ v *View[M] }
 func (p viewPart[M]) kind() partKind    { return kindView }
 func (p viewPart[M]) component() string { return p.v.spec.Component }
 func (p viewPart[M]) name() string      { return p.v.spec.Topic }
+func (p viewPart[M]) describe() any     { return p.v.spec }
 func (p viewPart[M]) uses() []topicUse {
 	return []topicUse{{ref: p.v.spec.TopicRef, role: roleView, table: true}}
 }
