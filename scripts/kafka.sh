@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# scripts/kafka.sh {fetch|start|stop|status}
+#
+# A single-node Apache Kafka 4.4 broker (KRaft, broker+controller in one JVM)
+# on 127.0.0.1 for tests. No Docker, no Kafka install: the jars come from
+# Maven Central (scripts/kafka/pom.xml) and are cached.
+#
+#   fetch   download the broker jars into the cache if they are missing
+#   start   fetch, format a fresh data dir, start the broker, wait until it
+#           serves metadata and its group/transaction coordinators, then print
+#           KAFMESH_TEST_BROKERS=127.0.0.1:<port> on stdout (all else on stderr),
+#           so `export "$(scripts/kafka.sh start)"` works. Starting a broker
+#           that this script already runs only prints the line again.
+#   stop    SIGTERM the broker and wait for it to exit (no-op if not running)
+#   status  print whether it runs; exit 0 if it does, 3 if not
+#
+# Environment (all optional):
+#   KAFMESH_KAFKA_PORT             client port (default 19092)
+#   KAFMESH_KAFKA_CONTROLLER_PORT  KRaft controller port (default client port + 1)
+#   KAFMESH_KAFKA_JAVA_OPTS        JVM flags (default "-Xms256m -Xmx1g")
+#   KAFMESH_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 90)
+#   KAFMESH_CACHE_DIR              downloads (default ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh)
+#   KAFMESH_RUN_DIR                runtime state (default /tmp/kafmesh-run); the
+#                                  broker lives in $KAFMESH_RUN_DIR/kafka
+set -euo pipefail
+
+KM_NAME=kafka.sh
+# shellcheck source=scripts/lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+
+KAFKA_VERSION=4.4.0
+KAFKA_POM="$KAFMESH_ROOT/scripts/kafka/pom.xml"
+KAFKA_HOME="$KAFMESH_CACHE_DIR/kafka-$KAFKA_VERSION"
+KAFKA_PORT="${KAFMESH_KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFMESH_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
+KAFKA_JAVA_OPTS="${KAFMESH_KAFKA_JAVA_OPTS:--Xms256m -Xmx1g}"
+KAFKA_START_TIMEOUT="${KAFMESH_KAFKA_START_TIMEOUT:-90}"
+KAFKA_DIR="$KAFMESH_RUN_DIR/kafka"
+KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
+KAFKA_CONFIG="$KAFKA_DIR/server.properties"
+
+broker_line() { echo "KAFMESH_TEST_BROKERS=127.0.0.1:$KAFKA_PORT"; }
+
+# running_pid prints the broker's pid if the broker this script started runs.
+running_pid() { km_pid_of "$KAFKA_PIDFILE" "$KAFKA_CONFIG"; }
+
+cmd_fetch() {
+	km_fetch_jars "$KAFKA_POM" "$KAFKA_HOME"
+	km_log "jars in $KAFKA_HOME/lib"
+}
+
+write_config() {
+	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+	cat >"$KAFKA_CONFIG" <<EOF
+# Written by scripts/kafka.sh: a throwaway single-node test broker.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+
+# Tests must create their topics; a typo must not silently make a new one.
+auto.create.topics.enable=false
+
+# One node: every internal topic has one replica. Fewer internal partitions
+# than the default 50 make the first group/transaction start faster.
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+transaction.state.log.num.partitions=8
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+
+# Groups rebalance at once instead of waiting for more members.
+group.initial.rebalance.delay.ms=0
+
+# Sized for a 2-core machine.
+num.network.threads=2
+num.io.threads=4
+EOF
+	cat >"$KAFKA_DIR/log4j2.yaml" <<EOF
+Configuration:
+  status: warn
+  Appenders:
+    File:
+      name: file
+      fileName: "$KAFKA_DIR/logs/server.log"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: warn
+      AppenderRef:
+        - ref: file
+EOF
+}
+
+# random_cluster_id prints a random KRaft cluster id: 16 random bytes in
+# URL-safe base64 without padding (what `StorageTool random-uuid` prints,
+# without paying for a JVM start).
+random_cluster_id() {
+	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+cmd_start() {
+	local pid
+	if pid="$(running_pid)"; then
+		km_log "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
+		broker_line
+		return 0
+	fi
+	km_require_java
+	cmd_fetch
+	km_require_free_port "$KAFKA_PORT" KAFMESH_KAFKA_PORT
+	km_require_free_port "$KAFKA_CONTROLLER_PORT" KAFMESH_KAFKA_CONTROLLER_PORT
+
+	local start probe
+	start="$(km_now)"
+	# Build the probe while the JVMs start (its first build compiles franz-go).
+	probe="$KAFMESH_RUN_DIR/bin/kafmesh-waitready"
+	km_build_tool waitready >/dev/null &
+	local build_pid=$!
+
+	rm -rf "$KAFKA_DIR"
+	write_config
+	if ! "$KM_JAVA" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_HOME/lib/*" \
+		kafka.tools.StorageTool format -t "$(random_cluster_id)" -c "$KAFKA_CONFIG" \
+		>"$KAFKA_DIR/format.log" 2>&1; then
+		km_show_log "$KAFKA_DIR/format.log"
+		km_die "formatting the broker's storage failed (see $KAFKA_DIR/format.log)"
+	fi
+
+	# setsid: the broker outlives this script and ignores the terminal's
+	# Ctrl-C; `stop` ends it.
+	# shellcheck disable=SC2086 # KAFKA_JAVA_OPTS is a list of flags
+	setsid "$KM_JAVA" $KAFKA_JAVA_OPTS -XX:+UseG1GC -Djava.awt.headless=true \
+		-Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" \
+		-cp "$KAFKA_HOME/lib/*" kafka.Kafka "$KAFKA_CONFIG" \
+		>"$KAFKA_DIR/logs/stdout.log" 2>&1 </dev/null &
+	pid=$!
+	echo "$pid" >"$KAFKA_PIDFILE"
+	km_log "started broker (pid $pid) on 127.0.0.1:$KAFKA_PORT; logs in $KAFKA_DIR/logs"
+
+	if ! wait "$build_pid"; then
+		km_stop_pid "$pid" broker 30
+		km_die "could not build the readiness probe"
+	fi
+	if ! "$probe" kafka -brokers "127.0.0.1:$KAFKA_PORT" -pid "$pid" -timeout "${KAFKA_START_TIMEOUT}s"; then
+		km_show_log "$KAFKA_DIR/logs/stdout.log" "$KAFKA_DIR/logs/server.log"
+		km_stop_pid "$pid" broker 30
+		rm -f "$KAFKA_PIDFILE"
+		km_die "broker did not become ready (logs above; full logs in $KAFKA_DIR/logs)"
+	fi
+	km_log "ready in $(km_since "$start")"
+	broker_line
+}
+
+cmd_stop() {
+	local pid
+	if pid="$(running_pid)"; then
+		km_stop_pid "$pid" broker 60
+	else
+		km_log "not running"
+	fi
+	rm -f "$KAFKA_PIDFILE"
+}
+
+cmd_status() {
+	local pid
+	if pid="$(running_pid)"; then
+		km_log "running (pid $pid) on 127.0.0.1:$KAFKA_PORT; data and logs in $KAFKA_DIR"
+		broker_line
+	else
+		km_log "not running"
+		return 3
+	fi
+}
+
+case "${1:-}" in
+fetch) cmd_fetch ;;
+start) cmd_start ;;
+stop) cmd_stop ;;
+status) cmd_status ;;
+*)
+	echo "usage: $0 {fetch|start|stop|status}" >&2
+	exit 2
+	;;
+esac
