@@ -31,6 +31,7 @@ type serviceConfig struct {
 	memoryState bool
 	registry    SchemaRegistry
 	instanceID  string
+	watchBuffer int
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.
@@ -69,14 +70,25 @@ func WithKafkaOptions(opts ...kgo.Opt) Option {
 }
 
 // WithGRPCServer registers the Ping, Discovery and Watch APIs (and server
-// reflection and health) on a server the caller owns and serves.
+// reflection and health, unless the server has them already) on a server
+// the caller owns and serves. They are registered by NewService, so the
+// server may start serving before Run; health reports SERVING only while
+// Run runs, and Watch streams end when Run returns.
 func WithGRPCServer(s *grpc.Server) Option { return func(c *serviceConfig) { c.grpcServer = s } }
 
-// WithGRPCAddr makes Run serve the kafmesh gRPC APIs on addr (":8443").
+// WithGRPCAddr makes Run serve the kafmesh gRPC APIs, server reflection and
+// health on addr (":8443"; ":0" picks a free port, see
+// [Service.GRPCAddr]). Run stops the server gracefully when it returns.
 func WithGRPCAddr(addr string) Option { return func(c *serviceConfig) { c.grpcAddr = addr } }
 
-// WithHTTPAddr makes Run serve /metrics and /healthz on addr.
+// WithHTTPAddr makes Run serve /metrics, /healthz and /readyz on addr (see
+// [Service.HTTPHandler] and [Service.HTTPAddr]).
 func WithHTTPAddr(addr string) Option { return func(c *serviceConfig) { c.httpAddr = addr } }
+
+// WithWatchBuffer sets how many operations a Watch stream may fall behind
+// before it is dropped (default 1024). Processing never waits for a
+// watcher; a larger buffer lets slower clients keep up with bursts.
+func WithWatchBuffer(n int) Option { return func(c *serviceConfig) { c.watchBuffer = n } }
 
 // WithMemoryState keeps every processor's and view's local state in memory
 // instead of Pebble. State is then restored from Kafka at every start.

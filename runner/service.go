@@ -23,6 +23,7 @@ type Service struct {
 	metrics  *metrics
 	watch    *watchHub
 	framer   *framer
+	api      *apiState // gRPC APIs, health and HTTP endpoints
 
 	mu      sync.Mutex
 	parts   []part
@@ -94,6 +95,11 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 		s.framer = &framer{reg: s.cfg.registry}
 	}
 	s.tables.svc = s
+	s.api = newAPIState(s)
+	if s.cfg.grpcServer != nil {
+		// Now, not in Run: gRPC refuses registrations once it serves.
+		s.api.register(s.cfg.grpcServer)
+	}
 	return s, nil
 }
 

@@ -18,6 +18,19 @@ import (
 // Delivery is at-least-once: after a crash or a failed Flush, records are
 // collected and flushed again. Flush must therefore be idempotent, e.g. an
 // upsert keyed by the record key rather than an insert.
+//
+// Flush writes everything collected since the last Flush that succeeded.
+// When it returns an error it must keep that batch: with [RetryOnError]
+// the runtime calls Flush again, without collecting the records again.
+//
+// Errors: a Collect error or an undecodable value goes through the sink's
+// [ErrorPolicy] like a processor's record (retry, then fail, skip or
+// dead-letter to "<group>-dlq"); skipped and dead-lettered records are
+// committed with the next flush. A Flush that still fails after the
+// policy's retries stops the sink and Run returns the error, whatever the
+// final policy: skip and dead-letter apply to single records, and a failed
+// batch usually means the outside store is down, so dropping it would lose
+// data. Nothing of a failed batch is committed.
 type SinkHandler[M any] interface {
 	Collect(ctx SinkContext, key string, msg M) error
 	Flush(ctx context.Context) error

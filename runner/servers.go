@@ -1,0 +1,117 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"time"
+
+	"google.golang.org/grpc"
+)
+
+// serverStopTimeout bounds a graceful stop of the runtime's own gRPC and
+// HTTP servers; after it, remaining connections are closed.
+const serverStopTimeout = 5 * time.Second
+
+// startServers marks the service running for health checks and starts the
+// servers asked for with WithGRPCAddr and WithHTTPAddr. A server that
+// fails after it started calls fail. The returned stop ends watch streams,
+// marks the service not serving, and stops the servers gracefully within
+// serverStopTimeout.
+func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func(), err error) {
+	a := s.api
+	a.begin(ctx)
+	var stops []func()
+	stop = func() {
+		a.end()
+		for i := len(stops) - 1; i >= 0; i-- {
+			stops[i]()
+		}
+	}
+	defer func() {
+		if err != nil {
+			stop()
+		}
+	}()
+
+	if s.cfg.grpcAddr != "" {
+		lis, err := net.Listen("tcp", s.cfg.grpcAddr)
+		if err != nil {
+			return nil, fmt.Errorf("runner: gRPC listener: %w", err)
+		}
+		srv := grpc.NewServer()
+		a.register(srv)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := srv.Serve(lis); err != nil {
+				fail(fmt.Errorf("gRPC server on %s: %w", lis.Addr(), err))
+			}
+		}()
+		a.mu.Lock()
+		a.grpcAddr = lis.Addr().String()
+		a.mu.Unlock()
+		s.log.Info("serving gRPC", "addr", lis.Addr().String())
+		stops = append(stops, func() {
+			stopped := make(chan struct{})
+			go func() {
+				srv.GracefulStop()
+				close(stopped)
+			}()
+			select {
+			case <-stopped:
+			case <-time.After(serverStopTimeout):
+				srv.Stop()
+			}
+			<-done
+		})
+	}
+
+	if s.cfg.httpAddr != "" {
+		lis, err := net.Listen("tcp", s.cfg.httpAddr)
+		if err != nil {
+			return nil, fmt.Errorf("runner: HTTP listener: %w", err)
+		}
+		srv := &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				fail(fmt.Errorf("HTTP server on %s: %w", lis.Addr(), err))
+			}
+		}()
+		a.mu.Lock()
+		a.httpAddr = lis.Addr().String()
+		a.mu.Unlock()
+		s.log.Info("serving HTTP", "addr", lis.Addr().String(), "paths", "/metrics /healthz /readyz")
+		stops = append(stops, func() {
+			ctx, cancel := context.WithTimeout(context.Background(), serverStopTimeout)
+			defer cancel()
+			if err := srv.Shutdown(ctx); err != nil {
+				_ = srv.Close()
+			}
+			<-done
+		})
+	}
+	return stop, nil
+}
+
+// GRPCAddr is the address the gRPC server started by Run (see
+// [WithGRPCAddr]) listens on, e.g. "[::]:8443"; "" until Run bound it or
+// when Run starts no gRPC server.
+func (s *Service) GRPCAddr() string {
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	return s.api.grpcAddr
+}
+
+// HTTPAddr is the address the HTTP server started by Run (see
+// [WithHTTPAddr]) listens on; "" until Run bound it or when Run starts no
+// HTTP server.
+func (s *Service) HTTPAddr() string {
+	s.api.mu.Lock()
+	defer s.api.mu.Unlock()
+	return s.api.httpAddr
+}
