@@ -209,6 +209,31 @@ func TestLoadGoodTopics(t *testing.T) {
 	}
 }
 
+func TestLoadMergeKeys(t *testing.T) {
+	svc, diags, err := Load(context.Background(), "testdata/good_merge/definition.yml", WithMessages(testMessages()))
+	if err != nil || len(diags) > 0 {
+		t.Fatalf("err=%v diags:\n%s", err, diags)
+	}
+	procs := svc.Components[0].Processors
+	if len(procs) != 2 {
+		t.Fatalf("processors = %d", len(procs))
+	}
+	second := procs[1]
+	if second.Name != "second enricher" || second.Group != "kafmesh.heartbeats.secondEnricher" {
+		t.Errorf("keys set beside the merge key must win: name=%q group=%q", second.Name, second.Group)
+	}
+	if len(second.Inputs) != 1 || second.Inputs[0].Topic != "kafmesh.deviceId.heartbeat" {
+		t.Errorf("inputs must come from the merged processor: %+v", second.Inputs)
+	}
+	out := second.Outputs[0]
+	if out.Topic != "kafmesh.heartbeats.second" || out.Ref != "deviceId.enrichedHeartbeat" || out.Description != "Enriched device heartbeats" {
+		t.Errorf("merged output: topic=%q ref=%q description=%q", out.Topic, out.Ref, out.Description)
+	}
+	if procs[0].Outputs[0].Topic != "kafmesh.deviceId.enrichedHeartbeat" {
+		t.Errorf("the anchored output must keep its own topic, got %q", procs[0].Outputs[0].Topic)
+	}
+}
+
 // writeTree writes files (slash paths relative to dir) into dir.
 func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()

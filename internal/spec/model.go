@@ -312,3 +312,10 @@ type ViewSink struct {
 	GoName string
 	Entry  *Entry
 }
+
+// Entries returns every entry of the component in definition order:
+// sources, processors (inputs, joins, lookups, outputs, persistence),
+// sinks, views, view sources, view sinks.
+func (c *Component) Entries() []*Entry {
+	return componentEntries(c)
+}

@@ -100,8 +100,15 @@ type keys struct {
 
 func (k keys) typo(key string) bool { return contains(k.suggested, key) }
 
-func (p *parser) mappingTypos(n *yaml.Node, what string, allowed []string) (out keys) {
-	var fields []field
+func (p *parser) mappingTypos(n *yaml.Node, what string, allowed []string) keys {
+	return p.mappingAt(n, what, allowed, 0)
+}
+
+// maxMergeDepth bounds merge keys that merge mappings that merge mappings
+// (and anchors that merge themselves).
+const maxMergeDepth = 8
+
+func (p *parser) mappingAt(n *yaml.Node, what string, allowed []string, depth int) (out keys) {
 	n = deref(n)
 	if isNull(n) {
 		return keys{ok: true}
@@ -111,10 +118,15 @@ func (p *parser) mappingTypos(n *yaml.Node, what string, allowed []string) (out 
 		return keys{}
 	}
 	seen := map[string]*yaml.Node{}
+	var merges []*yaml.Node
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := deref(n.Content[i]), n.Content[i+1]
 		if k == nil || k.Kind != yaml.ScalarNode {
 			p.errorf(p.at(n.Content[i]), "a key in %s must be a plain word, found %s", what, describe(n.Content[i]))
+			continue
+		}
+		if k.Value == "<<" && k.ShortTag() == "!!merge" {
+			merges = append(merges, v)
 			continue
 		}
 		if !contains(allowed, k.Value) {
@@ -130,10 +142,52 @@ func (p *parser) mappingTypos(n *yaml.Node, what string, allowed []string) (out 
 			continue
 		}
 		seen[k.Value] = k
-		fields = append(fields, field{key: k.Value, keyAt: k, value: v})
+		out.fields = append(out.fields, field{key: k.Value, keyAt: k, value: v})
 	}
-	out.fields, out.ok = fields, true
+	// A merge key (<<: *anchor) brings in the keys of other mappings that
+	// this one does not set itself; of several merged mappings the first
+	// wins, as in YAML 1.1 (and yaml.v3's decoding, which the 2021 tool
+	// used).
+	for _, m := range merges {
+		if depth >= maxMergeDepth {
+			p.errorf(p.at(m), "merge keys (<<) nest more than %d deep in %s; flatten them", maxMergeDepth, what)
+			break
+		}
+		for _, src := range p.mergeSources(m, what) {
+			sub := p.mappingAt(src, what, allowed, depth+1)
+			out.suggested = append(out.suggested, sub.suggested...)
+			for _, f := range sub.fields {
+				if _, set := seen[f.key]; !set {
+					seen[f.key] = f.keyAt
+					out.fields = append(out.fields, f)
+				}
+			}
+		}
+	}
+	out.ok = true
 	return out
+}
+
+// mergeSources returns the mappings a merge key names: one mapping, or a
+// list of them.
+func (p *parser) mergeSources(m *yaml.Node, what string) []*yaml.Node {
+	m = deref(m)
+	switch {
+	case m != nil && m.Kind == yaml.MappingNode:
+		return []*yaml.Node{m}
+	case m != nil && m.Kind == yaml.SequenceNode:
+		var out []*yaml.Node
+		for _, item := range m.Content {
+			if it := deref(item); it != nil && it.Kind == yaml.MappingNode {
+				out = append(out, it)
+			} else {
+				p.errorf(p.at(item), "a merge key (<<) in %s takes mappings, found %s", what, describe(item))
+			}
+		}
+		return out
+	}
+	p.errorf(p.at(m), "a merge key (<<) in %s takes a mapping or a list of mappings, found %s", what, describe(m))
+	return nil
 }
 
 func contains(list []string, s string) bool {
@@ -145,9 +199,24 @@ func contains(list []string, s string) bool {
 	return false
 }
 
+// article returns "an" before a vowel, else "a".
+func article(word string) string {
+	if word != "" && strings.ContainsRune("aeiou", rune(word[0])) {
+		return "an"
+	}
+	return "a"
+}
+
+// readOnlyNouns are the entries that read a topic and take no creation
+// settings.
+var readOnlyNouns = []string{"input", "join", "lookup", "sink"}
+
 // unknownKeyMessage words the error for an unknown key and returns the
 // suggested key, if any.
 func unknownKeyMessage(key, what string, allowed []string) (msg, suggestion string) {
+	if contains(creationKeys, key) && contains(readOnlyNouns, what) {
+		return fmt.Sprintf("unknown key %q in %s: %s %s only reads its topic; set %s where the topic is created (its source, output, persistence or view source)", key, what, article(what), what, key), ""
+	}
 	if best := closest(key, allowed, 1); len(best) > 0 {
 		return fmt.Sprintf("unknown key %q in %s; did you mean %q?", key, what, best[0]), best[0]
 	}
