@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/runner/internal/store"
@@ -78,19 +80,9 @@ func newFollower(s *Service, name string) (*follower, error) {
 // is older than the topic's log start offset are dropped and restored from
 // the start (for global stores that means the whole store).
 func (f *follower) add(ctx context.Context, topic string, partitions []int32, st store.Store, global, once bool) ([]*followed, error) {
-	starts, err := f.adm.ListStartOffsets(ctx, topic)
+	starts, ends, err := f.listOffsets(ctx, topic)
 	if err != nil {
-		return nil, fmt.Errorf("list start offsets of %s: %w", topic, err)
-	}
-	if err := starts.Error(); err != nil {
-		return nil, fmt.Errorf("list start offsets of %s: %w", topic, err)
-	}
-	ends, err := f.adm.ListEndOffsets(ctx, topic)
-	if err != nil {
-		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
-	}
-	if err := ends.Error(); err != nil {
-		return nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
+		return nil, err
 	}
 	from := make([]int64, len(partitions))
 	dropAll := false
@@ -154,6 +146,37 @@ func (f *follower) add(ctx context.Context, topic string, partitions []int32, st
 		}
 	}
 	return out, nil
+}
+
+// listOffsets returns the start and end offsets of every partition of
+// topic. Errors the brokers call retriable (a topic created a moment ago
+// whose leaders are not known yet, a leader moving) are retried for up to
+// 30 seconds.
+func (f *follower) listOffsets(ctx context.Context, topic string) (starts, ends kadm.ListedOffsets, err error) {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		starts, err = f.adm.ListStartOffsets(ctx, topic)
+		if err == nil {
+			err = starts.Error()
+		}
+		if err == nil {
+			ends, err = f.adm.ListEndOffsets(ctx, topic)
+			if err == nil {
+				err = ends.Error()
+			}
+		}
+		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+			if err != nil {
+				err = fmt.Errorf("list offsets of %s: %w", topic, err)
+			}
+			return starts, ends, err
+		}
+		select {
+		case <-time.After(100 * time.Millisecond):
+		case <-ctx.Done():
+			return nil, nil, ctx.Err()
+		}
+	}
 }
 
 // remove stops copying partitions of topic.

@@ -206,6 +206,9 @@ func partitionCounts(ctx context.Context, adm *kadm.Client, topics []string) (ma
 func (pp *processorPart) run(ctx context.Context) error {
 	for _, t := range pp.lookups {
 		if err := t.waitReady(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -323,14 +326,22 @@ func (pp *processorPart) closeStores() error {
 }
 
 // loop polls, processes and commits until ctx is done or a record fails.
+//
+// Commits never use ctx: a commit that has begun completes (within
+// shutdownDeadline) even when shutdown starts meanwhile. Records polled but
+// not processed when ctx ends are never committed: with at-least-once only
+// the offsets of processed records are committed, and with exactly-once the
+// open transaction is aborted instead.
 func (pp *processorPart) loop(ctx context.Context) error {
 	interval := pp.p.cfg.commitInterval
 	lastCommit := time.Now()
-	uncommitted := false
-	for {
-		if ctx.Err() != nil || pp.err() != nil {
-			break
-		}
+	uncommitted, unprocessed := false, false
+	commit := func() error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+		defer cancel()
+		return pp.commit(cctx)
+	}
+	for ctx.Err() == nil && pp.err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, interval)
 		var fetches kgo.Fetches
 		if pp.sess != nil {
@@ -340,13 +351,14 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		}
 		cancel()
 		if ctx.Err() != nil {
+			unprocessed = unprocessed || fetches.NumRecords() > 0
 			break
 		}
 		if err := fetchError(fetches); err != nil {
 			pp.fail(err)
 			break
 		}
-		if !fetches.Empty() {
+		if fetches.NumRecords() > 0 {
 			if pp.sess != nil && !pp.inTxn {
 				if err := pp.sess.Begin(); err != nil {
 					pp.fail(fmt.Errorf("begin transaction: %w", err))
@@ -354,14 +366,18 @@ func (pp *processorPart) loop(ctx context.Context) error {
 				}
 				pp.inTxn = true
 			}
+			uncommitted = true
 			if err := pp.processFetches(ctx, fetches); err != nil {
+				if ctx.Err() != nil {
+					unprocessed = true
+					break
+				}
 				pp.fail(err)
 				break
 			}
-			uncommitted = true
 		}
 		if uncommitted && (time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
-			if err := pp.commit(ctx); err != nil {
+			if err := commit(); err != nil {
 				pp.fail(err)
 				break
 			}
@@ -373,22 +389,21 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		}
 	}
 
-	if err := pp.err(); err != nil {
-		// Nothing after the failure is committed; with transactions the
-		// open one is aborted, so its outputs are never visible.
+	abort := pp.err() != nil || (pp.sess != nil && unprocessed)
+	if abort {
+		// With transactions the open one is aborted, so its outputs are
+		// never visible and its input offsets stay uncommitted.
 		if pp.inTxn {
-			abortCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
-			_, _ = pp.sess.End(abortCtx, kgo.TryAbort)
+			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+			_, _ = pp.sess.End(actx, kgo.TryAbort)
 			cancel()
 			pp.inTxn = false
 		}
 		pp.discardAll()
-		return err
+		return pp.err()
 	}
 	if uncommitted {
-		commitCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
-		defer cancel()
-		if err := pp.commit(commitCtx); err != nil {
+		if err := commit(); err != nil {
 			return fmt.Errorf("final commit: %w", err)
 		}
 	}
@@ -583,7 +598,18 @@ func (pp *processorPart) commit(ctx context.Context) error {
 		}
 	}
 	if pp.sess == nil {
-		if err := pp.cl.CommitUncommittedOffsets(ctx); err != nil {
+		// Commit exactly what was processed: the last handled record of
+		// each input partition.
+		var last []*kgo.Record
+		for _, t := range tasks {
+			for i, r := range t.last {
+				if r != nil {
+					last = append(last, r)
+					t.last[i] = nil
+				}
+			}
+		}
+		if err := pp.cl.CommitRecords(ctx, last...); err != nil {
 			return fmt.Errorf("commit offsets: %w", err)
 		}
 	}
@@ -636,7 +662,8 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned 
 			continue
 		}
 		taskCtx, cancel := context.WithCancel(ctx)
-		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel}
+		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs))}
 		pp.tasks[p] = t
 		fresh = append(fresh, p)
 		go pp.restore(taskCtx, t)

@@ -24,6 +24,10 @@ type procTask struct {
 	cancel context.CancelFunc
 
 	c ProcessorContext // reused for every record
+
+	// last is the last handled record of each input (by input index)
+	// since the last commit: what at-least-once commits.
+	last []*kgo.Record
 }
 
 func (t *procTask) isReady() bool {
@@ -64,6 +68,7 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 			if err := t.handle(ctx, r); err != nil {
 				return err
 			}
+			t.last[t.pp.inputIndex[r.Topic]] = r
 		}
 	}
 	return nil

@@ -223,6 +223,7 @@ func (s *Service) Run(ctx context.Context) error {
 	var errOnce sync.Once
 	fail := func(err error) {
 		errOnce.Do(func() {
+			s.log.Error("stopping the service: a part failed", "error", err)
 			firstErr = err
 			cancel(err)
 		})
@@ -242,7 +243,9 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := p.run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			// Parts return nil when they stop because ctx ended; any
+			// error, even one wrapping context.Canceled, is a failure.
+			if err := p.run(ctx); err != nil {
 				fail(fmt.Errorf("%s %s/%s: %w", p.kind(), p.component(), p.name(), err))
 			}
 		}()
@@ -275,7 +278,12 @@ func (s *Service) Close() {
 // kgoLogger adapts slog to franz-go's logger at warn and above.
 type kgoLogger struct{ l *slog.Logger }
 
-func (k kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+func (k kgoLogger) Level() kgo.LogLevel {
+	if os.Getenv("KAFMESH_KGO_DEBUG") != "" {
+		return kgo.LogLevelDebug
+	}
+	return kgo.LogLevelWarn
+}
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	switch level {
 	case kgo.LogLevelError:

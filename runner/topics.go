@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -169,6 +170,16 @@ func (s *Service) ConfigureTopics(ctx context.Context) error {
 		s.log.Info("created topic", "topic", tp.name, "partitions", resp.NumPartitions, "compact", tp.want.Compact)
 	}
 
+	if len(create) > 0 {
+		var created []string
+		for _, tp := range create {
+			created = append(created, tp.name)
+		}
+		if err := waitTopicsReady(ctx, adm, created); err != nil {
+			problems = append(problems, err.Error())
+		}
+	}
+
 	// Existing topics: align owned configs, warn about tables.
 	var existing []string
 	for _, n := range names {
@@ -246,4 +257,43 @@ func topicConfigs(t TopicConfig) map[string]*string {
 		c["segment.ms"] = &v
 	}
 	return c
+}
+
+// waitTopicsReady waits until every topic is in the metadata with a leader
+// for each partition, so parts started right after ConfigureTopics find
+// them.
+func waitTopicsReady(ctx context.Context, adm *kadm.Client, topics []string) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := adm.Metadata(ctx, topics...)
+		var pending []string
+		if err != nil {
+			pending = topics
+		} else {
+			for _, t := range topics {
+				td, ok := md.Topics[t]
+				if !ok || td.Err != nil || len(td.Partitions) == 0 {
+					pending = append(pending, t)
+					continue
+				}
+				for _, p := range td.Partitions {
+					if p.Err != nil || p.Leader < 0 {
+						pending = append(pending, t)
+						break
+					}
+				}
+			}
+		}
+		if len(pending) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("created topics have no leaders after 30s: %v", pending)
+		}
+		select {
+		case <-time.After(50 * time.Millisecond):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 }
