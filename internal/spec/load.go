@@ -108,6 +108,9 @@ func (l *loader) load(ctx context.Context, defFile string) (*Service, error) {
 		return nil, nil
 	}
 	raw := p.service(root)
+	if !raw.keys.ok {
+		return nil, nil // not a mapping: reported, and nothing else can be read.
+	}
 	defDir := filepath.Dir(defFile)
 
 	r := newResolver(&l.diags)
@@ -126,7 +129,9 @@ func (l *loader) load(ctx context.Context, defFile string) (*Service, error) {
 			continue
 		}
 		if croot := cp.document(src); croot != nil {
-			r.component(cp.component(croot, file))
+			if rc := cp.component(croot, file); rc.keys.ok {
+				r.component(rc)
+			}
 		}
 	}
 	r.finish()

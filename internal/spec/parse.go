@@ -59,6 +59,7 @@ type rawService struct {
 	description opt[string]
 
 	hasOutput     bool
+	output        keys
 	outputPos     Position
 	outputPackage opt[string]
 	outputPath    opt[string]
@@ -140,9 +141,9 @@ func (p *parser) service(root *yaml.Node) rawService {
 			s.description = p.str(f)
 		case "output":
 			s.outputPos = p.at(f.keyAt)
-			of, ok := p.mapping(f.value, "output", outputKeys)
-			s.hasOutput = ok && !isNull(deref(f.value))
-			for _, o := range of {
+			s.output = p.mappingTypos(f.value, "output", outputKeys)
+			s.hasOutput = !isNull(deref(f.value))
+			for _, o := range s.output.fields {
 				switch o.key {
 				case "package":
 					s.outputPackage = p.str(o)

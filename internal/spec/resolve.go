@@ -3,7 +3,6 @@ package spec
 import (
 	"fmt"
 	"path"
-	"slices"
 	"strings"
 )
 
@@ -26,33 +25,6 @@ type resolver struct {
 type entryPlace struct {
 	owner  string // e.g. `output of processor "enricher" in component "heartbeats"`
 	refPos Position
-}
-
-// topicState is a topic being collected: its model and the settings
-// declared so far by the parts that own it.
-type topicState struct {
-	topic    *Topic
-	declared []declaration // at most one per setting key, in declaration order
-}
-
-// find returns the declaration of a setting key.
-func (ts *topicState) find(key string) (declaration, bool) {
-	for _, d := range ts.declared {
-		if d.key == key {
-			return d, true
-		}
-	}
-	return declaration{}, false
-}
-
-// declaration is one explicitly declared creation setting.
-type declaration struct {
-	key   string // "partitions", "compact", ...
-	value string // as compared and shown: "10", "true", "24h0m0s"
-	pos   Position
-	entry *Entry
-	note  string // why the value is implied, when it was not written
-	apply func(*TopicSettings)
 }
 
 func newResolver(diags *Diagnostics) *resolver {
@@ -96,6 +68,8 @@ func (r *resolver) service(raw rawService, defFile string) *Service {
 	case raw.keys.typo("output"):
 	case !raw.hasOutput:
 		r.errorf(raw.pos, "the service definition needs an output; add output: with package: (the Go package name) and path: (the directory, relative to the Go module root)")
+	case !raw.output.ok:
+		// not a mapping: reported.
 	default:
 		r.output(raw, s)
 	}
@@ -123,7 +97,7 @@ func (r *resolver) output(raw rawService, s *Service) {
 	s.Output.Path = raw.outputPath.Value
 	s.Output.Module = raw.outputModule.Value
 	switch {
-	case raw.outputPackage.Invalid:
+	case raw.outputPackage.Invalid || raw.output.typo("package"):
 	case !raw.outputPackage.Set:
 		r.errorf(raw.outputPos, "output needs a package; add package: <Go package name> under output")
 	default:
@@ -132,7 +106,7 @@ func (r *resolver) output(raw rawService, s *Service) {
 		}
 	}
 	switch p := raw.outputPath.Value; {
-	case raw.outputPath.Invalid:
+	case raw.outputPath.Invalid || raw.output.typo("path"):
 	case !raw.outputPath.Set || p == "":
 		r.errorf(raw.outputPos, "output needs a path; add path: <directory> under output (relative to the Go module root)")
 	case path.IsAbs(p) || strings.HasPrefix(p, `\`) || (len(p) > 1 && p[1] == ':'):
@@ -331,155 +305,6 @@ func (r *resolver) sink(raw rawEntry, c *Component) *Sink {
 		return nil
 	}
 	return s
-}
-
-// entry resolves a topic entry; it returns nil when the entry is unusable
-// (reported).
-func (r *resolver) entry(raw rawEntry, owner string) *Entry {
-	return r.entryWithTopic(raw, owner, "")
-}
-
-// entryWithTopic resolves an entry whose topic is fixed (persistence) when
-// topic is not empty.
-func (r *resolver) entryWithTopic(raw rawEntry, owner, topic string) *Entry {
-	noun := entryNoun(raw.role)
-	if raw.message.Invalid || raw.keys.typo("message") {
-		return nil
-	}
-	if !raw.message.Set || raw.message.Value == "" {
-		r.errorf(raw.pos, "%s needs a message; add message: <package>.<message>, e.g. message: deviceId.heartbeat", noun)
-		return nil
-	}
-	ref, problem := parseRef(raw.message.Value)
-	if problem != "" {
-		r.errorf(raw.message.Pos, "%s", problem)
-		return nil
-	}
-	e := &Entry{
-		Role:         raw.role,
-		Ref:          raw.message.Value,
-		Topic:        ref.fullName(r.svc.TopicPrefix),
-		ProtoPackage: ref.protoPackage(r.svc.TopicPrefix),
-		ProtoName:    ref.protoName(),
-		GoName:       ref.goName(),
-		Type:         r.svc.Defaults.Type,
-		Description:  raw.description.Value,
-		Pos:          raw.pos,
-	}
-	e.Message = e.ProtoPackage + "." + e.ProtoName
-	if e.GoName == "" || e.GoName[0] < 'A' || e.GoName[0] > 'Z' {
-		r.errorf(raw.message.Pos, "message ref %q cannot become a Go name (it gives %q); start every fragment with a letter", e.Ref, e.GoName)
-		return nil
-	}
-	topicPos := raw.message.Pos
-	switch {
-	case topic != "":
-		e.Topic = topic
-	case raw.topic.Set:
-		e.Topic = raw.topic.Value
-		topicPos = raw.topic.Pos
-	}
-	if problem := topicProblem(e.Topic); problem != "" {
-		r.errorf(topicPos, "topic %q is not a valid Kafka topic name: %s", e.Topic, problem)
-		return nil
-	}
-	if raw.typ.Set {
-		if t, ok := r.topicType(raw.typ); ok {
-			e.Type = t
-		}
-	}
-	r.where[e] = entryPlace{owner: owner, refPos: raw.message.Pos}
-	r.use(e, raw)
-	return e
-}
-
-// use records that an entry names its topic, and the settings it declares
-// when it owns the topic.
-func (r *resolver) use(e *Entry, raw rawEntry) {
-	ts, ok := r.topics[e.Topic]
-	if !ok {
-		ts = &topicState{topic: &Topic{Name: e.Topic}}
-		r.topics[e.Topic] = ts
-		r.order = append(r.order, ts)
-	}
-	ts.topic.Uses = append(ts.topic.Uses, e)
-	if !e.Owns() {
-		return
-	}
-	ts.topic.Owned = true
-	r.declare(ts, e, "partitions", raw.partitions.Set, fmt.Sprint(raw.partitions.Value), raw.partitions.Pos, "",
-		func(s *TopicSettings) { s.Partitions = int32(raw.partitions.Value) })
-	r.declare(ts, e, "replicas", raw.replicas.Set, fmt.Sprint(raw.replicas.Value), raw.replicas.Pos, "",
-		func(s *TopicSettings) { s.Replicas = int16(raw.replicas.Value) })
-	r.declare(ts, e, "retention", raw.retention.Set, raw.retention.Value.String(), raw.retention.Pos, "",
-		func(s *TopicSettings) { s.Retention = raw.retention.Value })
-	r.declare(ts, e, "segment", raw.segment.Set, raw.segment.Value.String(), raw.segment.Pos, "",
-		func(s *TopicSettings) { s.Segment = raw.segment.Value })
-	compact := func(s *TopicSettings) { s.Compact = raw.compact.Value }
-	switch {
-	case e.Role == RoleState:
-		r.declare(ts, e, "compact", true, "true", e.Pos, "state topics are always compacted", setCompact)
-	case e.Role == RoleViewSource:
-		if raw.compact.Set && !raw.compact.Value {
-			r.warnf(raw.compact.Pos, "compact: false is ignored: view source topics are always compacted; remove it")
-		}
-		r.declare(ts, e, "compact", true, "true", e.Pos, "view source topics are always compacted", setCompact)
-	default:
-		r.declare(ts, e, "compact", raw.compact.Set, fmt.Sprint(raw.compact.Value), raw.compact.Pos, "", compact)
-	}
-}
-
-func setCompact(s *TopicSettings) { s.Compact = true }
-
-// declare records one explicitly declared setting of an owned topic, and
-// reports a conflict with an earlier declaration.
-func (r *resolver) declare(ts *topicState, e *Entry, key string, set bool, value string, pos Position, note string, apply func(*TopicSettings)) {
-	if !set {
-		return
-	}
-	prev, ok := ts.find(key)
-	if !ok {
-		ts.declared = append(ts.declared, declaration{key: key, value: value, pos: pos, entry: e, note: note, apply: apply})
-		return
-	}
-	if prev.value == value {
-		return
-	}
-	why := ""
-	if prev.note != "" {
-		why = "; " + prev.note
-	}
-	here := r.where[e].owner
-	if note != "" {
-		here += "; " + note
-	}
-	r.errorf(pos, "topic %q has conflicting %s: %s here (%s) but %s at %s (%s%s); every part that creates a topic must declare the same settings: make them equal or write the setting in one place only",
-		ts.topic.Name, key, value, here, prev.value, prev.pos, r.where[prev.entry].owner, why)
-}
-
-// finish computes the settings of every owned topic (declared values, else
-// the defaults), links entries to them and sorts the topics.
-func (r *resolver) finish() {
-	d := r.svc.Defaults
-	for _, ts := range r.order {
-		t := ts.topic
-		if t.Owned {
-			t.Settings = TopicSettings{
-				Partitions: d.Partitions,
-				Replicas:   d.Replicas,
-				Retention:  d.Retention,
-				Segment:    d.Segment,
-			}
-			for _, d := range ts.declared {
-				d.apply(&t.Settings)
-			}
-			for _, e := range t.Uses {
-				e.Settings = &t.Settings
-			}
-		}
-		r.svc.Topics = append(r.svc.Topics, t)
-	}
-	slices.SortFunc(r.svc.Topics, func(a, b *Topic) int { return strings.Compare(a.Name, b.Name) })
 }
 
 // hasProtobufEntries reports whether any entry needs a protobuf message.
