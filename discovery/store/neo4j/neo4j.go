@@ -177,4 +177,3 @@ func recomputeDependencies(ctx context.Context, tx neo4j.ManagedTransaction) err
 	_, err := run(ctx, tx, `OPTIONAL MATCH (:Service)-[d:DEPENDS_ON]->(:Service) DELETE d WITH count(*) AS dropped `+dependsOn, nil)
 	return err
 }
-
