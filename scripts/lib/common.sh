@@ -5,7 +5,7 @@
 #
 # Layout it owns:
 #   $KAFMESH_CACHE_DIR             downloads kept between runs
-#     m2/repository                Maven local repository (never ~/.m2)
+#     m2/<service>-<version>       Maven local repository per service (never ~/.m2)
 #     <service>-<version>/lib      the jars a service runs from
 #     <service>-<version>/pom.sha256  hash of the pom those jars came from
 #   $KAFMESH_RUN_DIR               one run's state, wiped on every start
@@ -15,7 +15,6 @@
 KAFMESH_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 KAFMESH_CACHE_DIR="${KAFMESH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh}"
 KAFMESH_RUN_DIR="${KAFMESH_RUN_DIR:-/tmp/kafmesh-run}"
-KAFMESH_M2_REPO="$KAFMESH_CACHE_DIR/m2/repository"
 
 km_log() { printf '%s: %s\n' "${KM_NAME:-kafmesh}" "$*" >&2; }
 km_die() {
@@ -63,16 +62,19 @@ km_jars_ready() {
 }
 
 # km_fetch_jars POM DEST copies POM's runtime dependencies into DEST/lib via
-# Maven, unless they are already there. Maven runs are serialized with a lock
-# because the local repository is shared and Maven 3.8 does not lock it.
+# Maven, unless they are already there. Each DEST has its own Maven local
+# repository, so Kafka's and Neo4j's jars download side by side; a lock keeps
+# two fetches of the same DEST (Maven 3.8 does not lock its repository) apart.
 km_fetch_jars() {
 	local pom="$1" dest="$2"
 	if km_jars_ready "$dest" "$pom"; then
 		return 0
 	fi
 	km_require_cmd mvn "install Maven, e.g. 'apt-get install -y maven'"
-	mkdir -p "$KAFMESH_CACHE_DIR" "$KAFMESH_M2_REPO"
-	exec 8>"$KAFMESH_CACHE_DIR/maven.lock"
+	local repo
+	repo="$KAFMESH_CACHE_DIR/m2/$(basename "$dest")"
+	mkdir -p "$repo"
+	exec 8>"$repo.lock"
 	flock 8
 	if km_jars_ready "$dest" "$pom"; then # another process fetched while we waited
 		exec 8>&-
@@ -81,9 +83,9 @@ km_fetch_jars() {
 	local start tmp
 	start="$(km_now)"
 	tmp="$(mktemp -d "$dest.tmp.XXXXXX")"
-	km_log "fetching jars from Maven Central into $dest (first run only)"
+	km_log "fetching jars from Maven Central into $dest (first run only; a minute or two)"
 	if ! mvn -q -B -f "$pom" \
-		"-Dmaven.repo.local=$KAFMESH_M2_REPO" \
+		"-Dmaven.repo.local=$repo" \
 		dependency:copy-dependencies \
 		"-DoutputDirectory=$tmp/lib" \
 		-DincludeScope=runtime >"$tmp/mvn.log" 2>&1; then
