@@ -54,7 +54,16 @@ func (protoCodec[T, M]) Encode(dst []byte, m M) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("cannot encode a nil message; use a delete to write a tombstone")
 	}
-	return marshalOpts.MarshalAppend(dst, m)
+	return nonNil(marshalOpts.MarshalAppend(dst, m))
+}
+
+// nonNil keeps an empty encoding from becoming a nil value, which Kafka
+// stores as a tombstone (a delete).
+func nonNil(b []byte, err error) ([]byte, error) {
+	if b == nil && err == nil {
+		b = []byte{}
+	}
+	return b, err
 }
 
 func (c protoCodec[T, M]) Decode(src []byte) (M, error) {
@@ -88,7 +97,7 @@ func (rawCodec) Encode(dst []byte, m []byte) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("cannot encode a nil value; use a delete to write a tombstone")
 	}
-	return append(dst, m...), nil
+	return nonNil(append(dst, m...), nil)
 }
 func (rawCodec) Decode(src []byte) ([]byte, error) { return append([]byte(nil), src...), nil }
 func (rawCodec) JSON(m []byte) []byte {
