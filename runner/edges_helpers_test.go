@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -40,6 +41,50 @@ func waitUntil(t testing.TB, timeout time.Duration, check func() string) {
 func strValue(s string) []byte {
 	b, _ := proto.Marshal(wrapperspb.String(s))
 	return b
+}
+
+// readToEnd reads topic from the start up to the end offsets it has when
+// called (every record written before the call), or fails after 30s.
+func readToEnd(t testing.TB, brokers []string, topic string) []*kgo.Record {
+	t.Helper()
+	ends := endOffsets(t, brokers, topic)
+	cl := client(t, brokers, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	next := map[int32]int64{}
+	done := func() bool {
+		for p, end := range ends {
+			if next[p] < end {
+				return false
+			}
+		}
+		return true
+	}
+	var out []*kgo.Record
+	for !done() {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s: positions %v before timeout, want the end offsets %v", topic, next, ends)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			if r.Offset < ends[r.Partition] {
+				out = append(out, r)
+			}
+			next[r.Partition] = r.Offset + 1
+		})
+	}
+	return out
+}
+
+// tableRecord is a record of a StringValue topic; tombstoneRecord deletes.
+func tableRecord(topic, key, value string) *kgo.Record {
+	return &kgo.Record{Topic: topic, Key: []byte(key), Value: strValue(value)}
+}
+
+func tombstoneRecord(topic, key string) *kgo.Record {
+	return &kgo.Record{Topic: topic, Key: []byte(key)}
 }
 
 // committed returns the committed offset of each partition of topic for

@@ -226,7 +226,12 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 			(sp.batch.handled > 0 && time.Since(sp.batch.first) >= sp.cfg.interval) ||
 			sp.rebalanceWanted.Load()
 		if due && sp.batch.handled > 0 {
-			if err := sp.flush(ctx); err != nil {
+			// A flush that started finishes even if shutdown begins
+			// meanwhile (within shutdownDeadline).
+			flushCtx, cancel := graceContext(ctx, shutdownDeadline)
+			err := sp.flush(flushCtx)
+			cancel()
+			if err != nil {
 				return err
 			}
 		}
@@ -244,6 +249,17 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 		return fmt.Errorf("final flush: %w", err)
 	}
 	return nil
+}
+
+// graceContext returns a context with ctx's values that is canceled grace
+// after ctx is, so work under way when ctx ends may finish.
+func graceContext(ctx context.Context, grace time.Duration) (context.Context, context.CancelFunc) {
+	gctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	return gctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // handle collects one record, applying the error policy to a failure.

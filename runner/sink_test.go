@@ -1,6 +1,7 @@
 package runner_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
@@ -41,7 +43,7 @@ func sinkRecords(topic string, from, to, keys, tombstoneEvery int) []*kgo.Record
 func expectFlushed(t testing.TB, brokers []string, topic string, sinks ...*memorySink) {
 	t.Helper()
 	want := map[[2]int64]sinkRecord{}
-	for _, r := range consumeQuiet(t, brokers, topic, time.Second) {
+	for _, r := range readToEnd(t, brokers, topic) {
 		sr := sinkRecord{Key: string(r.Key), Partition: r.Partition, Offset: r.Offset, Deleted: r.Value == nil}
 		if r.Value != nil {
 			m, err := stringCodec.Decode(r.Value)
@@ -251,8 +253,15 @@ func TestSinkRebalanceLosesNothingAndCommitsNothingUnflushed(t *testing.T) {
 		violations []string
 		checks     int
 	)
+	adm := kadm.NewClient(client(t, brokers))
 	checkDone := make(chan struct{})
 	checkStopped := make(chan struct{})
+	var stopCheck sync.Once
+	stopChecking := func() {
+		stopCheck.Do(func() { close(checkDone) })
+		<-checkStopped
+	}
+	t.Cleanup(stopChecking) // before the admin client closes
 	go func() {
 		defer close(checkStopped)
 		for {
@@ -261,8 +270,23 @@ func TestSinkRebalanceLosesNothingAndCommitsNothingUnflushed(t *testing.T) {
 				return
 			case <-time.After(30 * time.Millisecond):
 			}
-			offsets := committed(t, brokers, group, topic)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			resp, err := adm.FetchOffsets(ctx, group)
+			cancel()
+			offsets := map[int32]int64{}
+			if err == nil {
+				resp.Each(func(o kadm.OffsetResponse) {
+					if o.Topic == topic && o.Err == nil && o.At >= 0 {
+						offsets[o.Partition] = o.At
+					}
+				})
+			}
 			checkMu.Lock()
+			if err != nil {
+				violations = append(violations, fmt.Sprintf("fetch committed offsets: %v", err))
+				checkMu.Unlock()
+				return
+			}
 			checks++
 			for p, off := range offsets {
 				for o := int64(0); o < off; o++ {
@@ -326,8 +350,7 @@ func TestSinkRebalanceLosesNothingAndCommitsNothingUnflushed(t *testing.T) {
 	if err := stopB(); err != nil {
 		t.Fatalf("Run B: %v", err)
 	}
-	close(checkDone)
-	<-checkStopped
+	stopChecking()
 
 	checkMu.Lock()
 	defer checkMu.Unlock()

@@ -23,7 +23,8 @@ import (
 // written twice, and a key deleted in one sync and reported again in the
 // next is written again even if the table has not applied the delete yet.
 // A remembered write is forgotten once the table shows it, or after
-// recentRuns syncs (in case another writer changed the key since).
+// recentTTL (in case another writer changed the key since: the view source
+// should be the topic's only writer).
 type viewSourcePart[M any] struct {
 	svc   *Service
 	spec  ViewSourceSpec
@@ -38,17 +39,16 @@ type viewSourcePart[M any] struct {
 	deletes prometheus.Counter
 
 	mu     sync.Mutex
-	syncNo int                    // number of the current sync
-	recent map[string]recentWrite // writes the table may not show yet
+	recent map[string]*recentWrite // writes the table may not show yet
 }
 
-// recentRuns is how many syncs a write is remembered for when the table
-// does not show it.
-const recentRuns = 3
+// recentTTL is how long a write is remembered when the table does not
+// show it.
+const recentTTL = 5 * time.Minute
 
 type recentWrite struct {
-	value  []byte // nil: a tombstone
-	syncNo int
+	value []byte // nil: a tombstone
+	at    time.Time
 }
 
 func newViewSourcePart[M any](s *Service, spec ViewSourceSpec, cfg partConfig, c Codec[M], h ViewSourceHandler[M]) part {
@@ -64,7 +64,7 @@ func newViewSourcePart[M any](s *Service, spec ViewSourceSpec, cfg partConfig, c
 		syncs:   map[string]prometheus.Counter{},
 		updates: s.metrics.viewSourceWrites.WithLabelValues(label, "update"),
 		deletes: s.metrics.viewSourceWrites.WithLabelValues(label, "delete"),
-		recent:  map[string]recentWrite{},
+		recent:  map[string]*recentWrite{},
 	}
 	for _, r := range []string{syncOK, syncError, syncTimeout} {
 		p.syncs[r] = s.metrics.viewSourceSyncs.WithLabelValues(label, r)
@@ -154,19 +154,18 @@ func (p *viewSourcePart[M]) sync(ctx context.Context, cl *kgo.Client) (string, e
 	return syncOK, nil
 }
 
-// beginRun starts a new sync and forgets remembered writes that the table
-// shows by now or that are too old.
+// beginRun forgets remembered writes that the table shows by now or that
+// are too old.
 func (p *viewSourcePart[M]) beginRun() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.syncNo++
 	for key, w := range p.recent {
 		cur, found, err := p.table.get(key)
 		if err != nil {
 			continue
 		}
 		shown := (w.value == nil && !found) || (w.value != nil && found && samePayload(p.codec.Type(), cur, w.value))
-		if shown || p.syncNo-w.syncNo > recentRuns {
+		if shown || time.Since(w.at) > recentTTL {
 			delete(p.recent, key)
 		}
 	}
@@ -290,16 +289,16 @@ func (u *viewUpdater[M]) write(key string, value []byte) bool {
 	u.inFlight.Add(1)
 	u.mu.Unlock()
 	p := u.p
+	w := &recentWrite{value: value, at: time.Now()}
 	p.mu.Lock()
-	syncNo := p.syncNo
-	p.recent[key] = recentWrite{value: value, syncNo: syncNo}
+	p.recent[key] = w
 	p.mu.Unlock()
 	u.cl.Produce(u.ctx, &kgo.Record{Topic: p.spec.Topic, Key: []byte(key), Value: value}, func(r *kgo.Record, err error) {
 		defer u.inFlight.Done()
 		if err != nil {
 			// The write may or may not have landed: trust the table.
 			p.mu.Lock()
-			if w, ok := p.recent[key]; ok && w.syncNo == syncNo && bytes.Equal(w.value, value) {
+			if p.recent[key] == w {
 				delete(p.recent, key)
 			}
 			p.mu.Unlock()
