@@ -89,7 +89,9 @@ func InNamespaces(ns ...string) KubernetesOption {
 func WithLabelSelector(sel string) KubernetesOption { return func(k *Kubernetes) { k.selector = sel } }
 
 // WithKubernetesLogger sets the logger.
-func WithKubernetesLogger(l *slog.Logger) KubernetesOption { return func(k *Kubernetes) { k.logger = l } }
+func WithKubernetesLogger(l *slog.Logger) KubernetesOption {
+	return func(k *Kubernetes) { k.logger = l }
+}
 
 // NewKubernetes returns a pod source on client; call Start before Targets.
 func NewKubernetes(client kubernetes.Interface, opts ...KubernetesOption) *Kubernetes {

@@ -25,7 +25,9 @@ func pod(ns, name, uid, ip string, phase corev1.PodPhase, annotations map[string
 var scrape = map[string]string{"kafmesh/scrape": "true"}
 
 func TestPodTargetRules(t *testing.T) {
-	withPort := func(p string) map[string]string { return map[string]string{"kafmesh/scrape": "true", "kafmesh/port": p} }
+	withPort := func(p string) map[string]string {
+		return map[string]string{"kafmesh/scrape": "true", "kafmesh/port": p}
+	}
 	cases := []struct {
 		name   string
 		pod    *corev1.Pod

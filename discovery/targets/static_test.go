@@ -27,8 +27,8 @@ func TestParseTargetsFile(t *testing.T) {
 	}
 	for content, where := range map[string]string{
 		"127.0.0.1:9000\n   nohost\n": "t.txt:2:4:",
-		"host:http\n":                  "t.txt:1:1:",
-		":443\n":                       "t.txt:1:1:",
+		"host:http\n":                 "t.txt:1:1:",
+		":443\n":                      "t.txt:1:1:",
 	} {
 		_, err := targets.ParseTargets("t.txt", []byte(content))
 		if err == nil || !strings.HasPrefix(err.Error(), where) {
