@@ -140,11 +140,50 @@ func TestGenCallsGeneratorOnlyWhenValid(t *testing.T) {
 	}
 }
 
-func TestGenWithoutCodegen(t *testing.T) {
-	good, _ := filepath.Abs(filepath.Join(specCases, "good"))
-	r := execute(t, good, nil, NewGenCommand, "definition.yml")
-	if r.code != 1 || r.stderr != "gen: "+ErrGenerationUnavailable.Error()+"\n" {
-		t.Errorf("exit %d, stderr %q", r.code, r.stderr)
+// TestGenWritesCode runs gen with the default generator (internal/codegen)
+// on a copy of the good spec case: it writes the service package, one
+// package per component and the models, and a second run changes nothing.
+func TestGenWritesCode(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.CopyFS(dir, os.DirFS(filepath.Join(specCases, "good"))); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(filepath.Join(dir, "protos"), os.DirFS(filepath.Join(specCases, "protos"))); err != nil {
+		t.Fatal(err)
+	}
+	def := filepath.Join(dir, "definition.yml")
+	src, err := os.ReadFile(def)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The case reads ../protos; the copy has them beside the definition.
+	writeFiles(t, dir, map[string]string{
+		"go.mod":         "module kafmesh-example\n",
+		"definition.yml": strings.Replace(string(src), "../protos", "./protos", 1),
+	})
+	if r := execute(t, dir, nil, NewGenCommand, "definition.yml"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("gen: exit %d, stderr %q", r.code, r.stderr)
+	}
+	for _, f := range []string{
+		"internal/definitions/service.km.go",
+		"internal/definitions/topics.km.go",
+		"internal/definitions/heartbeats/heartbeat_enricher_processor.km.go",
+		"internal/definitions/models/kafmesh/deviceId/heartbeat.pb.go",
+	} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			t.Errorf("gen did not write %s: %v", f, err)
+		}
+	}
+	before, err := os.ReadFile(filepath.Join(dir, "internal/definitions/service.km.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := execute(t, dir, nil, NewGenCommand, "definition.yml"); r.code != 0 || r.stderr != "" {
+		t.Fatalf("second gen: exit %d, stderr %q", r.code, r.stderr)
+	}
+	after, _ := os.ReadFile(filepath.Join(dir, "internal/definitions/service.km.go"))
+	if !bytes.Equal(before, after) {
+		t.Error("a second gen changed service.km.go")
 	}
 }
 

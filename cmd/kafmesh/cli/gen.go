@@ -2,8 +2,8 @@ package cli
 
 import (
 	"context"
-	"errors"
 
+	"github.com/kafmesh/kafmesh/internal/codegen"
 	"github.com/kafmesh/kafmesh/internal/protoc"
 	"github.com/kafmesh/kafmesh/internal/spec"
 	"github.com/spf13/cobra"
@@ -28,21 +28,11 @@ func (f GeneratorFunc) Generate(ctx context.Context, svc *spec.Service, protos *
 	return f(ctx, svc, protos)
 }
 
-// ErrGenerationUnavailable is what gen reports until internal/codegen is
-// wired in.
-var ErrGenerationUnavailable = errors.New("generation not yet available: the definition is valid, but internal/codegen is not wired into kafmesh gen yet")
-
-// DefaultGenerator returns the generator gen uses.
-//
-// TODO(codegen): return the internal/codegen generator here, e.g.
-//
-//	return GeneratorFunc(codegen.Generate)
-//
-// and delete ErrGenerationUnavailable.
+// DefaultGenerator returns the generator gen uses: internal/codegen, which
+// writes the models, the component packages and the service package, and
+// nothing at all when it fails.
 func DefaultGenerator() Generator {
-	return GeneratorFunc(func(context.Context, *spec.Service, *protoc.Set) error {
-		return ErrGenerationUnavailable
-	})
+	return GeneratorFunc(codegen.Generate)
 }
 
 // NewGenCommand returns `gen [DEFINITION]`: validate, then generate.
