@@ -49,13 +49,29 @@ type declOwner struct {
 	pos  spec.Position
 }
 
-func (d *decls) add(name, what string, pos spec.Position) {
-	if first, ok := d.names[name]; ok {
-		d.b.errorf(pos, "%s would declare %s in generated package %s, but %s (at %s) declares it too; rename one of them",
-			what, name, d.pkg, first.what, first.pos)
-		return
+// add declares names for one part; names another part declared already are
+// reported once per other part.
+func (d *decls) add(what string, pos spec.Position, names ...string) {
+	var clashes []string
+	var first declOwner
+	for _, name := range names {
+		owner, ok := d.names[name]
+		switch {
+		case !ok:
+			d.names[name] = declOwner{what, pos}
+		case len(clashes) == 0 || owner == first:
+			first = owner
+			clashes = append(clashes, name)
+		}
 	}
-	d.names[name] = declOwner{what, pos}
+	if len(clashes) > 0 {
+		them := "them"
+		if len(clashes) == 1 {
+			them = "it"
+		}
+		d.b.errorf(pos, "%s would declare %s in generated package %s, but %s (at %s) declares %s too; rename one of them",
+			what, strings.Join(clashes, ", "), d.pkg, first.what, first.pos, them)
+	}
 }
 
 func (d *decls) has(name string) bool {
@@ -83,9 +99,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 		sd := &sourceData{Component: c.Name, Type: s.GoName + "Source"}
 		sd.Fake = sd.Type + "Fake"
 		w := what("source", s.Entry.Ref)
-		for _, n := range []string{sd.Type, sd.Fake, sd.Type + "Spec", "Register" + sd.Type} {
-			d.add(n, w, s.Entry.Pos)
-		}
+		d.add(w, s.Entry.Pos, sd.Type, sd.Fake, sd.Type+"Spec", "Register"+sd.Type)
 		cd.Sources = append(cd.Sources, sd)
 	}
 	for _, p := range c.Processors {
@@ -94,49 +108,39 @@ func (b *builder) component(c *spec.Component) *componentData {
 			Type: p.GoName, Context: p.GoName + "Context", Adapter: lowerFirst(p.GoName) + "Context", Fake: p.GoName + "ContextFake",
 		}
 		w := what("processor", p.Name)
-		for _, n := range []string{pd.Type, pd.Context, pd.Adapter, pd.Fake, pd.Type + "Spec", "Register" + pd.Type} {
-			d.add(n, w, p.Pos)
-		}
+		d.add(w, p.Pos, pd.Type, pd.Context, pd.Adapter, pd.Fake, pd.Type+"Spec", "Register"+pd.Type)
 		b.checkMembers(p)
 		cd.Processors = append(cd.Processors, pd)
 	}
 	for _, s := range c.Sinks {
 		sd := &sinkData{Component: c.Name, Name: s.Name, Description: s.Description, Group: s.Group, Type: withSuffix(s.GoName, "Sink")}
 		w := what("sink", s.Name)
-		for _, n := range []string{sd.Type, sd.Type + "Spec", "Register" + sd.Type} {
-			d.add(n, w, s.Entry.Pos)
-		}
+		d.add(w, s.Entry.Pos, sd.Type, sd.Type+"Spec", "Register"+sd.Type)
 		cd.Sinks = append(cd.Sinks, sd)
 	}
 	if len(c.Sinks) > 0 {
 		cd.SinkContextFake = "SinkContextFake"
-		d.add(cd.SinkContextFake, "the fake sink context (generated for the sinks)", c.Sinks[0].Entry.Pos)
+		d.add("the fake sink context (generated for the sinks)", c.Sinks[0].Entry.Pos, cd.SinkContextFake)
 	}
 	for _, v := range c.Views {
 		vd := &viewData{Component: c.Name, Type: v.GoName + "View"}
 		vd.Fake = vd.Type + "Fake"
 		w := what("view", v.Entry.Ref)
-		for _, n := range []string{vd.Type, vd.Fake, vd.Type + "Spec", "Register" + vd.Type} {
-			d.add(n, w, v.Entry.Pos)
-		}
+		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
 		cd.Views = append(cd.Views, vd)
 	}
 	for _, v := range c.ViewSources {
 		vd := &viewSourceData{Component: c.Name, Name: v.Name, Description: v.Description, Type: withSuffix(v.GoName, "ViewSource")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSource") + "UpdaterFake"
 		w := what("view source", orRef(v.Name, v.Entry))
-		for _, n := range []string{vd.Type, vd.Fake, vd.Type + "Spec", "Register" + vd.Type} {
-			d.add(n, w, v.Entry.Pos)
-		}
+		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
 		cd.ViewSources = append(cd.ViewSources, vd)
 	}
 	for _, v := range c.ViewSinks {
 		vd := &viewSinkData{Component: c.Name, Name: v.Name, Description: v.Description, Type: withSuffix(v.GoName, "ViewSink")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSink") + "ReaderFake"
 		w := what("view sink", orRef(v.Name, v.Entry))
-		for _, n := range []string{vd.Type, vd.Fake, vd.Type + "Spec", "Register" + vd.Type} {
-			d.add(n, w, v.Entry.Pos)
-		}
+		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
 		cd.ViewSinks = append(cd.ViewSinks, vd)
 	}
 
@@ -162,7 +166,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 		for i := 2; d.has(name); i++ {
 			name = fmt.Sprintf("%s%dCodec", base, i)
 		}
-		d.add(name, "a codec", e.Pos)
+		d.add("a codec", e.Pos, name)
 		codecOf[id] = name
 		pending = append(pending, pendingCodec{name: name, message: e.Message, gt: gt, raw: e.IsRaw()})
 		if !e.IsRaw() {

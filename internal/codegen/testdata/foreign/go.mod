@@ -1,0 +1,3 @@
+module example.com/golden/foreign
+
+go 1.26

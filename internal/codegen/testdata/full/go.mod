@@ -1,0 +1,3 @@
+module example.com/golden/full
+
+go 1.26

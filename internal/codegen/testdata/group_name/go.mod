@@ -1,0 +1,3 @@
+module example.com/golden/group_name
+
+go 1.26

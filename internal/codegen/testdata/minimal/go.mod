@@ -1,0 +1,3 @@
+module example.com/golden/minimal
+
+go 1.26

@@ -1,0 +1,3 @@
+module example.com/golden/raw
+
+go 1.26

@@ -1,0 +1,3 @@
+// Hand-written, although its name ends in .km.go: it has no generated-code
+// header, so gen keeps it.
+package details

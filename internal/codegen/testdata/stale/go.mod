@@ -1,0 +1,3 @@
+module example.com/golden/stale
+
+go 1.26

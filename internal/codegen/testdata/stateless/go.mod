@@ -1,0 +1,3 @@
+module example.com/golden/stateless
+
+go 1.26
