@@ -1,0 +1,4 @@
+package graph
+
+//go:generate go tool gqlgen generate --config gqlgen.yml
+//go:generate go run ./internal/schemahash
