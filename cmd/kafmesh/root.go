@@ -28,7 +28,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		cli.NewCheckCommand(env),
 		cli.NewGraphCommand(env),
 		cli.NewVersionCommand(env),
-		// newDiscoverCommand(env),
+		newDiscoverCommand(env),
 		// newDevCommand(env),
 	)
 	return root

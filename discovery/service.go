@@ -1,0 +1,185 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/kafmesh/kafmesh/discovery/mesh"
+	"github.com/kafmesh/kafmesh/discovery/scrape"
+	"github.com/kafmesh/kafmesh/discovery/server"
+	"github.com/kafmesh/kafmesh/discovery/store"
+	"github.com/kafmesh/kafmesh/discovery/targets"
+	"github.com/kafmesh/kafmesh/discovery/watch"
+)
+
+// Service is a running `kafmesh discover`: a scraper writing the store and
+// a server reading it.
+type Service struct {
+	store    store.Store
+	sources  []targets.Source
+	starters []func(context.Context)
+	logger   *slog.Logger
+	registry *prometheus.Registry
+
+	scrapeOpts []scrape.Option
+	serverOpts []server.Option
+	maxAge     time.Duration
+
+	mu        sync.Mutex
+	cached    *mesh.Graph
+	cachedAt  time.Time
+	rounds    int
+	lastRound scrape.Round
+	firstDone chan struct{}
+}
+
+// Option configures New.
+type Option func(*Service)
+
+// WithLogger sets the logger of every part.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// WithSources adds target sources.
+func WithSources(src ...targets.Source) Option {
+	return func(s *Service) { s.sources = append(s.sources, src...) }
+}
+
+// WithKubernetes adds a Kubernetes pod source; its informers start with Run.
+func WithKubernetes(k *targets.Kubernetes) Option {
+	return func(s *Service) {
+		s.sources = append(s.sources, k)
+		s.starters = append(s.starters, k.Start)
+	}
+}
+
+// WithScrapeOptions passes options to the scraper (interval, timeout,
+// concurrency, …).
+func WithScrapeOptions(opts ...scrape.Option) Option {
+	return func(s *Service) { s.scrapeOpts = append(s.scrapeOpts, opts...) }
+}
+
+// WithServerOptions passes options to the HTTP server (token, allowed
+// origins, limits, and the web UI: server.WithUI or server.WithUIFS).
+func WithServerOptions(opts ...server.Option) Option {
+	return func(s *Service) { s.serverOpts = append(s.serverOpts, opts...) }
+}
+
+// WithSnapshotMaxAge bounds how long the API answers from a cached read of
+// the store (default 10 s); the cache is also dropped after every scrape
+// round. It matters when something else writes the store too (several
+// discover replicas on one Neo4j).
+func WithSnapshotMaxAge(d time.Duration) Option { return func(s *Service) { s.maxAge = d } }
+
+// New returns a service on st. The store is the caller's: Run does not
+// close it.
+func New(st store.Store, opts ...Option) *Service {
+	s := &Service{store: st, logger: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(), maxAge: 10 * time.Second, firstDone: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s
+}
+
+// Registry is the service's own Prometheus registry, served at /metrics.
+func (s *Service) Registry() *prometheus.Registry { return s.registry }
+
+// Snapshot returns the mesh as stored, read at most maxAge ago and not
+// before the last scrape round ended.
+func (s *Service) Snapshot(ctx context.Context) (*mesh.Graph, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != nil && time.Since(s.cachedAt) < s.maxAge {
+		return s.cached, nil
+	}
+	g, err := s.store.Graph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached, s.cachedAt = g, time.Now()
+	return g, nil
+}
+
+func (s *Service) onRound(r scrape.Round) {
+	s.mu.Lock()
+	s.cached = nil
+	s.rounds++
+	s.lastRound = r
+	first := s.rounds == 1
+	s.mu.Unlock()
+	if first {
+		close(s.firstDone)
+	}
+	s.logger.Info("scrape round done", "targets", len(r.Results), "failed", r.Failed(), "duration", r.Duration.Round(time.Millisecond), "changed", r.Changed())
+}
+
+// Ready reports whether the service answers the truth: a first round is
+// done and the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	select {
+	case <-s.firstDone:
+	default:
+		return errors.New("first scrape round not done")
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// FirstRound is closed when the first scrape round has ended.
+func (s *Service) FirstRound() <-chan struct{} { return s.firstDone }
+
+// Run scrapes and serves on addr until ctx ends. listening, if not nil,
+// receives the bound address. A failure of either half stops both.
+func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)) error {
+	if len(s.sources) == 0 {
+		return errors.New("no target source: give --target, --targets-file or --kubernetes")
+	}
+	for _, start := range s.starters {
+		start(ctx)
+	}
+	scraper := scrape.New(s.store, s.sources, append([]scrape.Option{
+		scrape.WithLogger(s.logger.With("part", "scrape")),
+		scrape.WithRegisterer(s.registry),
+		scrape.OnRound(s.onRound),
+	}, s.scrapeOpts...)...)
+	srv := server.New(s.Snapshot, append([]server.Option{
+		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch"))).Watch),
+		server.WithMetrics(s.registry),
+		server.WithReadiness(s.Ready),
+		server.WithLogger(s.logger.With("part", "http")),
+	}, s.serverOpts...)...)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		err := scraper.Run(gctx)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		err := srv.Serve(gctx, addr, listening)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http %s: %w", addr, err)
+		}
+		// The server stopped: stop scraping too.
+		return context.Canceled
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
