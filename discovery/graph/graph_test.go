@@ -478,4 +478,3 @@ func TestWatchProcessorOverBothWebsocketProtocols(t *testing.T) {
 		})
 	}
 }
-
