@@ -48,7 +48,7 @@ func target(addr string) targets.Target {
 	return targets.Target{ID: mesh.PodID("", addr, ""), Name: addr, Address: addr, Source: "static"}
 }
 
-func openStore(t *testing.T) *sqlite.Store {
+func openStore(t testing.TB) *sqlite.Store {
 	t.Helper()
 	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "mesh.db"))
 	if err != nil {

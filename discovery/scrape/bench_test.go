@@ -1,0 +1,110 @@
+package scrape_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	discoveryv1 "github.com/kafmesh/kafmesh/api/discovery/v1"
+	"github.com/kafmesh/kafmesh/discovery/internal/meshtest"
+	"github.com/kafmesh/kafmesh/discovery/scrape"
+	"github.com/kafmesh/kafmesh/discovery/targets"
+)
+
+// benchTargets starts n real gRPC targets on loopback, each a distinct
+// service shaped like the example devices service (2 components, 6 parts,
+// 5 topics of its own plus one shared topic), so the mesh holds n services.
+func benchTargets(b *testing.B, n int) *listSource {
+	src := &listSource{}
+	var addrs []string
+	for i := 0; i < n; i++ {
+		svc := meshtest.Devices()
+		svc.Name = fmt.Sprintf("service-%03d", i)
+		rename := func(td *discoveryv1.TopicDefinition) {
+			if td.Topic != meshtest.TopicEnriched {
+				td.Topic = fmt.Sprintf("%s.%s", svc.Name, td.Topic)
+			}
+		}
+		for _, c := range svc.Components {
+			for _, s := range c.Sources {
+				rename(s.Topic)
+			}
+			for _, p := range c.Processors {
+				for _, x := range p.Inputs {
+					rename(x.Topic)
+				}
+				for _, x := range p.Joins {
+					rename(x.Topic)
+				}
+				for _, x := range p.Lookups {
+					rename(x.Topic)
+				}
+				rename(p.Persistence.Topic)
+			}
+			for _, v := range c.Views {
+				rename(v.Topic)
+			}
+			for _, v := range c.ViewSources {
+				rename(v.Topic)
+			}
+			for _, v := range c.ViewSinks {
+				rename(v.Topic)
+			}
+		}
+		addrs = append(addrs, meshtest.Serve(b, svc).Addr)
+	}
+	src.set(nil, addrs...)
+	return src
+}
+
+func heapMiB() float64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return float64(m.HeapInuse) / (1 << 20)
+}
+
+// BenchmarkRound500 scrapes 500 targets into a fresh SQLite file (first
+// round: every node written) and then again (steady state: nothing
+// changed, timestamps only), with the default concurrency and timeout.
+// Reported: seconds per round of each kind and the heap in use after them.
+func BenchmarkRound500(b *testing.B) {
+	const n = 500
+	src := benchTargets(b, n)
+	for b.Loop() {
+		b.StopTimer()
+		st := openStore(b)
+		s := scrape.New(st, []targets.Source{src})
+		before := heapMiB()
+		b.StartTimer()
+
+		start := time.Now()
+		first := s.Round(context.Background())
+		firstTook := time.Since(start)
+		start = time.Now()
+		steady := s.Round(context.Background())
+		steadyTook := time.Since(start)
+
+		b.StopTimer()
+		if first.Failed() != 0 || steady.Failed() != 0 || len(first.Results) != n {
+			b.Fatalf("failures: %d then %d of %d", first.Failed(), steady.Failed(), len(first.Results))
+		}
+		for _, r := range steady.Results {
+			if !r.Change.Unchanged {
+				b.Fatalf("steady round rewrote %s", r.Target.ID)
+			}
+		}
+		g, err := st.Graph(context.Background())
+		if err != nil || len(g.Pods()) != n {
+			b.Fatalf("graph: %v", err)
+		}
+		b.ReportMetric(firstTook.Seconds(), "s/first-round")
+		b.ReportMetric(steadyTook.Seconds(), "s/steady-round")
+		b.ReportMetric(heapMiB()-before, "MiB-heap-growth")
+		b.ReportMetric(float64(len(g.Edges())), "edges")
+		st.Close()
+		b.StartTimer()
+	}
+}
