@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -169,24 +170,57 @@ func stringSet(ctx context.Context, tx *sql.Tx, query string, args ...any) (map[
 	return out, rows.Err()
 }
 
+// placeholders returns "?, ?, …" for n values.
+func placeholders(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+// existingNodes reads the stored nodes among ids, in one query.
+func existingNodes(ctx context.Context, tx *sql.Tx, ids []any) (map[string]mesh.Node, error) {
+	out := map[string]mesh.Node{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT id, kind, name, description, group_name, message, topic_type, descriptors FROM nodes WHERE id IN (`+placeholders(len(ids))+`)`, ids...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n mesh.Node
+		if err := rows.Scan(&n.ID, &n.Kind, &n.Name, &n.Description, &n.GroupName, &n.Message, &n.TopicType, &n.Descriptors); err != nil {
+			return nil, err
+		}
+		out[n.ID] = n
+	}
+	return out, rows.Err()
+}
+
 func writeNodes(ctx context.Context, tx *sql.Tx, pod string, at time.Time, nodes []mesh.Node, c *store.Change) error {
 	had, err := stringSet(ctx, tx, `SELECT node_id FROM pod_nodes WHERE pod_id = ?`, pod)
 	if err != nil {
 		return err
 	}
+	ids := make([]any, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.ID
+	}
+	existing, err := existingNodes(ctx, tx, ids)
+	if err != nil {
+		return err
+	}
 	for _, n := range nodes {
-		var cur mesh.Node
-		err := tx.QueryRowContext(ctx, `SELECT id, kind, name, description, group_name, message, topic_type, descriptors FROM nodes WHERE id = ?`, n.ID).
-			Scan(&cur.ID, &cur.Kind, &cur.Name, &cur.Description, &cur.GroupName, &cur.Message, &cur.TopicType, &cur.Descriptors)
+		cur, ok := existing[n.ID]
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case !ok:
 			if _, err := tx.ExecContext(ctx, `INSERT INTO nodes (id, kind, name, description, group_name, message, topic_type, descriptors, updated_at)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, n.ID, n.Kind, n.Name, n.Description, n.GroupName, n.Message, n.TopicType, n.Descriptors, nanos(at)); err != nil {
 				return err
 			}
 			c.NodesAdded++
-		case err != nil:
-			return err
 		case !store.SameNode(cur, n):
 			if _, err := tx.ExecContext(ctx, `UPDATE nodes SET kind = ?, name = ?, description = ?, group_name = ?, message = ?, topic_type = ?, descriptors = ?, updated_at = ?
 				WHERE id = ?`, n.Kind, n.Name, n.Description, n.GroupName, n.Message, n.TopicType, n.Descriptors, nanos(at), n.ID); err != nil {
@@ -222,20 +256,40 @@ func writeEdges(ctx context.Context, tx *sql.Tx, pod string, at time.Time, edges
 	if err != nil {
 		return err
 	}
+	keys := make([]any, len(edges))
+	for i, e := range edges {
+		keys[i] = e.Key()
+	}
+	desc := map[string]string{}
+	if len(keys) > 0 {
+		rows, err := tx.QueryContext(ctx, `SELECT key, description FROM edges WHERE key IN (`+placeholders(len(keys))+`)`, keys...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var k, d string
+			if err := rows.Scan(&k, &d); err != nil {
+				rows.Close()
+				return err
+			}
+			desc[k] = d
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
 	for _, e := range edges {
 		key := e.Key()
-		var desc string
-		err := tx.QueryRowContext(ctx, `SELECT description FROM edges WHERE key = ?`, key).Scan(&desc)
+		d, ok := desc[key]
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
+		case !ok:
 			if _, err := tx.ExecContext(ctx, `INSERT INTO edges (key, src, dst, rel, description, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
 				key, e.From, e.To, e.Rel, e.Description, nanos(at)); err != nil {
 				return err
 			}
 			c.EdgesAdded++
-		case err != nil:
-			return err
-		case desc != e.Description:
+		case d != e.Description:
 			if _, err := tx.ExecContext(ctx, `UPDATE edges SET description = ?, updated_at = ? WHERE key = ?`, e.Description, nanos(at), key); err != nil {
 				return err
 			}
