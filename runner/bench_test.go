@@ -64,7 +64,11 @@ func loadInput(b *testing.B, brokers []string, n int) string {
 		adm.DeleteTopics(context.Background(), topic)
 		time.Sleep(time.Second)
 	}
-	kafmeshtest.CreateTopic(b, brokers, topic, benchPartitions, false)
+	// Not kafmeshtest.CreateTopic: that deletes the topic when the first
+	// sub-benchmark ends, and the input is shared by all of them.
+	if _, err := adm.CreateTopic(context.Background(), benchPartitions, -1, nil, topic); err != nil {
+		b.Fatal(err)
+	}
 	cl := client(b, brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
 	payload := strings.Repeat("x", 90)
