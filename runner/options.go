@@ -184,7 +184,10 @@ func MemoryState() PartOption {
 }
 
 // CommitInterval bounds how long a processor works before it commits (flushes
-// outputs and state, commits offsets or the transaction). Default 100ms.
+// outputs and state, commits offsets or the transaction). The default is 1s
+// at-least-once, where outputs flow as they are produced and a commit only
+// bounds how much is redone after a crash, and 100ms with exactly-once,
+// where outputs become visible to read-committed consumers at each commit.
 func CommitInterval(d time.Duration) PartOption {
 	return PartOption{"CommitInterval", kindProcessor, func(c *partConfig) { c.commitInterval = d }}
 }

@@ -33,8 +33,13 @@ const (
 // NewProcessor starts the declaration of a processor.
 func NewProcessor(spec ProcessorSpec, opts ...PartOption) *Processor {
 	p := &Processor{spec: spec, handlers: make([]inputHandler, len(spec.Inputs))}
-	p.cfg.commitInterval = 100 * time.Millisecond
 	p.optErr = applyPartOptions(kindProcessor, &p.cfg, opts)
+	if p.cfg.commitInterval <= 0 {
+		p.cfg.commitInterval = time.Second
+		if p.cfg.exactlyOnce {
+			p.cfg.commitInterval = 100 * time.Millisecond
+		}
+	}
 	if p.optErr == nil {
 		p.optErr = p.cfg.policy.validate()
 	}
@@ -77,7 +82,8 @@ type ProcessorContext struct {
 
 	// The record's own state change, applied only if the handler succeeds.
 	stateTouched bool
-	stateValue   []byte // nil: delete
+	stateValue   []byte // nil: delete; else a view of stateBuf
+	stateBuf     []byte // scratch reused for every record of the task
 	outputs      []*kgo.Record
 }
 
@@ -154,12 +160,14 @@ func Lookup[M any](c *ProcessorContext, i int, codec Codec[M], key string) M {
 // succeeds.
 func Output[M any](c *ProcessorContext, i int, codec Codec[M], key string, m M) {
 	spec := c.t.p.spec.Outputs[i]
-	value, err := encodeValue(c.t.svc, spec.Topic, codec, m)
+	out, err := newOutput(spec.Topic, key, func(dst []byte) ([]byte, error) {
+		return appendValue(c.t.svc, dst, spec.Topic, codec, m)
+	})
 	if err != nil {
 		c.fail(fmt.Errorf("output %s: %w", spec.Topic, err))
 		return
 	}
-	c.outputs = append(c.outputs, c.t.newRecord(spec.Topic, key, value))
+	c.outputs = append(c.outputs, out)
 	if c.trace != nil {
 		c.trace.output(spec.TopicRef, key, func() []byte { return codec.JSON(m) })
 	}
@@ -193,11 +201,12 @@ func State[M any](c *ProcessorContext, codec Codec[M]) (M, bool) {
 
 // SaveState replaces the state of the current key.
 func SaveState[M any](c *ProcessorContext, codec Codec[M], m M) {
-	value, err := encodeValue(c.t.svc, c.t.p.spec.State.Topic, codec, m)
+	value, err := appendValue(c.t.svc, c.stateBuf[:0], c.t.p.spec.State.Topic, codec, m)
 	if err != nil {
 		c.fail(fmt.Errorf("save state: %w", err))
 		return
 	}
+	c.stateBuf = value
 	c.stateTouched, c.stateValue = true, value
 	if c.trace != nil {
 		c.trace.setState(*c.t.p.spec.State, func() []byte { return codec.JSON(m) })

@@ -342,7 +342,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		return pp.commit(cctx)
 	}
 	for ctx.Err() == nil && pp.err() == nil {
-		pollCtx, cancel := context.WithTimeout(ctx, interval)
+		pollCtx, cancel := context.WithTimeout(ctx, min(interval, 100*time.Millisecond))
 		var fetches kgo.Fetches
 		if pp.sess != nil {
 			fetches = pp.sess.PollRecords(pollCtx, maxPollRecords)

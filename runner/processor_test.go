@@ -2,6 +2,7 @@ package runner_test
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,8 @@ var (
 type counter struct {
 	in, out, group string
 	opts           []runner.PartOption
+	// firstRead, when set, receives the time the first record was handled.
+	firstRead *atomic.Int64
 }
 
 func newCounter(t testing.TB, opts ...runner.PartOption) counter {
@@ -49,6 +52,9 @@ func (c counter) register(t testing.TB, s *runner.Service) {
 	t.Helper()
 	p := runner.NewProcessor(c.spec(), c.opts...)
 	runner.HandleInput(p, 0, stringCodec, func(ctx *runner.ProcessorContext, m *wrapperspb.StringValue) error {
+		if c.firstRead != nil && c.firstRead.Load() == 0 {
+			c.firstRead.CompareAndSwap(0, time.Now().UnixNano())
+		}
 		n, _ := runner.State(ctx, countCodec)
 		next := wrapperspb.Int64(n.GetValue() + 1)
 		runner.SaveState(ctx, countCodec, next)

@@ -300,12 +300,17 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 // encodeValue encodes m for topic, with Confluent framing when the service
 // has a schema registry.
 func encodeValue[M any](s *Service, topic string, c Codec[M], m M) ([]byte, error) {
+	return appendValue(s, nil, topic, c, m)
+}
+
+// appendValue appends the encoding of m for topic to dst.
+func appendValue[M any](s *Service, dst []byte, topic string, c Codec[M], m M) ([]byte, error) {
 	if s.framer == nil || c.Type() != TopicProtobuf {
-		return c.Encode(nil, m)
+		return c.Encode(dst, m)
 	}
 	h, err := s.framer.header(context.Background(), topic, c.Descriptor())
 	if err != nil {
 		return nil, err
 	}
-	return c.Encode(append(make([]byte, 0, len(h)+64), h...), m)
+	return c.Encode(append(dst, h...), m)
 }

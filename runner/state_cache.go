@@ -50,7 +50,8 @@ func (c *stateCache) get(key []byte) ([]byte, bool, error) {
 	return value, value != nil, nil
 }
 
-// set records the new state of key (nil deletes it).
+// set records the new state of key (nil deletes it). value is copied: the
+// entry reuses its own buffer unless a commit in flight still holds it.
 func (c *stateCache) set(key []byte, value []byte) {
 	e, ok := c.entries[string(key)]
 	if !ok {
@@ -58,7 +59,14 @@ func (c *stateCache) set(key []byte, value []byte) {
 		e = &cacheEntry{key: string(key)}
 		c.entries[e.key] = e
 	}
-	e.value = value
+	switch {
+	case value == nil:
+		e.value = nil
+	case e.inFlight || e.value == nil || cap(e.value) < len(value):
+		e.value = append(make([]byte, 0, len(value)), value...)
+	default:
+		e.value = append(e.value[:0], value...)
+	}
 	if !e.dirty {
 		e.dirty = true
 		c.dirty = append(c.dirty, e)

@@ -69,7 +69,9 @@ func (s *Service) plans() map[string]*topicPlan {
 //
 // It returns one error describing every problem found.
 func (s *Service) ConfigureTopics(ctx context.Context) error {
-	cl, err := kgo.NewClient(s.clientOpts()...)
+	// Metadata answers come from the client's cache; a short minimum age
+	// lets the wait for created topics see them within milliseconds.
+	cl, err := kgo.NewClient(s.clientOpts(kgo.MetadataMinAge(20 * time.Millisecond))...)
 	if err != nil {
 		return err
 	}
