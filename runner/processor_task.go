@@ -57,7 +57,6 @@ func (t *procTask) stateGet(key []byte) ([]byte, bool, error) {
 	return t.state.get(key)
 }
 
-
 // process handles the records of one poll for this task, in offset order
 // per input partition.
 func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition) error {
