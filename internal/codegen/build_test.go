@@ -110,3 +110,9 @@ func runGoIn(t testing.TB, goTool, dir string, args ...string) string {
 	}
 	return string(out)
 }
+
+func commandIn(name, dir string, args ...string) *exec.Cmd {
+	cmd := exec.Command(name, args...)
+	cmd.Dir = dir
+	return cmd
+}
