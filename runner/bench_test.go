@@ -152,3 +152,94 @@ func BenchmarkProcessorCountByKey(b *testing.B) {
 		})
 	}
 }
+
+// loadChangelog fills a compacted changelog topic with n keys whose values
+// are counts, once per broker and size.
+func loadChangelog(b *testing.B, brokers []string, n int) string {
+	b.Helper()
+	topic := fmt.Sprintf("bench-restore-%d-table", n)
+	key := strings.Join(brokers, ",") + "/" + topic
+	if _, ok := loadOnce.Load(key); ok {
+		return topic
+	}
+	adm := kadm.NewClient(client(b, brokers))
+	ends, err := adm.ListEndOffsets(context.Background(), topic)
+	if err == nil && ends.Error() == nil {
+		var total int64
+		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+		if total == int64(n) {
+			loadOnce.Store(key, true)
+			return topic
+		}
+		adm.DeleteTopics(context.Background(), topic)
+		time.Sleep(time.Second)
+	}
+	if _, err := adm.CreateTopic(context.Background(), benchPartitions, -1,
+		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic); err != nil {
+		b.Fatal(err)
+	}
+	cl := client(b, brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for i := range n {
+		v, _ := proto.Marshal(wrapperspb.Int64(int64(i%1000 + 1)))
+		wg.Add(1)
+		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%07d", i), Value: v},
+			func(_ *kgo.Record, err error) {
+				if err != nil {
+					failed.Add(1)
+				}
+				wg.Done()
+			})
+	}
+	wg.Wait()
+	if failed.Load() > 0 {
+		b.Fatalf("%d changelog records failed", failed.Load())
+	}
+	loadOnce.Store(key, true)
+	return topic
+}
+
+// restoredPartitions counts partitions whose restore finished, from the
+// service's own metrics.
+func restoredPartitions(b *testing.B, s *runner.Service) int {
+	mfs, err := s.Gatherer().Gather()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "kafmesh_processor_restore_seconds" {
+			return len(mf.GetMetric())
+		}
+	}
+	return 0
+}
+
+// BenchmarkProcessorRestore measures how fast a processor with an empty
+// local store restores a changelog of KAFMESH_BENCH_RECORDS keys (default
+// 1,000,000): from Run until every partition may process.
+func BenchmarkProcessorRestore(b *testing.B) {
+	brokers := kafmeshtest.StartBroker(b)
+	n := benchRecords()
+	changelog := loadChangelog(b, brokers, n)
+	group := strings.TrimSuffix(changelog, "-table")
+	in := kafmeshtest.Unique(b, "restore-in")
+	kafmeshtest.CreateTopic(b, brokers, in, benchPartitions, false)
+	for b.Loop() {
+		c := counter{in: in, out: kafmeshtest.Unique(b, "restore-out"), group: group}
+		s := newService(b, brokers, "bench", b.TempDir())
+		c.register(b, s)
+		start := time.Now()
+		stop := running(b, s)
+		for restoredPartitions(b, s) < benchPartitions {
+			time.Sleep(2 * time.Millisecond)
+		}
+		elapsed := time.Since(start)
+		if err := stop(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "keys/s")
+		b.ReportMetric(elapsed.Seconds(), "restore-s")
+	}
+}

@@ -62,6 +62,7 @@ func newFollower(s *Service, name string) (*follower, error) {
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.KeepControlRecords(),
 		kgo.FetchMaxBytes(64<<20),
+		kgo.FetchMaxPartitionBytes(8<<20),
 	)...)
 	if err != nil {
 		return nil, err

@@ -51,6 +51,7 @@ type processorPart struct {
 
 	rebalanceWanted atomic.Bool
 	inTxn           bool
+	memOpened       bool // MemoryCluster stores exist
 
 	failMu  sync.Mutex
 	failErr error
@@ -490,6 +491,10 @@ func (pp *processorPart) produceOutput(r *kgo.Record) {
 }
 
 func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)) {
+	if pp.svc.mem != nil {
+		pp.svc.mem.emit(r, r.Topic == pp.stateTopic, promise)
+		return
+	}
 	if pp.sess != nil {
 		pp.sess.Produce(context.Background(), r, promise)
 	} else {

@@ -35,6 +35,8 @@ type Service struct {
 	producerErr  error
 
 	tables tableSet // views shared by views, lookups and view sinks
+
+	mem *MemoryCluster // set for services of a MemoryCluster: no Kafka
 }
 
 // part is a registered source, processor, view, sink, view source or view
@@ -192,8 +194,17 @@ func producerOpts() []kgo.Opt {
 	}
 }
 
-// sharedProducer is the client sources and view sources produce with.
-func (s *Service) sharedProducer() (*kgo.Client, error) {
+// recordProducer is what parts produce through: a franz-go client, a
+// transaction session, or a MemoryCluster.
+type recordProducer interface {
+	Produce(ctx context.Context, r *kgo.Record, promise func(*kgo.Record, error))
+}
+
+// sharedProducer is what sources and view sources produce with.
+func (s *Service) sharedProducer() (recordProducer, error) {
+	if s.mem != nil {
+		return s.mem, nil
+	}
 	s.producerOnce.Do(func() {
 		s.producer, s.producerErr = kgo.NewClient(s.clientOpts(producerOpts()...)...)
 	})
@@ -205,6 +216,9 @@ func (s *Service) sharedProducer() (*kgo.Client, error) {
 // flushed, outputs are acknowledged and offsets committed. When a part
 // fails, the others are stopped the same way and Run returns that error.
 func (s *Service) Run(ctx context.Context) error {
+	if s.mem != nil {
+		return errors.New("runner: a MemoryCluster service has nothing to run: records flow when they are produced")
+	}
 	s.mu.Lock()
 	if s.started {
 		s.mu.Unlock()

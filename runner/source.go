@@ -54,7 +54,9 @@ func (s *Source[M]) produce(ctx context.Context, r *kgo.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+	done := make(chan error, 1)
+	cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
+	if err := <-done; err != nil {
 		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Topic).Inc()
 		return fmt.Errorf("emit to %s: %w", s.spec.Topic, err)
 	}

@@ -50,6 +50,11 @@ func (ts *tableSet) get(ref TopicRef, memory bool) *table {
 	}
 	// Pebble wins when any reader wants persistence.
 	t.memory = t.memory && memory
+	if ts.svc.mem != nil && t.store == nil {
+		// A MemoryCluster fills the table as records are produced.
+		t.store = store.NewMemory(false)
+		close(t.started)
+	}
 	return t
 }
 

@@ -121,7 +121,7 @@ func (p *viewSourcePart[M]) run(ctx context.Context) error {
 // sync runs one Sync, bounded by the timeout, and deletes the keys it did
 // not report only if Sync returned nil in time and every write was
 // acknowledged in time.
-func (p *viewSourcePart[M]) sync(ctx context.Context, cl *kgo.Client) (string, error) {
+func (p *viewSourcePart[M]) sync(ctx context.Context, cl recordProducer) (string, error) {
 	syncCtx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
 	p.beginRun()
@@ -232,7 +232,7 @@ var errSyncOver = errors.New("view source: Update called after Sync returned")
 type viewUpdater[M any] struct {
 	p   *viewSourcePart[M]
 	ctx context.Context
-	cl  *kgo.Client
+	cl  recordProducer
 
 	mu       sync.Mutex
 	seen     map[string]struct{}
