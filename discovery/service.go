@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/kafmesh/kafmesh/discovery/lag"
 	"github.com/kafmesh/kafmesh/discovery/mesh"
 	"github.com/kafmesh/kafmesh/discovery/scrape"
 	"github.com/kafmesh/kafmesh/discovery/server"
@@ -31,6 +32,7 @@ type Service struct {
 	logger   *slog.Logger
 	registry *prometheus.Registry
 
+	lag        *lag.Monitor
 	scrapeOpts []scrape.Option
 	serverOpts []server.Option
 	maxAge     time.Duration
@@ -61,6 +63,10 @@ func WithKubernetes(k *targets.Kubernetes) Option {
 		s.starters = append(s.starters, k.Start)
 	}
 }
+
+// WithLag measures the processors' consumer group lag with m (refreshed
+// while Run runs) and serves it in GraphQL.
+func WithLag(m *lag.Monitor) Option { return func(s *Service) { s.lag = m } }
 
 // WithScrapeOptions passes options to the scraper (interval, timeout,
 // concurrency, …).
@@ -140,6 +146,23 @@ func (s *Service) Ready(ctx context.Context) error {
 // FirstRound is closed when the first scrape round has ended.
 func (s *Service) FirstRound() <-chan struct{} { return s.firstDone }
 
+// processorGroups lists the consumer groups of the mesh's processors.
+func (s *Service) processorGroups(ctx context.Context) ([]string, error) {
+	g, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range g.Nodes(mesh.KindProcessor) {
+		if p.GroupName != "" && !seen[p.GroupName] {
+			seen[p.GroupName] = true
+			out = append(out, p.GroupName)
+		}
+	}
+	return out, nil
+}
+
 // Run scrapes and serves on addr until ctx ends. listening, if not nil,
 // receives the bound address. A failure of either half stops both.
 func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)) error {
@@ -154,14 +177,24 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 		scrape.WithRegisterer(s.registry),
 		scrape.OnRound(s.onRound),
 	}, s.scrapeOpts...)...)
-	srv := server.New(s.Snapshot, append([]server.Option{
+	base := []server.Option{
 		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch"))).Watch),
 		server.WithMetrics(s.registry),
 		server.WithReadiness(s.Ready),
 		server.WithLogger(s.logger.With("part", "http")),
-	}, s.serverOpts...)...)
+	}
+	if s.lag != nil {
+		base = append(base, server.WithLag(s.lag))
+	}
+	srv := server.New(s.Snapshot, append(base, s.serverOpts...)...)
 
 	g, gctx := errgroup.WithContext(ctx)
+	if s.lag != nil {
+		g.Go(func() error {
+			_ = s.lag.Run(gctx, s.processorGroups)
+			return nil
+		})
+	}
 	g.Go(func() error {
 		err := scraper.Run(gctx)
 		if errors.Is(err, context.Canceled) {

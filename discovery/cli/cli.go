@@ -14,9 +14,12 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/discovery"
 	"github.com/kafmesh/kafmesh/discovery/graph"
+	"github.com/kafmesh/kafmesh/discovery/lag"
 	"github.com/kafmesh/kafmesh/discovery/scrape"
 	"github.com/kafmesh/kafmesh/discovery/server"
 	"github.com/kafmesh/kafmesh/discovery/targets"
@@ -46,6 +49,8 @@ type options struct {
 	allowedOrigins []string
 	maxDepth       int
 	maxComplexity  int
+	brokers        []string
+	lagInterval    time.Duration
 	logLevel       string
 	logFormat      string
 }
@@ -98,6 +103,8 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil, "other origins (host patterns) whose pages may call /query; default same origin only")
 	f.IntVar(&o.maxDepth, "max-query-depth", graph.DefaultMaxDepth, "reject GraphQL operations nested deeper")
 	f.IntVar(&o.maxComplexity, "max-query-complexity", graph.DefaultMaxComplexity, "reject GraphQL operations more complex")
+	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag (plaintext, no SASL)")
+	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -189,6 +196,15 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	}
 	defer st.Close()
 
+	if len(o.brokers) > 0 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(o.brokers...))
+		if err != nil {
+			return fmt.Errorf("--brokers: %w", err)
+		}
+		defer cl.Close()
+		opts = append(opts, discovery.WithLag(lag.New(kadm.NewClient(cl), lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))))
+	}
+
 	serverOpts := []server.Option{server.WithLimits(o.maxDepth, o.maxComplexity)}
 	if o.token != "" {
 		serverOpts = append(serverOpts, server.WithToken(o.token))
@@ -205,7 +221,7 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		discovery.WithServerOptions(serverOpts...),
 	)
 	logger.Info("kafmesh discover starting", "store", redact(o.store), "interval", o.interval, "timeout", o.timeout, "concurrency", o.concurrency,
-		"static_targets", len(o.targets), "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
+		"static_targets", len(o.targets), "brokers", o.brokers, "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
 	return discovery.New(st, opts...).Run(ctx, o.listen, func(a net.Addr) {
 		fmt.Fprintf(cmd.OutOrStdout(), "kafmesh discover listening on %s\n", a)
 	})

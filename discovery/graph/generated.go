@@ -67,6 +67,22 @@ type ComplexityRoot struct {
 		Views       func(childComplexity int) int
 	}
 
+	ConsumerGroupLag struct {
+		Error     func(childComplexity int) int
+		Group     func(childComplexity int) int
+		State     func(childComplexity int) int
+		Topics    func(childComplexity int) int
+		Total     func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	ConsumerTopicLag struct {
+		Lag              func(childComplexity int) int
+		Name             func(childComplexity int) int
+		RecordsPerSecond func(childComplexity int) int
+		Topic            func(childComplexity int) int
+	}
+
 	GetState struct {
 		Message func(childComplexity int) int
 		Topic   func(childComplexity int) int
@@ -152,6 +168,7 @@ type ComplexityRoot struct {
 		ID          func(childComplexity int) int
 		Inputs      func(childComplexity int) int
 		Joins       func(childComplexity int) int
+		Lag         func(childComplexity int) int
 		Lookups     func(childComplexity int) int
 		Name        func(childComplexity int) int
 		Outputs     func(childComplexity int) int
@@ -247,6 +264,7 @@ type ComplexityRoot struct {
 		ProcessorPersistences func(childComplexity int) int
 		ProducerServices      func(childComplexity int) int
 		Producers             func(childComplexity int) int
+		RecordsPerSecond      func(childComplexity int) int
 		Sinks                 func(childComplexity int) int
 		Sources               func(childComplexity int) int
 		Type                  func(childComplexity int) int
@@ -318,6 +336,7 @@ type ProcessorResolver interface {
 	Joins(ctx context.Context, obj *Processor) ([]*ProcessorJoin, error)
 	Lookups(ctx context.Context, obj *Processor) ([]*ProcessorLookup, error)
 	Outputs(ctx context.Context, obj *Processor) ([]*ProcessorOutput, error)
+	Lag(ctx context.Context, obj *Processor) (*ConsumerGroupLag, error)
 }
 type ProcessorInputResolver interface {
 	Processor(ctx context.Context, obj *ProcessorInput) (*Processor, error)
@@ -383,6 +402,7 @@ type TopicResolver interface {
 	Consumers(ctx context.Context, obj *Topic) ([]Part, error)
 	ProducerServices(ctx context.Context, obj *Topic) ([]*Service, error)
 	ConsumerServices(ctx context.Context, obj *Topic) ([]*Service, error)
+	RecordsPerSecond(ctx context.Context, obj *Topic) (*float64, error)
 }
 type ViewResolver interface {
 	Component(ctx context.Context, obj *View) (*Component, error)
@@ -492,6 +512,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Component.Views(childComplexity), true
+
+	case "ConsumerGroupLag.error":
+		if e.ComplexityRoot.ConsumerGroupLag.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.Error(childComplexity), true
+	case "ConsumerGroupLag.group":
+		if e.ComplexityRoot.ConsumerGroupLag.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.Group(childComplexity), true
+	case "ConsumerGroupLag.state":
+		if e.ComplexityRoot.ConsumerGroupLag.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.State(childComplexity), true
+	case "ConsumerGroupLag.topics":
+		if e.ComplexityRoot.ConsumerGroupLag.Topics == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.Topics(childComplexity), true
+	case "ConsumerGroupLag.total":
+		if e.ComplexityRoot.ConsumerGroupLag.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.Total(childComplexity), true
+	case "ConsumerGroupLag.updatedAt":
+		if e.ComplexityRoot.ConsumerGroupLag.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerGroupLag.UpdatedAt(childComplexity), true
+
+	case "ConsumerTopicLag.lag":
+		if e.ComplexityRoot.ConsumerTopicLag.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerTopicLag.Lag(childComplexity), true
+	case "ConsumerTopicLag.name":
+		if e.ComplexityRoot.ConsumerTopicLag.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerTopicLag.Name(childComplexity), true
+	case "ConsumerTopicLag.recordsPerSecond":
+		if e.ComplexityRoot.ConsumerTopicLag.RecordsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerTopicLag.RecordsPerSecond(childComplexity), true
+	case "ConsumerTopicLag.topic":
+		if e.ComplexityRoot.ConsumerTopicLag.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ConsumerTopicLag.Topic(childComplexity), true
 
 	case "GetState.message":
 		if e.ComplexityRoot.GetState.Message == nil {
@@ -844,6 +926,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Processor.Joins(childComplexity), true
+	case "Processor.lag":
+		if e.ComplexityRoot.Processor.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Processor.Lag(childComplexity), true
 	case "Processor.lookups":
 		if e.ComplexityRoot.Processor.Lookups == nil {
 			break
@@ -1268,6 +1356,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Producers(childComplexity), true
+	case "Topic.recordsPerSecond":
+		if e.ComplexityRoot.Topic.RecordsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.RecordsPerSecond(childComplexity), true
 	case "Topic.sinks":
 		if e.ComplexityRoot.Topic.Sinks == nil {
 			break
@@ -1541,6 +1635,38 @@ func (ec *executionContext) childFields_Component(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Component", field.Name)
 }
 
+func (ec *executionContext) childFields_ConsumerGroupLag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_ConsumerGroupLag_group(ctx, field)
+	case "state":
+		return ec.fieldContext_ConsumerGroupLag_state(ctx, field)
+	case "total":
+		return ec.fieldContext_ConsumerGroupLag_total(ctx, field)
+	case "topics":
+		return ec.fieldContext_ConsumerGroupLag_topics(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_ConsumerGroupLag_updatedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_ConsumerGroupLag_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsumerGroupLag", field.Name)
+}
+
+func (ec *executionContext) childFields_ConsumerTopicLag(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_ConsumerTopicLag_name(ctx, field)
+	case "topic":
+		return ec.fieldContext_ConsumerTopicLag_topic(ctx, field)
+	case "lag":
+		return ec.fieldContext_ConsumerTopicLag_lag(ctx, field)
+	case "recordsPerSecond":
+		return ec.fieldContext_ConsumerTopicLag_recordsPerSecond(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ConsumerTopicLag", field.Name)
+}
+
 func (ec *executionContext) childFields_Input(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topic":
@@ -1669,6 +1795,8 @@ func (ec *executionContext) childFields_Processor(ctx context.Context, field gra
 		return ec.fieldContext_Processor_lookups(ctx, field)
 	case "outputs":
 		return ec.fieldContext_Processor_outputs(ctx, field)
+	case "lag":
+		return ec.fieldContext_Processor_lag(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Processor", field.Name)
 }
@@ -1815,6 +1943,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_producerServices(ctx, field)
 	case "consumerServices":
 		return ec.fieldContext_Topic_consumerServices(ctx, field)
+	case "recordsPerSecond":
+		return ec.fieldContext_Topic_recordsPerSecond(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
 }
@@ -2548,6 +2678,254 @@ func (ec *executionContext) fieldContext_Component_dependents(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ConsumerGroupLag_group(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerGroupLag", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsumerGroupLag_state(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerGroupLag", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsumerGroupLag_total(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerGroupLag", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ConsumerGroupLag_topics(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_topics(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topics, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
+			return ec.marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_topics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsumerGroupLag",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsumerTopicLag(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsumerGroupLag_updatedAt(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerGroupLag", field, false, false, "Time")
+}
+
+func (ec *executionContext) _ConsumerGroupLag_error(ctx context.Context, field graphql.CollectedField, obj *ConsumerGroupLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerGroupLag_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerGroupLag_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerGroupLag", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsumerTopicLag_name(ctx context.Context, field graphql.CollectedField, obj *ConsumerTopicLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerTopicLag_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerTopicLag_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerTopicLag", field, false, false, "String")
+}
+
+func (ec *executionContext) _ConsumerTopicLag_topic(ctx context.Context, field graphql.CollectedField, obj *ConsumerTopicLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerTopicLag_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerTopicLag_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ConsumerTopicLag",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Topic(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ConsumerTopicLag_lag(ctx context.Context, field graphql.CollectedField, obj *ConsumerTopicLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerTopicLag_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerTopicLag_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerTopicLag", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _ConsumerTopicLag_recordsPerSecond(ctx context.Context, field graphql.CollectedField, obj *ConsumerTopicLag) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ConsumerTopicLag_recordsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ConsumerTopicLag_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ConsumerTopicLag", field, false, false, "Float")
 }
 
 func (ec *executionContext) _GetState_topic(ctx context.Context, field graphql.CollectedField, obj *GetState) (ret graphql.Marshaler) {
@@ -4142,6 +4520,38 @@ func (ec *executionContext) fieldContext_Processor_outputs(_ context.Context, fi
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ProcessorOutput(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Processor_lag(ctx context.Context, field graphql.CollectedField, obj *Processor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Processor_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Processor().Lag(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
+			return ec.marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Processor_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Processor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ConsumerGroupLag(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6146,6 +6556,29 @@ func (ec *executionContext) fieldContext_Topic_consumerServices(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Topic_recordsPerSecond(ctx context.Context, field graphql.CollectedField, obj *Topic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Topic_recordsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Topic().RecordsPerSecond(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Topic_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Topic", field, true, true, "Float")
+}
+
 func (ec *executionContext) _View_id(ctx context.Context, field graphql.CollectedField, obj *View) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7976,6 +8409,112 @@ func (ec *executionContext) _Component(ctx context.Context, sel ast.SelectionSet
 	return out
 }
 
+var consumerGroupLagImplementors = []string{"ConsumerGroupLag"}
+
+func (ec *executionContext) _ConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, obj *ConsumerGroupLag) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consumerGroupLagImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsumerGroupLag")
+		case "group":
+			out.Values[i] = ec._ConsumerGroupLag_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "state":
+			out.Values[i] = ec._ConsumerGroupLag_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._ConsumerGroupLag_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topics":
+			out.Values[i] = ec._ConsumerGroupLag_topics(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "updatedAt":
+			out.Values[i] = ec._ConsumerGroupLag_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._ConsumerGroupLag_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var consumerTopicLagImplementors = []string{"ConsumerTopicLag"}
+
+func (ec *executionContext) _ConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, obj *ConsumerTopicLag) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, consumerTopicLagImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ConsumerTopicLag")
+		case "name":
+			out.Values[i] = ec._ConsumerTopicLag_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._ConsumerTopicLag_topic(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._ConsumerTopicLag_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordsPerSecond":
+			out.Values[i] = ec._ConsumerTopicLag_recordsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var getStateImplementors = []string{"GetState", "Action"}
 
 func (ec *executionContext) _GetState(ctx context.Context, sel ast.SelectionSet, obj *GetState) graphql.Marshaler {
@@ -8563,6 +9102,12 @@ func (ec *executionContext) _Processor(ctx context.Context, sel ast.SelectionSet
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Processor_outputs(ctx, field, obj)
+				})
+		case "lag":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Processor_lag(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -9239,6 +9784,12 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_consumerServices(ctx, field, obj)
 				})
+		case "recordsPerSecond":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Topic_recordsPerSecond(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9853,6 +10404,44 @@ func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Component(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerTopicLag) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ConsumerTopicLag!")
+		return graphql.Null
+	}
+	return ec._ConsumerTopicLag(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.SelectionSet, v float64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalFloatContext(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Float!")
+	}
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -9885,6 +10474,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	res := graphql.MarshalInt(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNInt642int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
 	}
 	return res
 }
@@ -10486,6 +11089,30 @@ func (ec *executionContext) marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 		return graphql.Null
 	}
 	return ec._Component(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ConsumerGroupLag(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -29,6 +29,9 @@ type HandlerConfig struct {
 	Snapshot func(ctx context.Context) (*mesh.Graph, error)
 	// Watch opens processor watches; nil disables watchProcessor.
 	Watch WatchFunc
+	// Lag answers Processor.lag and Topic.recordsPerSecond; nil leaves them
+	// null.
+	Lag LagSource
 	// MaxDepth rejects operations nested deeper (default 15; fragments
 	// count as their fields). MaxComplexity rejects operations whose
 	// complexity (one per field) is higher (default 5000).
@@ -58,7 +61,7 @@ func NewHandler(cfg HandlerConfig) *handler.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch}})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

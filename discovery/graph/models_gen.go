@@ -2,6 +2,10 @@
 
 package graph
 
+import (
+	"time"
+)
+
 // One step of an operation. value is the message as JSON.
 type Action interface {
 	IsAction()
@@ -18,6 +22,31 @@ type Part interface {
 // A search hit. Added in kafmesh 2.
 type SearchResult interface {
 	IsSearchResult()
+}
+
+// A consumer group's lag, measured from the brokers. Added in kafmesh 2.
+type ConsumerGroupLag struct {
+	Group string `json:"group"`
+	// The group's state as its coordinator reports it: Stable, Empty, PreparingRebalance, Dead, …
+	State string `json:"state"`
+	// Records the group has yet to consume, summed over the partitions whose lag is known.
+	Total int64 `json:"total"`
+	// Per topic the group has committed offsets in, by topic name.
+	Topics []*ConsumerTopicLag `json:"topics"`
+	// When the measure was taken.
+	UpdatedAt time.Time `json:"updatedAt"`
+	// Why the group could not be measured, in whole or in part; null when it was.
+	Error *string `json:"error,omitempty"`
+}
+
+// A consumer group's lag on one topic. Added in kafmesh 2.
+type ConsumerTopicLag struct {
+	Name string `json:"name"`
+	// The topic, when a part of the mesh uses it.
+	Topic *Topic `json:"topic,omitempty"`
+	Lag   int64  `json:"lag"`
+	// How fast the group's committed offsets advanced between the last two measures.
+	RecordsPerSecond float64 `json:"recordsPerSecond"`
 }
 
 // A read of the processor's state.

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 
+	"github.com/kafmesh/kafmesh/discovery/lag"
 	"github.com/kafmesh/kafmesh/discovery/mesh"
 )
 
@@ -11,6 +12,14 @@ import (
 // opens watches through its watcher.
 type Resolver struct {
 	watch WatchFunc
+	lag   LagSource
+}
+
+// LagSource answers the measured lag of consumer groups and the write rate
+// of topics (lag.Monitor).
+type LagSource interface {
+	Group(name string) (lag.Group, bool)
+	TopicRate(topic string) (float64, bool)
 }
 
 var _ ResolverRoot = (*Resolver)(nil)
@@ -33,7 +42,7 @@ func snapshot(ctx context.Context) *mesh.Graph {
 func (r *Resolver) Component() ComponentResolver             { return componentResolver{} }
 func (r *Resolver) MessageSchema() MessageSchemaResolver     { return messageSchemaResolver{} }
 func (r *Resolver) Pod() PodResolver                         { return podResolver{} }
-func (r *Resolver) Processor() ProcessorResolver             { return processorResolver{} }
+func (r *Resolver) Processor() ProcessorResolver             { return processorResolver{r} }
 func (r *Resolver) ProcessorInput() ProcessorInputResolver   { return edgeResolver[*ProcessorInput]{} }
 func (r *Resolver) ProcessorJoin() ProcessorJoinResolver     { return edgeResolver[*ProcessorJoin]{} }
 func (r *Resolver) ProcessorLookup() ProcessorLookupResolver { return edgeResolver[*ProcessorLookup]{} }
@@ -43,7 +52,7 @@ func (r *Resolver) Service() ServiceResolver                 { return serviceRes
 func (r *Resolver) Sink() SinkResolver                       { return partResolver[*Sink]{} }
 func (r *Resolver) Source() SourceResolver                   { return partResolver[*Source]{} }
 func (r *Resolver) Subscription() SubscriptionResolver       { return subscriptionResolver{r} }
-func (r *Resolver) Topic() TopicResolver                     { return topicResolver{} }
+func (r *Resolver) Topic() TopicResolver                     { return topicResolver{r} }
 func (r *Resolver) View() ViewResolver                       { return partResolver[*View]{} }
 func (r *Resolver) ViewSink() ViewSinkResolver               { return partResolver[*ViewSink]{} }
 func (r *Resolver) ViewSource() ViewSourceResolver           { return partResolver[*ViewSource]{} }
@@ -202,7 +211,7 @@ func (partResolver[T]) Pods(ctx context.Context, p T) ([]*Pod, error) {
 	return pods(snapshot(ctx).PodsOf(p.meshNode().ID)), nil
 }
 
-type processorResolver struct{}
+type processorResolver struct{ r *Resolver }
 
 func (processorResolver) Component(ctx context.Context, p *Processor) (*Component, error) {
 	return one[*Component](snapshot(ctx).Parent(p.n.ID, mesh.RelHasPart)), nil
@@ -259,7 +268,7 @@ func (edgeResolver[T]) Topic(ctx context.Context, x T) (*Topic, error) {
 	return byID[*Topic](ctx, x.meshEdge().To), nil
 }
 
-type topicResolver struct{}
+type topicResolver struct{ r *Resolver }
 
 // topicEdges returns the edges into t of rel whose source is of kind.
 func topicEdges(ctx context.Context, t *Topic, rel mesh.Rel, kind mesh.Kind) []mesh.Edge {
@@ -400,4 +409,31 @@ type messageSchemaResolver struct{}
 
 func (messageSchemaResolver) Service(ctx context.Context, m *MessageSchema) (*Service, error) {
 	return byID[*Service](ctx, m.s.Service), nil
+}
+
+func (x processorResolver) Lag(ctx context.Context, p *Processor) (*ConsumerGroupLag, error) {
+	if x.r.lag == nil || p.n.GroupName == "" {
+		return nil, nil
+	}
+	g, ok := x.r.lag.Group(p.n.GroupName)
+	if !ok {
+		return nil, nil
+	}
+	out := &ConsumerGroupLag{Group: g.Name, State: g.State, Total: g.Lag, UpdatedAt: g.UpdatedAt, Error: optString(g.Err), Topics: []*ConsumerTopicLag{}}
+	for _, t := range g.Topics {
+		out.Topics = append(out.Topics, &ConsumerTopicLag{
+			Name: t.Topic, Topic: byID[*Topic](ctx, mesh.TopicID(t.Topic)), Lag: t.Lag, RecordsPerSecond: t.RecordsPerSecond,
+		})
+	}
+	return out, nil
+}
+
+func (x topicResolver) RecordsPerSecond(ctx context.Context, t *Topic) (*float64, error) {
+	if x.r.lag == nil {
+		return nil, nil
+	}
+	if r, ok := x.r.lag.TopicRate(t.n.Name); ok {
+		return &r, nil
+	}
+	return nil, nil
 }

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "773b6551f2e7ebabf8fadb52538c230696efddb3a50235df404c3bba90647c0f"
+const generatedFrom = "9157345f051c11ee6838d9991aabf2bafb6106867c29818425b0de0c7a7e7597"

@@ -29,6 +29,7 @@ import (
 type Server struct {
 	snapshot       func(context.Context) (*mesh.Graph, error)
 	watch          graph.WatchFunc
+	lag            graph.LagSource
 	token          string
 	allowedOrigins []string
 	maxDepth       int
@@ -44,6 +45,10 @@ type Option func(*Server)
 
 // WithWatch enables the watchProcessor subscription.
 func WithWatch(w graph.WatchFunc) Option { return func(s *Server) { s.watch = w } }
+
+// WithLag answers Processor.lag and Topic.recordsPerSecond from src (a
+// lag.Monitor).
+func WithLag(src graph.LagSource) Option { return func(s *Server) { s.lag = src } }
 
 // WithToken requires "Authorization: Bearer <token>" on /query. Browsers
 // cannot set headers on websockets, so a websocket may instead send the
@@ -94,7 +99,7 @@ func New(snapshot func(context.Context) (*mesh.Graph, error), opts ...Option) *S
 // Handler returns the HTTP handler of every endpoint.
 func (s *Server) Handler() http.Handler {
 	gql := graph.NewHandler(graph.HandlerConfig{
-		Snapshot: s.snapshot, Watch: s.watch,
+		Snapshot: s.snapshot, Watch: s.watch, Lag: s.lag,
 		MaxDepth: s.maxDepth, MaxComplexity: s.maxComplexity,
 		AllowedOrigins: s.allowedOrigins,
 		InitFunc:       s.initFunc(),
