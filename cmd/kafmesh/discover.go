@@ -5,13 +5,12 @@ import (
 
 	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
 	discover "github.com/kafmesh/kafmesh/discovery/cli"
+	"github.com/kafmesh/kafmesh/discovery/web"
 )
 
 // newDiscoverCommand returns `kafmesh discover` (discovery/cli): scrape
-// every kafmesh service and serve the mesh as GraphQL. Logs go to stderr.
-//
-// The web UI (discovery/web) mounts itself here by passing an Extra that
-// returns server.WithUIFS(<its embedded assets>).
+// every kafmesh service and serve the mesh as GraphQL, with the web UI
+// (discovery/web, embedded in the binary) at /. Logs go to stderr.
 func newDiscoverCommand(env *cli.Env) *cobra.Command {
-	return discover.NewCommand(env.Stderr)
+	return discover.NewCommand(env.Stderr, web.ServerOptions)
 }

@@ -1,0 +1,227 @@
+// A graph on a page: cytoscape.js drawing nodes placed by layeredLayout,
+// with the styles of every node kind and edge kind of the mesh. Pages hand
+// it plain nodes and edges; it handles zoom, pan, clicks and highlighting.
+
+import cytoscape from "cytoscape";
+import { labelBox, layeredLayout } from "./layout";
+
+/** The kinds of node a graph can show; each has its own shape and colour. */
+export type NodeKind =
+  | "service"
+  | "component"
+  | "processor"
+  | "source"
+  | "sink"
+  | "view"
+  | "viewSource"
+  | "viewSink"
+  | "topic"
+  | "external";
+
+/**
+ * The kinds of edge: how a part uses a topic (input, join, lookup, output,
+ * state; produce and read for the other parts), or a dependency between
+ * services or components.
+ */
+export type EdgeKind = "input" | "join" | "lookup" | "output" | "state" | "produce" | "read" | "depends";
+
+export interface GraphNode {
+  id: string;
+  label: string;
+  kind: NodeKind;
+  /** Extra classes (unhealthy, behind, …). */
+  classes?: string[];
+  /** Where a click goes; none: not clickable. */
+  href?: string;
+}
+
+export interface GraphEdge {
+  source: string;
+  target: string;
+  kind: EdgeKind;
+}
+
+export interface GraphView {
+  cy: cytoscape.Core;
+  /** highlight marks nodes whose label contains text and dims the rest. */
+  highlight(text: string): number;
+  /** setLabel changes a node's label (for live numbers) without a new layout. */
+  setLabel(id: string, label: string): void;
+  /** setClass adds or removes a class of a node. */
+  setClass(id: string, cls: string, on: boolean): void;
+  fit(): void;
+  destroy(): void;
+}
+
+const kindColors: Record<NodeKind, string> = {
+  service: "#2563eb",
+  component: "#0d9488",
+  processor: "#ea580c",
+  source: "#16a34a",
+  sink: "#7c3aed",
+  view: "#0891b2",
+  viewSource: "#15803d",
+  viewSink: "#9333ea",
+  topic: "#475569",
+  external: "#94a3b8",
+};
+
+const kindShapes: Record<NodeKind, cytoscape.Css.NodeShape> = {
+  service: "round-rectangle",
+  component: "round-rectangle",
+  processor: "rectangle",
+  source: "tag",
+  sink: "rhomboid",
+  view: "hexagon",
+  viewSource: "round-pentagon",
+  viewSink: "cut-rectangle",
+  topic: "barrel",
+  external: "round-rectangle",
+};
+
+function stylesheet(): cytoscape.StylesheetJson {
+  const nodeKinds = Object.keys(kindColors) as NodeKind[];
+  return [
+    {
+      selector: "node",
+      style: {
+        label: "data(label)",
+        "text-valign": "center",
+        "text-halign": "center",
+        "text-wrap": "wrap",
+        "font-size": 12,
+        "font-family": "system-ui, sans-serif",
+        color: "#0f172a",
+        width: "data(w)",
+        height: "data(h)",
+        "border-width": 2,
+        "background-opacity": 0.12,
+      },
+    },
+    ...nodeKinds.map((k) => ({
+      selector: `node.${k}`,
+      style: { shape: kindShapes[k], "background-color": kindColors[k], "border-color": kindColors[k] },
+    })),
+    { selector: "node.external", style: { "border-style": "dashed", color: "#475569" } },
+    { selector: "node.unhealthy", style: { "border-color": "#dc2626", "border-width": 3 } },
+    { selector: "node.behind", style: { "border-color": "#dc2626", "border-width": 4, "background-color": "#fee2e2", "background-opacity": 1 } },
+    { selector: "node.current", style: { "border-width": 4 } },
+    { selector: "node.match", style: { "border-color": "#facc15", "border-width": 5 } },
+    { selector: ".dimmed", style: { opacity: 0.2 } },
+    { selector: "node[href]", style: { "cursor-events": "yes" } as cytoscape.Css.Node },
+    {
+      selector: "edge",
+      style: {
+        width: 1.5,
+        "curve-style": "bezier",
+        "line-color": "#64748b",
+        "target-arrow-color": "#64748b",
+        "target-arrow-shape": "triangle",
+        "arrow-scale": 0.9,
+      },
+    },
+    { selector: "edge.input, edge.read", style: { "line-color": "#2563eb", "target-arrow-color": "#2563eb" } },
+    { selector: "edge.join", style: { "line-style": "dashed", "line-color": "#7c3aed", "target-arrow-color": "#7c3aed" } },
+    {
+      selector: "edge.lookup",
+      style: { "line-style": "dotted", width: 2.5, "line-color": "#0891b2", "target-arrow-color": "#0891b2", "target-arrow-shape": "circle" },
+    },
+    { selector: "edge.output, edge.produce", style: { width: 2.5, "line-color": "#16a34a", "target-arrow-color": "#16a34a" } },
+    {
+      selector: "edge.state",
+      style: {
+        "line-style": "dashed",
+        "line-dash-pattern": [8, 3],
+        width: 2,
+        "line-color": "#ea580c",
+        "target-arrow-color": "#ea580c",
+        "source-arrow-color": "#ea580c",
+        "source-arrow-shape": "triangle",
+      },
+    },
+    { selector: "edge.depends", style: { width: 2, "line-color": "#94a3b8", "target-arrow-color": "#94a3b8" } },
+  ];
+}
+
+export interface GraphViewOptions {
+  /** Called when a node with an href is clicked. */
+  onNavigate?: (href: string) => void;
+}
+
+/** renderGraph lays out and draws nodes and edges into container. */
+export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: GraphEdge[], opts: GraphViewOptions = {}): GraphView {
+  const boxes = new Map(nodes.map((n) => [n.id, labelBox(n.label)]));
+  const positions = layeredLayout(
+    nodes.map((n) => ({ id: n.id, ...boxes.get(n.id)! })),
+    edges,
+  );
+  const big = nodes.length > 100;
+  const cy = cytoscape({
+    container,
+    elements: [
+      ...nodes.map((n) => ({
+        group: "nodes" as const,
+        data: { id: n.id, label: n.label, w: boxes.get(n.id)!.width, h: boxes.get(n.id)!.height, href: n.href, kind: n.kind },
+        position: positions.get(n.id),
+        classes: [n.kind, ...(n.classes ?? [])],
+      })),
+      ...edges.map((e, i) => ({
+        group: "edges" as const,
+        data: { id: `e${i}`, source: e.source, target: e.target, kind: e.kind },
+        classes: [e.kind],
+      })),
+    ],
+    style: stylesheet(),
+    layout: { name: "preset", fit: true, padding: 24 },
+    minZoom: 0.05,
+    maxZoom: 3,
+    wheelSensitivity: 0.3,
+    boxSelectionEnabled: false,
+    autoungrabify: true,
+    hideEdgesOnViewport: big,
+    textureOnViewport: big,
+  });
+  // Small graphs would be blown up to fill the box: keep them at a
+  // readable size, centred.
+  if (cy.zoom() > 1.25) {
+    cy.zoom(1.25);
+    cy.center();
+  }
+  cy.on("tap", "node", (ev) => {
+    const target = ev.target as cytoscape.NodeSingular;
+    const href = target.data("href") as string | undefined;
+    if (href) opts.onNavigate?.(href);
+  });
+  cy.on("mouseover", "node[href]", () => (container.style.cursor = "pointer"));
+  cy.on("mouseout", "node", () => (container.style.cursor = ""));
+  return {
+    cy,
+    highlight(text: string): number {
+      const needle = text.trim().toLowerCase();
+      let matches = 0;
+      cy.batch(() => {
+        cy.elements().removeClass("dimmed match");
+        if (!needle) return;
+        const hit = cy.nodes().filter((n) => String(n.data("label")).toLowerCase().includes(needle));
+        matches = hit.length;
+        hit.addClass("match");
+        cy.elements().not(hit).not(hit.connectedEdges()).addClass("dimmed");
+      });
+      return matches;
+    },
+    setLabel(id: string, label: string) {
+      cy.getElementById(id).data("label", label);
+    },
+    setClass(id: string, cls: string, on: boolean) {
+      const n = cy.getElementById(id);
+      if (on) n.addClass(cls);
+      else n.removeClass(cls);
+    },
+    fit() {
+      cy.fit(undefined, 24);
+    },
+    destroy() {
+      cy.destroy();
+    },
+  };
+}

@@ -1,0 +1,153 @@
+// The mesh map: every service and its dependencies (an edge from the
+// service that writes a topic to each service that reads it), laid out in
+// layers along the data flow. Zoom and pan with the mouse, search by name,
+// filter by namespace; live lag and records per second when discovery reads
+// them from the brokers, and processors that fall behind marked in red.
+
+import { clear, formatCount, h } from "../dom";
+import { pollFlow, type FlowState } from "../flow";
+import { query } from "../graphql";
+import { renderGraph, type GraphEdge, type GraphNode, type GraphView } from "../graphview";
+import type { PageContext } from "../page";
+import { meshMapQuery, type MeshMapData } from "../queries";
+import { href } from "../router";
+import { empty, failure, loading } from "../states";
+
+/** The namespace filter's value for static targets (they have none). */
+const staticNamespace = "(static)";
+
+function namespacesOf(s: MeshMapData["services"][number]): string[] {
+  return [...new Set(s.pods.map((p) => p.namespace || staticNamespace))];
+}
+
+/** mapElements turns the services into graph nodes and dependency edges. */
+export function mapElements(services: MeshMapData["services"]): { nodes: GraphNode[]; edges: GraphEdge[] } {
+  const ids = new Set(services.map((s) => s.id));
+  const nodes: GraphNode[] = services.map((s) => ({
+    id: s.id,
+    label: s.name,
+    kind: "service",
+    href: href("service", s.id),
+    classes: s.pods.some((p) => !p.healthy) ? ["unhealthy"] : [],
+  }));
+  const edges: GraphEdge[] = [];
+  for (const s of services) {
+    for (const d of s.dependsOn) {
+      // Data flows from the dependency to the dependent.
+      if (ids.has(d.id)) edges.push({ source: d.id, target: s.id, kind: "depends" });
+    }
+  }
+  return { nodes, edges };
+}
+
+function flowLabel(name: string, lag: number, rps: number): string {
+  return `${name}\nlag ${formatCount(lag)} · ${formatCount(rps)}/s`;
+}
+
+export async function renderMap(ctx: PageContext): Promise<void> {
+  const { root, signal } = ctx;
+  clear(root);
+  root.append(loading("Loading the mesh"));
+  let data: MeshMapData;
+  try {
+    data = await query<MeshMapData>(meshMapQuery, {}, signal);
+  } catch (err) {
+    if (signal.aborted) return;
+    clear(root);
+    root.append(failure(err, () => void renderMap(ctx)));
+    ctx.ready();
+    return;
+  }
+  clear(root);
+
+  if (data.services.length === 0) {
+    const failing = data.pods.filter((p) => !p.healthy);
+    root.append(
+      empty(
+        "No services discovered yet",
+        data.pods.length === 0
+          ? "Discovery has no scrape targets. Start it with --target host:port, --targets-file or --kubernetes (pods annotated kafmesh/scrape: \"true\")."
+          : `Discovery knows ${data.pods.length} target${data.pods.length === 1 ? "" : "s"}, ${failing.length} failing. `,
+        h("a", { href: href("pods") }, "See the pods and their last errors"),
+      ),
+    );
+    ctx.ready();
+    return;
+  }
+
+  const namespaces = [...new Set(data.services.flatMap(namespacesOf))].sort();
+  const ns = ctx.route.params.get("ns") ?? "";
+  const visible = ns ? data.services.filter((s) => namespacesOf(s).includes(ns)) : data.services;
+
+  const filter = h("input", { type: "search", placeholder: "Find a service", "data-testid": "map-filter", "aria-label": "Find a service on the map" });
+  filter.value = ctx.route.params.get("q") ?? "";
+  const nsSelect = h(
+    "select",
+    { "data-testid": "namespace-filter", "aria-label": "Namespace" },
+    h("option", { value: "" }, "All namespaces"),
+    namespaces.map((n) => h("option", { value: n, selected: n === ns }, n)),
+  );
+  const fit = h("button", { type: "button", title: "Fit the whole map" }, "Fit");
+  const counts = h("span", { class: "muted", "data-testid": "map-counts" });
+  const flowStatus = h("span", { class: "flow-status muted", "data-testid": "flow-status" }, "live flow: waiting…");
+  const behindList = h("ul", { class: "behind-list", "data-testid": "behind-list" });
+  const graphBox = h("div", { class: "graph", "data-testid": "map-graph" });
+  root.append(
+    h("div", { class: "toolbar" }, filter, nsSelect, fit, counts, flowStatus),
+    h("div", { class: "map-body" }, graphBox, h("aside", { class: "side" }, h("h3", {}, "Falling behind"), behindList)),
+  );
+
+  const unhealthy = visible.filter((s) => s.pods.some((p) => !p.healthy)).length;
+  counts.textContent = `${visible.length} service${visible.length === 1 ? "" : "s"}${unhealthy ? `, ${unhealthy} with unhealthy pods` : ""}`;
+
+  if (visible.length === 0) {
+    graphBox.append(empty(`No services in namespace ${ns}`));
+    ctx.ready();
+    return;
+  }
+  const { nodes, edges } = mapElements(visible);
+  const view: GraphView = renderGraph(graphBox, nodes, edges, { onNavigate: ctx.navigate });
+  ctx.setGraph(view);
+  ctx.onCleanup(() => view.destroy());
+
+  const applyFilter = () => {
+    const n = view.highlight(filter.value);
+    const params: Record<string, string> = { ns, q: filter.value.trim() };
+    history.replaceState(null, "", href("map", "", params));
+    filter.classList.toggle("no-match", filter.value.trim() !== "" && n === 0);
+  };
+  filter.addEventListener("input", applyFilter);
+  filter.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Enter") return;
+    const hit = view.cy.nodes(".match");
+    if (hit.length === 1) ctx.navigate(String(hit.data("href")));
+  });
+  nsSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns: nsSelect.value, q: filter.value.trim() })));
+  fit.addEventListener("click", () => view.fit());
+  if (filter.value) applyFilter();
+
+  const names = new Map(visible.map((s) => [s.id, s.name]));
+  const showFlow = (state: FlowState) => {
+    if (state.kind !== "sample") {
+      flowStatus.textContent = `live flow: ${state.reason}`;
+      flowStatus.dataset.state = state.kind;
+      return;
+    }
+    flowStatus.dataset.state = "live";
+    flowStatus.textContent = `live flow: updated ${new Date().toLocaleTimeString()}`;
+    clear(behindList);
+    for (const [id, name] of names) {
+      const f = state.sample.services.get(id);
+      view.setLabel(id, f ? flowLabel(name, f.lag, f.recordsPerSecond) : name);
+      view.setClass(id, "behind", !!f && f.behind.length > 0);
+    }
+    for (const [pid, p] of state.sample.processors) {
+      if (!p.behind || !names.has(p.service)) continue;
+      behindList.append(h("li", {}, h("a", { href: href("processor", pid) }, `${names.get(p.service)} / ${p.name}`), ` lag ${formatCount(p.lag)}`));
+    }
+    if (!behindList.firstChild) behindList.append(h("li", { class: "muted" }, "none"));
+  };
+  behindList.append(h("li", { class: "muted" }, "—"));
+  pollFlow(signal, showFlow);
+  ctx.ready();
+}

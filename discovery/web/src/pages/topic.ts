@@ -1,0 +1,136 @@
+// A topic: who writes it and who reads it, across every service, with the
+// way each part uses it, its message type and the message's schema.
+
+import { h } from "../dom";
+import { renderGraph, type EdgeKind, type GraphEdge, type GraphNode, type NodeKind } from "../graphview";
+import type { PageContext } from "../page";
+import { topicQuery, type MessageField, type PartRef, type TopicData } from "../queries";
+import { href } from "../router";
+import { facts, loadPage, pageHeader } from "./common";
+
+type Topic = NonNullable<TopicData["topicById"]>;
+
+const partKinds: Record<PartRef["__typename"], NodeKind> = {
+  Processor: "processor",
+  Source: "source",
+  Sink: "sink",
+  View: "view",
+  ViewSource: "viewSource",
+  ViewSink: "viewSink",
+};
+
+function partName(p: PartRef): string {
+  return p.name ?? p.__typename.toLowerCase();
+}
+
+function partLabel(p: PartRef): string {
+  return `${p.component.service.name} / ${p.component.name}\n${partName(p)}`;
+}
+
+function partHref(p: PartRef): string {
+  return p.__typename === "Processor" ? href("processor", p.id) : href("component", p.component.id);
+}
+
+/** usage says how a part uses the topic, for the edge style and the tables. */
+export function usage(t: Topic, p: PartRef, producing: boolean): EdgeKind {
+  const has = (list: { processor: { id: string } }[]) => list.some((x) => x.processor.id === p.id);
+  if (p.__typename !== "Processor") return producing ? "produce" : "read";
+  if (producing) return t.processorPersistences.some((x) => x.id === p.id) ? "state" : "output";
+  if (has(t.processorJoins)) return "join";
+  if (has(t.processorLookups)) return "lookup";
+  return "input";
+}
+
+/** topicGraph draws producers → topic → consumers. */
+export function topicGraph(t: Topic): { nodes: GraphNode[]; edges: GraphEdge[] } {
+  const nodes = new Map<string, GraphNode>([[t.id, { id: t.id, label: t.name, kind: "topic", classes: ["current"] }]]);
+  const edges: GraphEdge[] = [];
+  const add = (p: PartRef) => {
+    if (!nodes.has(p.id)) nodes.set(p.id, { id: p.id, label: partLabel(p), kind: partKinds[p.__typename], href: partHref(p) });
+  };
+  for (const p of t.producers) {
+    add(p);
+    edges.push({ source: p.id, target: t.id, kind: usage(t, p, true) });
+  }
+  for (const p of t.consumers) {
+    add(p);
+    edges.push({ source: t.id, target: p.id, kind: usage(t, p, false) });
+  }
+  return { nodes: [...nodes.values()], edges };
+}
+
+function partTable(t: Topic, parts: PartRef[], producing: boolean, testid: string): HTMLElement {
+  if (parts.length === 0) return h("p", { class: "muted", "data-testid": testid }, producing ? "No part writes this topic." : "No part reads this topic.");
+  return h(
+    "table",
+    { "data-testid": testid },
+    h("thead", {}, h("tr", {}, h("th", {}, "Service"), h("th", {}, "Component"), h("th", {}, "Part"), h("th", {}, "How"))),
+    h(
+      "tbody",
+      {},
+      parts.map((p) =>
+        h(
+          "tr",
+          { "data-part": p.id },
+          h("td", {}, h("a", { href: href("service", p.component.service.id) }, p.component.service.name)),
+          h("td", {}, h("a", { href: href("component", p.component.id) }, p.component.name)),
+          h("td", {}, h("a", { href: partHref(p) }, `${p.__typename} ${partName(p)}`)),
+          h("td", {}, usage(t, p, producing)),
+        ),
+      ),
+    ),
+  );
+}
+
+function schemaTable(fields: MessageField[]): HTMLElement {
+  return h(
+    "table",
+    { "data-testid": "schema-table" },
+    h("thead", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "Field"), h("th", {}, "JSON name"), h("th", {}, "Type"), h("th", {}, "Label"))),
+    h(
+      "tbody",
+      {},
+      fields.map((f) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, f.number),
+          h("td", {}, f.name, f.oneof ? h("span", { class: "muted" }, ` (oneof ${f.oneof})`) : null),
+          h("td", {}, f.jsonName),
+          h("td", {}, h("code", {}, f.keyType ? `map<${f.keyType}, ${f.type}>` : f.type)),
+          h("td", {}, f.label),
+        ),
+      ),
+    ),
+  );
+}
+
+export function renderTopic(ctx: PageContext): Promise<void> {
+  return loadPage<TopicData, Topic>(ctx, topicQuery, { id: ctx.route.id }, (d) => d.topicById, "topic", (t) => {
+    const graphBox = h("div", { class: "graph graph-medium", "data-testid": "topic-graph" });
+    const stateOf = t.processorPersistences.length ? "state table of " + t.producers.filter((p) => t.processorPersistences.some((x) => x.id === p.id)).map(partLabel).join(", ").replace(/\n/g, " / ") : "";
+    ctx.root.append(
+      pageHeader("topic", t.name, [h("a", { href: href("map") }, "map"), h("a", { href: href("topics") }, "topics")]),
+      facts([
+        ["Message", h("code", { "data-testid": "topic-message" }, t.message)],
+        ["Encoding", t.type],
+        ["Role", stateOf || (t.producers.length ? "stream" : "written outside the mesh")],
+        ["Producers", String(t.producers.length)],
+        ["Consumers", String(t.consumers.length)],
+      ]),
+      graphBox,
+      h("h2", {}, "Producers"),
+      partTable(t, t.producers, true, "producer-table"),
+      h("h2", {}, "Consumers"),
+      partTable(t, t.consumers, false, "consumer-table"),
+      h("h2", {}, "Schema"),
+      t.messageSchema
+        ? h("div", {}, h("p", { class: "muted" }, `${t.messageSchema.name} in ${t.messageSchema.file}${t.messageSchema.service ? ", as " + t.messageSchema.service.name + " describes it" : ""}`), schemaTable(t.messageSchema.fields))
+        : h("p", { class: "muted", "data-testid": "schema-missing" }, "No service reported the descriptors of this message (services built with kafmesh 2 do)."),
+    );
+    const { nodes, edges } = topicGraph(t);
+    const view = renderGraph(graphBox, nodes, edges, { onNavigate: ctx.navigate });
+    ctx.setGraph(view);
+    ctx.onCleanup(() => view.destroy());
+  });
+}

@@ -1,0 +1,98 @@
+// The live watch's list: newest operation first, at most `limit` kept (the
+// oldest fall off), pausable (operations that arrive while paused wait, up
+// to the same limit, and appear on resume), and clearable.
+
+import { h } from "./dom";
+import type { WatchedAction, WatchedOperation } from "./queries";
+
+/** prettyJSON indents a JSON value; anything that is not JSON is shown as is. */
+export function prettyJSON(value: string): string {
+  if (value === "") return "(empty)";
+  try {
+    return JSON.stringify(JSON.parse(value), null, 2);
+  } catch {
+    return value;
+  }
+}
+
+const actionNames: Record<WatchedAction["__typename"], string> = {
+  Join: "join",
+  Lookup: "lookup",
+  GetState: "state read",
+  SetState: "state write",
+  Output: "output",
+};
+
+function step(kind: string, cls: string, topic: string, key: string | undefined, value: string): HTMLElement {
+  return h(
+    "li",
+    { class: `step step-${cls}`, "data-step": cls },
+    h("span", { class: "step-kind" }, kind),
+    " ",
+    h("code", {}, topic),
+    key !== undefined ? h("span", { class: "muted" }, ` key ${key}`) : null,
+    h("pre", { class: "json" }, prettyJSON(value)),
+  );
+}
+
+/** operationItem draws one operation: its input, then every action in order. */
+export function operationItem(op: WatchedOperation): HTMLElement {
+  const took = Math.max(0, op.endTime - op.startTime);
+  return h(
+    "li",
+    { class: "op", "data-testid": "watch-op" },
+    h("div", { class: "op-head" }, h("time", {}, new Date(op.startTime).toISOString().slice(11, 23)), ` · ${took} ms`, op.pod ? ` · pod ${op.pod.name}` : ""),
+    h(
+      "ol",
+      { class: "steps" },
+      step("input", "input", op.input.topic, undefined, op.input.value),
+      op.actions.map((a) => step(actionNames[a.__typename] ?? a.__typename, a.__typename.toLowerCase(), a.topic, a.key, a.value)),
+    ),
+  );
+}
+
+export class WatchList {
+  readonly element: HTMLOListElement;
+  private paused = false;
+  private waiting: WatchedOperation[] = [];
+  private shown = 0;
+
+  constructor(
+    readonly limit: number,
+    private readonly onChange: (shown: number, waiting: number) => void,
+  ) {
+    this.element = h("ol", { class: "watch-list", "data-testid": "watch-list", reversed: true });
+  }
+
+  add(op: WatchedOperation): void {
+    if (this.paused) {
+      this.waiting.push(op);
+      if (this.waiting.length > this.limit) this.waiting.shift();
+    } else {
+      this.show([op]);
+    }
+    this.onChange(this.shown, this.waiting.length);
+  }
+
+  setPaused(paused: boolean): void {
+    this.paused = paused;
+    if (!paused && this.waiting.length) {
+      this.show(this.waiting);
+      this.waiting = [];
+    }
+    this.onChange(this.shown, this.waiting.length);
+  }
+
+  clear(): void {
+    this.element.replaceChildren();
+    this.waiting = [];
+    this.shown = 0;
+    this.onChange(0, 0);
+  }
+
+  private show(ops: WatchedOperation[]): void {
+    for (const op of ops) this.element.prepend(operationItem(op));
+    while (this.element.childElementCount > this.limit) this.element.lastElementChild?.remove();
+    this.shown = this.element.childElementCount;
+  }
+}
