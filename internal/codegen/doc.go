@@ -26,8 +26,8 @@
 // into a temporary directory in the module root and renames them into
 // place, leaves unchanged files alone (their modification times too), and
 // removes stale generated files: ".km.go" files directly in the output
-// directory or in one of its sub-directories, and Go files in the models
-// tree, but only those that carry a "Code generated ... DO NOT EDIT."
+// directory or in one of its sub-directories, and ".pb.go" files in the
+// models tree, but only those that carry a "Code generated ... DO NOT EDIT."
 // header. Hand-written files are never touched; a hand-written file where a
 // generated one must go is an error, reported before anything is written.
 //

@@ -3,6 +3,7 @@ package codegen_test
 import (
 	"bytes"
 	"context"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
 	"github.com/kafmesh/kafmesh/internal/codegen"
 )
 
@@ -96,17 +98,14 @@ func runGoExample(t *testing.T, goTool, dir string, args ...string) string {
 }
 
 // TestExampleFromScratch copies examples/devices into a fresh module
-// without its generated code, runs the kafmesh binary built from this
-// checkout (`kafmesh gen`), then go build and go vet; a second gen changes
-// nothing.
+// without its generated code, runs `kafmesh gen` there (the CLI command,
+// in process), then go build and go vet; a second gen changes nothing.
 func TestExampleFromScratch(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the kafmesh binary and the example in a fresh module; run without -short")
+		t.Skip("builds the example in a fresh module; run without -short")
 	}
 	goTool := goCommand(t)
 	root := checkoutRoot(t)
-	bin := filepath.Join(t.TempDir(), "kafmesh")
-	runGo(t, goTool, root, "build", "-o", bin, "./cmd/kafmesh")
 
 	dir := t.TempDir()
 	files := readTree(t, exampleDir, func(rel string) bool {
@@ -122,9 +121,10 @@ func TestExampleFromScratch(t *testing.T) {
 
 	gen := func() {
 		t.Helper()
-		cmd := commandIn(bin, dir, "gen")
-		if out, err := cmd.CombinedOutput(); err != nil || len(out) > 0 {
-			t.Fatalf("kafmesh gen: %v\n%s", err, out)
+		var out bytes.Buffer
+		env := &cli.Env{Stdout: &out, Stderr: &out, WorkDir: dir}
+		if code := cli.Execute(context.Background(), cli.NewGenCommand(env), nil, env); code != 0 || out.Len() > 0 {
+			t.Fatalf("kafmesh gen: exit status %d\n%s", code, out.String())
 		}
 	}
 	gen()
@@ -133,13 +133,7 @@ func TestExampleFromScratch(t *testing.T) {
 	runGo(t, goTool, dir, "vet", "./...")
 	gen()
 	second := readTree(t, dir, nil)
-	for _, p := range slices.Sorted(func(yield func(string) bool) {
-		for k := range second {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, p := range slices.Sorted(maps.Keys(second)) {
 		if first[p] != second[p] && !strings.HasPrefix(p, "go.") {
 			t.Errorf("the second gen changed %s", p)
 		}

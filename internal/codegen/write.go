@@ -33,8 +33,8 @@ type Result struct {
 // files that files no longer contains. Only files that carry a "Code
 // generated ... DO NOT EDIT." header are ever replaced or removed, and only
 // these: "*.km.go" (and the 2021 generator's "*.km.mock.go") directly in
-// the output directory or one of its sub-directories, and Go files anywhere
-// under <output>/models.
+// the output directory or one of its sub-directories, and "*.pb.go" files
+// (models and gRPC stubs) anywhere under <output>/models.
 //
 // Every problem found before writing (a hand-written file where a
 // generated one must go, a file outside the output directory) is returned
@@ -149,7 +149,7 @@ func removeEmptyDirs(dir, stop string) {
 
 // generatedFiles lists the generated files Write manages in outDir:
 // *.km.go and *.km.mock.go in outDir and its direct sub-directories, and
-// Go files anywhere under outDir/models, each only if it carries a
+// *.pb.go files anywhere under outDir/models, each only if it carries a
 // generated-code header.
 func generatedFiles(outDir string) ([]string, error) {
 	var out []string
@@ -182,7 +182,7 @@ func generatedFiles(outDir string) ([]string, error) {
 				if err != nil {
 					return err
 				}
-				if d.Type().IsRegular() && strings.HasSuffix(p, ".go") {
+				if d.Type().IsRegular() && strings.HasSuffix(p, ".pb.go") {
 					return check(p)
 				}
 				return nil
