@@ -377,7 +377,7 @@ In order to be iterable, non-array objects must have a [Symbol.iterator]() metho
     lookups { ${Pt} }
     outputs { description ${Pt} }
     persistence { id name message }
-    pods { id name namespace address healthy }
+    pods { id name namespace address healthy lastScrape lastError }
   }
 }`,Yv=`subscription Watch($processorId: ID!, $key: String!) {
   watchProcessor(options: { processorId: $processorId, key: $key }) {

@@ -183,7 +183,7 @@ export const processorQuery = `query Processor($id: ID!) {
     lookups { ${topicFields} }
     outputs { description ${topicFields} }
     persistence { id name message }
-    pods { id name namespace address healthy }
+    pods { id name namespace address healthy lastScrape lastError }
   }
 }`;
 
