@@ -23,12 +23,16 @@ import (
 	"github.com/kafmesh/kafmesh/discovery/watch"
 )
 
+// syncTimeout bounds how long Run waits for the pod informers' first list.
+const syncTimeout = time.Minute
+
 // Service is a running `kafmesh discover`: a scraper writing the store and
 // a server reading it.
 type Service struct {
 	store    store.Store
 	sources  []targets.Source
 	starters []func(context.Context)
+	syncs    []func(context.Context) error
 	logger   *slog.Logger
 	registry *prometheus.Registry
 
@@ -61,6 +65,7 @@ func WithKubernetes(k *targets.Kubernetes) Option {
 	return func(s *Service) {
 		s.sources = append(s.sources, k)
 		s.starters = append(s.starters, k.Start)
+		s.syncs = append(s.syncs, k.WaitSynced)
 	}
 }
 
@@ -171,6 +176,19 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 	}
 	for _, start := range s.starters {
 		start(ctx)
+	}
+	// Let the pod informers list the cluster before the first round, so it
+	// scrapes every pod instead of none (a round then waits an interval).
+	for _, wait := range s.syncs {
+		wctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		err := wait(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.logger.Warn("kubernetes pod informer not synced yet; scraping what is known and retrying every round", "after", syncTimeout, "error", err)
+		}
 	}
 	scraper := scrape.New(s.store, s.sources, append([]scrape.Option{
 		scrape.WithLogger(s.logger.With("part", "scrape")),
