@@ -42,6 +42,7 @@ type followed struct {
 	store    store.Store
 	pos      int64 // next offset to apply
 	target   int64 // end offset when added
+	hwm      int64 // high watermark last fetched
 	once     bool  // stop following once caught up
 	restored int64 // records applied since added
 	caught   chan struct{}
@@ -248,6 +249,7 @@ func (f *follower) run(ctx context.Context) error {
 				fp.restored++
 			}
 			b.SetCheckpoint(ftp.Partition, fp.pos)
+			fp.hwm = ftp.HighWatermark
 			if !fp.caughtUp() && fp.pos >= fp.target {
 				done = append(done, fp)
 				if fp.once {

@@ -21,8 +21,6 @@ type metrics struct {
 	sinkFlushSeconds  *prometheus.HistogramVec
 	sinkErrors        *prometheus.CounterVec
 	sinkRecords       *prometheus.CounterVec
-	viewReady         *prometheus.GaugeVec
-	viewLag           *prometheus.GaugeVec
 	viewSourceSyncs   *prometheus.CounterVec
 	viewSourceWrites  *prometheus.CounterVec
 	viewSinkSyncs     *prometheus.CounterVec
@@ -56,8 +54,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		sinkFlushSeconds: hist("sink", "flush_seconds", "Time Flush took.", prometheus.ExponentialBuckets(1e-4, 4, 10), "group"),
 		sinkErrors:       counter("sink", "errors_total", "Collect or Flush failures, by outcome.", "group", "outcome"),
 		sinkRecords:      counter("sink", "records_total", "Records collected.", "group"),
-		viewReady:        gauge("view", "ready", "1 once the table caught up with the high watermarks it saw at start.", "topic"),
-		viewLag:          gauge("view", "lag_records", "High watermark minus the next offset to apply, summed over partitions.", "topic"),
 		viewSourceSyncs:  counter("view_source", "syncs_total", "Syncs, by result (ok, error, timeout).", "name", "result"),
 		viewSourceWrites: counter("view_source", "writes_total", "Records written (update or delete).", "name", "kind"),
 		viewSinkSyncs:    counter("view_sink", "syncs_total", "Syncs, by result (ok, error, timeout).", "name", "result"),
@@ -68,20 +64,40 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}
 	reg.MustRegister(m.processorIn, m.processorOut, m.processorLatency, m.processorErrors, m.processorLag,
 		m.restoreRecords, m.restoreSeconds, m.processorCommits, m.sourceRecords, m.sourceErrors,
-		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords, m.viewReady, m.viewLag,
+		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,
 		m.viewSourceSyncs, m.viewSourceWrites, m.viewSinkSyncs, m.watchDropped, m.watchersConnected)
 	return m
 }
 
-// watchTable exports a table's readiness and lag.
-func (m *metrics) watchTable(t *table) {
-	ready := m.viewReady.WithLabelValues(t.ref.Topic)
-	lag := m.viewLag.WithLabelValues(t.ref.Topic)
-	_ = lag
-	go func() {
-		for _, p := range t.parts {
-			<-p.caught
+var (
+	viewReadyDesc = prometheus.NewDesc("kafmesh_view_ready",
+		"1 once the table caught up with the end offsets it saw at start.", []string{"topic"}, nil)
+	viewLagDesc = prometheus.NewDesc("kafmesh_view_lag_records",
+		"High watermark minus the next offset to apply, summed over partitions.", []string{"topic"}, nil)
+)
+
+// tableCollector reports the readiness and lag of every table (views,
+// lookups, view sinks) when scraped.
+type tableCollector struct{ ts *tableSet }
+
+func (c tableCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- viewReadyDesc
+	ch <- viewLagDesc
+}
+
+func (c tableCollector) Collect(ch chan<- prometheus.Metric) {
+	c.ts.mu.Lock()
+	tables := make([]*table, 0, len(c.ts.tables))
+	for _, t := range c.ts.tables {
+		tables = append(tables, t)
+	}
+	c.ts.mu.Unlock()
+	for _, t := range tables {
+		ready := 0.0
+		if t.ready() {
+			ready = 1
 		}
-		ready.Set(1)
-	}()
+		ch <- prometheus.MustNewConstMetric(viewReadyDesc, prometheus.GaugeValue, ready, t.ref.Topic)
+		ch <- prometheus.MustNewConstMetric(viewLagDesc, prometheus.GaugeValue, float64(t.lag()), t.ref.Topic)
+	}
 }

@@ -91,6 +91,7 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 		reg = s.registry
 	}
 	s.metrics = newMetrics(reg)
+	reg.MustRegister(tableCollector{&s.tables})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
 	if s.cfg.registry != nil {

@@ -35,6 +35,27 @@ type table struct {
 	startErr error
 	started  chan struct{} // closed once store and followers exist (or startErr)
 	parts    []*followed
+	follow   *follower
+}
+
+// lag is how many records the table is behind the high watermarks last
+// seen, summed over partitions.
+func (t *table) lag() int64 {
+	select {
+	case <-t.started:
+	default:
+		return 0
+	}
+	if t.follow == nil {
+		return 0
+	}
+	t.follow.mu.Lock()
+	defer t.follow.mu.Unlock()
+	var lag int64
+	for _, p := range t.parts {
+		lag += max(max(p.hwm, p.target)-p.pos, 0)
+	}
+	return lag
 }
 
 func (ts *tableSet) get(ref TopicRef, memory bool) *table {
@@ -111,8 +132,8 @@ func (ts *tableSet) start(ctx context.Context, fail func(error), wg *sync.WaitGr
 		if t.parts, err = f.add(ctx, t.ref.Topic, partitions, t.store, true, false); err != nil {
 			return closeAll(err)
 		}
+		t.follow = f
 		close(t.started)
-		ts.svc.metrics.watchTable(t)
 	}
 	wg.Add(1)
 	go func() {

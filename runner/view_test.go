@@ -60,8 +60,9 @@ func TestViewCopiesTableAndFollowsUpdates(t *testing.T) {
 			if memory {
 				opts = append(opts, runner.MemoryState())
 			}
+			var s *runner.Service
 			open := func() (*runner.View[*wrapperspb.StringValue], func() error) {
-				s := newService(t, brokers, "viewer", stateDir)
+				s = newService(t, brokers, "viewer", stateDir)
 				v, err := runner.NewView(s, runner.ViewSpec{Component: "c", TopicRef: runner.TopicRef{Topic: topic, Type: runner.TopicProtobuf}},
 					stringCodec, opts...)
 				if err != nil {
@@ -89,6 +90,13 @@ func TestViewCopiesTableAndFollowsUpdates(t *testing.T) {
 				t.Fatalf("Keys: %d keys, sorted %v, err %v", len(keys), slices.IsSorted(keys), err)
 			}
 			seen := 0
+			labels := map[string]string{"topic": topic}
+			if r := metric(t, s.Gatherer(), "kafmesh_view_ready", labels); r != 1 {
+				t.Errorf("kafmesh_view_ready = %v once ready", r)
+			}
+			if l := metric(t, s.Gatherer(), "kafmesh_view_lag_records", labels); l != 0 {
+				t.Errorf("kafmesh_view_lag_records = %v once caught up", l)
+			}
 			if err := v.Range(func(key string, m *wrapperspb.StringValue) bool {
 				seen++
 				return seen < 10
