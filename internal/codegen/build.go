@@ -83,7 +83,7 @@ func (d *decls) has(name string) bool {
 func (b *builder) component(c *spec.Component) *componentData {
 	cd := &componentData{
 		Name:        c.Name,
-		Description: c.Description,
+		Description: strings.TrimSpace(c.Description),
 		Package:     c.Package,
 		Source:      relSource(b.svc.ModuleRoot, c.File),
 	}
@@ -104,7 +104,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 	}
 	for _, p := range c.Processors {
 		pd := &processorData{
-			Component: c.Name, Name: p.Name, Description: p.Description, Group: p.Group, StateTopic: p.StateTopic,
+			Component: c.Name, Name: p.Name, Description: strings.TrimSpace(p.Description), Group: p.Group, StateTopic: p.StateTopic,
 			Type: p.GoName, Context: p.GoName + "Context", Adapter: lowerFirst(p.GoName) + "Context", Fake: p.GoName + "ContextFake",
 		}
 		w := what("processor", p.Name)
@@ -113,7 +113,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 		cd.Processors = append(cd.Processors, pd)
 	}
 	for _, s := range c.Sinks {
-		sd := &sinkData{Component: c.Name, Name: s.Name, Description: s.Description, Group: s.Group, Type: withSuffix(s.GoName, "Sink")}
+		sd := &sinkData{Component: c.Name, Name: s.Name, Description: strings.TrimSpace(s.Description), Group: s.Group, Type: withSuffix(s.GoName, "Sink")}
 		w := what("sink", s.Name)
 		d.add(w, s.Entry.Pos, sd.Type, sd.Type+"Spec", "Register"+sd.Type)
 		cd.Sinks = append(cd.Sinks, sd)
@@ -130,14 +130,14 @@ func (b *builder) component(c *spec.Component) *componentData {
 		cd.Views = append(cd.Views, vd)
 	}
 	for _, v := range c.ViewSources {
-		vd := &viewSourceData{Component: c.Name, Name: v.Name, Description: v.Description, Type: withSuffix(v.GoName, "ViewSource")}
+		vd := &viewSourceData{Component: c.Name, Name: v.Name, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSource")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSource") + "UpdaterFake"
 		w := what("view source", orRef(v.Name, v.Entry))
 		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
 		cd.ViewSources = append(cd.ViewSources, vd)
 	}
 	for _, v := range c.ViewSinks {
-		vd := &viewSinkData{Component: c.Name, Name: v.Name, Description: v.Description, Type: withSuffix(v.GoName, "ViewSink")}
+		vd := &viewSinkData{Component: c.Name, Name: v.Name, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSink")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSink") + "ReaderFake"
 		w := what("view sink", orRef(v.Name, v.Entry))
 		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
@@ -187,7 +187,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 	cd.imports = aliases(paths, names, d.has)
 
 	entry := func(e *spec.Entry) entryData {
-		ed := entryData{GoName: e.GoName, Topic: e.Topic, Raw: e.IsRaw(), Description: e.Description, Pos: e.Pos, Type: "[]byte"}
+		ed := entryData{GoName: e.GoName, Topic: e.Topic, Raw: e.IsRaw(), Description: strings.TrimSpace(e.Description), Pos: e.Pos, Type: "[]byte"}
 		id, gt, ok := b.typeID(e)
 		if !ok {
 			return ed
@@ -300,7 +300,7 @@ func (b *builder) service(components []*componentData) *serviceData {
 	s := b.svc
 	sd := &serviceData{
 		Name:        s.Name,
-		Description: s.Description,
+		Description: strings.TrimSpace(s.Description),
 		Package:     s.Output.Package,
 		Source:      relSource(s.ModuleRoot, s.File),
 		Components:  components,

@@ -26,7 +26,7 @@ type entryData struct {
 	Type string
 	// Codec is the package-level codec variable of the type.
 	Codec string
-	// Description is the output's description.
+	// Description is the output's description, trimmed.
 	Description string
 	// Pos is where the entry is written.
 	Pos spec.Position

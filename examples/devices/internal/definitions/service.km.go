@@ -24,9 +24,9 @@ import (
 func Definition() runner.Definition {
 	return runner.Definition{
 		Name:        "kafmesh",
-		Description: "Enriches device details and heartbeats with the customers the devices are assigned to, keeps them in a warehouse database and reports the health of every customer.\n",
+		Description: "Enriches device details and heartbeats with the customers the devices are assigned to, keeps them in a warehouse database and reports the health of every customer.",
 		Components: []runner.ComponentInfo{
-			{Name: "assignments", Description: "Keeps the device-to-customer assignments and the customer details, which the other components join and look up.\n"},
+			{Name: "assignments", Description: "Keeps the device-to-customer assignments and the customer details, which the other components join and look up."},
 			{Name: "details", Description: "Enriches the details devices report about themselves."},
 			{Name: "heartbeats", Description: "Enriches device heartbeats and derives the health of every customer."},
 		},

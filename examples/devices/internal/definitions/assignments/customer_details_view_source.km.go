@@ -32,7 +32,7 @@ func CustomerDetailsViewSourceSpec() runner.ViewSourceSpec {
 	return runner.ViewSourceSpec{
 		Component:   "assignments",
 		Name:        "customer details",
-		Description: "Keeps kafmesh.customerId.details equal to the customers table of the device database, so customers edited or removed there follow.\n",
+		Description: "Keeps kafmesh.customerId.details equal to the customers table of the device database, so customers edited or removed there follow.",
 		TopicRef:    runner.TopicRef{Topic: "kafmesh.customerId.details", Message: "kafmesh.customerId.Details", Type: runner.TopicProtobuf},
 	}
 }

@@ -11,8 +11,8 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/customerId"
 )
 
-// CustomerIDDetailsSourceFake is a CustomerIDDetailsSource for unit tests: it
-// records every call. It is not safe for concurrent use.
+// CustomerIDDetailsSourceFake implements CustomerIDDetailsSource for unit
+// tests: it records every call. It is not safe for concurrent use.
 type CustomerIDDetailsSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

@@ -11,8 +11,9 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/customerId"
 )
 
-// CustomerIDDetailsViewFake is a CustomerIDDetailsView for unit tests, backed
-// by a map. It is not safe for concurrent use with changes to its fields.
+// CustomerIDDetailsViewFake implements CustomerIDDetailsView for unit tests,
+// backed by a map. It is not safe for concurrent use with changes to its
+// fields.
 type CustomerIDDetailsViewFake struct {
 	// Values is the table: each key's value.
 	Values map[string]*customerId.Details

@@ -11,9 +11,9 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/deviceId"
 )
 
-// DeviceIDEnrichedDetailsViewFake is a DeviceIDEnrichedDetailsView for unit
-// tests, backed by a map. It is not safe for concurrent use with changes to its
-// fields.
+// DeviceIDEnrichedDetailsViewFake implements DeviceIDEnrichedDetailsView for
+// unit tests, backed by a map. It is not safe for concurrent use with changes
+// to its fields.
 type DeviceIDEnrichedDetailsViewFake struct {
 	// Values is the table: each key's value.
 	Values map[string]*deviceId.EnrichedDetails

@@ -28,8 +28,8 @@ type Enricher interface {
 	HandleDeviceIDDetails(ctx EnricherContext, msg *deviceId.Details) error
 }
 
-// EnricherContext is what a Enricher handler can read and do for the record it
-// handles. It is valid only during the call.
+// EnricherContext is what the methods of Enricher can read and do for the
+// record they handle. It is valid only during the call.
 type EnricherContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context
@@ -66,7 +66,7 @@ func EnricherSpec() runner.ProcessorSpec {
 	return runner.ProcessorSpec{
 		Component:   "details",
 		Name:        "enricher",
-		Description: "Adds the assigned customer to device details, and writes them only when something other than the time changed.\n",
+		Description: "Adds the assigned customer to device details, and writes them only when something other than the time changed.",
 		Group:       "kafmesh.details.enricher",
 		Inputs: []runner.TopicRef{
 			{Topic: "kafmesh.deviceId.details", Message: "kafmesh.deviceId.Details", Type: runner.TopicProtobuf},

@@ -14,9 +14,9 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/deviceId"
 )
 
-// EnricherContextFake is a EnricherContext for unit tests of a Enricher: set
-// the record, the join values, the lookup tables and the state, call the
-// handler with it, then check the recorded outputs and the state.
+// EnricherContextFake implements EnricherContext for unit tests of Enricher
+// handlers: set the record, the join values, the lookup tables and the state,
+// call the handler with it, then check the recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for

@@ -12,9 +12,9 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/customerId"
 )
 
-// CurrentHealthReaderFake is the runner.Reader a CurrentHealthViewSink reads,
-// for unit tests, backed by a map. It is not safe for concurrent use with
-// changes to its fields.
+// CurrentHealthReaderFake implements the runner.Reader that
+// CurrentHealthViewSink handlers read, for unit tests, backed by a map. It is
+// not safe for concurrent use with changes to its fields.
 type CurrentHealthReaderFake struct {
 	// Values is the table: each key's value.
 	Values map[string]*customerId.CurrentHealth

@@ -26,8 +26,8 @@ type Health interface {
 	HandleCustomerIDHeartbeat(ctx HealthContext, msg *customerId.Heartbeat) error
 }
 
-// HealthContext is what a Health handler can read and do for the record it
-// handles. It is valid only during the call.
+// HealthContext is what the methods of Health can read and do for the record
+// they handle. It is valid only during the call.
 type HealthContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

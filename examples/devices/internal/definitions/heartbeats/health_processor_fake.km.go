@@ -13,9 +13,9 @@ import (
 	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions/models/kafmesh/customerId"
 )
 
-// HealthContextFake is a HealthContext for unit tests of a Health: set the
-// record, the join values, the lookup tables and the state, call the handler
-// with it, then check the recorded outputs and the state.
+// HealthContextFake implements HealthContext for unit tests of Health handlers:
+// set the record, the join values, the lookup tables and the state, call the
+// handler with it, then check the recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for

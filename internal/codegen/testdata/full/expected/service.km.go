@@ -24,7 +24,7 @@ import (
 func Definition() runner.Definition {
 	return runner.Definition{
 		Name:        "kafmesh",
-		Description: "Kafmesh is an example service: device details and heartbeats enriched with the customers the devices are assigned to.\n",
+		Description: "Kafmesh is an example service: device details and heartbeats enriched with the customers the devices are assigned to.",
 		Components: []runner.ComponentInfo{
 			{Name: "assignments", Description: "The assignments component keeps the device to customer assignments up to date."},
 			{Name: "details", Description: "The details component enriches device details."},

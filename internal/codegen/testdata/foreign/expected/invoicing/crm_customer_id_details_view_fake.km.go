@@ -11,8 +11,8 @@ import (
 	"example.com/golden/foreign/pkg/billingdefs/models/crm/customerId"
 )
 
-// CrmCustomerIDDetailsViewFake is a CrmCustomerIDDetailsView for unit tests,
-// backed by a map. It is not safe for concurrent use with changes to its
+// CrmCustomerIDDetailsViewFake implements CrmCustomerIDDetailsView for unit
+// tests, backed by a map. It is not safe for concurrent use with changes to its
 // fields.
 type CrmCustomerIDDetailsViewFake struct {
 	// Values is the table: each key's value.

@@ -26,8 +26,8 @@ type Meter interface {
 	HandleKafmeshDeviceIDHeartbeat(ctx MeterContext, msg *deviceId.Heartbeat) error
 }
 
-// MeterContext is what a Meter handler can read and do for the record it
-// handles. It is valid only during the call.
+// MeterContext is what the methods of Meter can read and do for the record they
+// handle. It is valid only during the call.
 type MeterContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

@@ -14,9 +14,9 @@ import (
 	"example.com/golden/foreign/pkg/billingdefs/models/crm/customerId"
 )
 
-// MeterContextFake is a MeterContext for unit tests of a Meter: set the record,
-// the join values, the lookup tables and the state, call the handler with it,
-// then check the recorded outputs and the state.
+// MeterContextFake implements MeterContext for unit tests of Meter handlers:
+// set the record, the join values, the lookup tables and the state, call the
+// handler with it, then check the recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for

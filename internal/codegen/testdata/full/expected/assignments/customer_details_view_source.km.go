@@ -32,7 +32,7 @@ func CustomerDetailsViewSourceSpec() runner.ViewSourceSpec {
 	return runner.ViewSourceSpec{
 		Component:   "assignments",
 		Name:        "customer details",
-		Description: "Syncs customer details from the customer database.\nCustomers removed there are deleted from the topic.\n",
+		Description: "Syncs customer details from the customer database.\nCustomers removed there are deleted from the topic.",
 		TopicRef:    runner.TopicRef{Topic: "kafmesh.customerId.details", Message: "kafmesh.customerId.Details", Type: runner.TopicProtobuf},
 	}
 }

@@ -9,9 +9,9 @@ import (
 	"example.com/golden/full/internal/definitions/models/kafmesh/customerId"
 )
 
-// CustomerDetailsUpdaterFake is the runner.Updater a CustomerDetailsViewSource
-// reports to, for unit tests: it records every update. It is not safe for
-// concurrent use.
+// CustomerDetailsUpdaterFake implements the runner.Updater that
+// CustomerDetailsViewSource handlers report to, for unit tests: it records
+// every update. It is not safe for concurrent use.
 type CustomerDetailsUpdaterFake struct {
 	// Values are the reported values by key (a key reported twice keeps the
 	// last value).

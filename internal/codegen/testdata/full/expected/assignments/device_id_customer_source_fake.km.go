@@ -11,8 +11,8 @@ import (
 	"example.com/golden/full/internal/definitions/models/kafmesh/deviceId"
 )
 
-// DeviceIDCustomerSourceFake is a DeviceIDCustomerSource for unit tests: it
-// records every call. It is not safe for concurrent use.
+// DeviceIDCustomerSourceFake implements DeviceIDCustomerSource for unit tests:
+// it records every call. It is not safe for concurrent use.
 type DeviceIDCustomerSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

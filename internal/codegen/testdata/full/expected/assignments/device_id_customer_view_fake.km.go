@@ -11,8 +11,9 @@ import (
 	"example.com/golden/full/internal/definitions/models/kafmesh/deviceId"
 )
 
-// DeviceIDCustomerViewFake is a DeviceIDCustomerView for unit tests, backed by
-// a map. It is not safe for concurrent use with changes to its fields.
+// DeviceIDCustomerViewFake implements DeviceIDCustomerView for unit tests,
+// backed by a map. It is not safe for concurrent use with changes to its
+// fields.
 type DeviceIDCustomerViewFake struct {
 	// Values is the table: each key's value.
 	Values map[string]*deviceId.Customer

@@ -28,8 +28,8 @@ type Enricher interface {
 	HandleDeviceIDDetails(ctx EnricherContext, msg *deviceId.Details) error
 }
 
-// EnricherContext is what a Enricher handler can read and do for the record it
-// handles. It is valid only during the call.
+// EnricherContext is what the methods of Enricher can read and do for the
+// record they handle. It is valid only during the call.
 type EnricherContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

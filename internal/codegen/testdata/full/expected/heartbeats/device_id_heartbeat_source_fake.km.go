@@ -11,8 +11,8 @@ import (
 	"example.com/golden/full/internal/definitions/models/kafmesh/deviceId"
 )
 
-// DeviceIDHeartbeatSourceFake is a DeviceIDHeartbeatSource for unit tests: it
-// records every call. It is not safe for concurrent use.
+// DeviceIDHeartbeatSourceFake implements DeviceIDHeartbeatSource for unit
+// tests: it records every call. It is not safe for concurrent use.
 type DeviceIDHeartbeatSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

@@ -28,8 +28,8 @@ type HeartbeatEnricher interface {
 	HandleDeviceIDHeartbeat(ctx HeartbeatEnricherContext, msg *deviceId.Heartbeat) error
 }
 
-// HeartbeatEnricherContext is what a HeartbeatEnricher handler can read and do
-// for the record it handles. It is valid only during the call.
+// HeartbeatEnricherContext is what the methods of HeartbeatEnricher can read
+// and do for the record they handle. It is valid only during the call.
 type HeartbeatEnricherContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

@@ -13,10 +13,10 @@ import (
 	"example.com/golden/group_name/internal/definitions/models/kafmesh/deviceId"
 )
 
-// HeartbeatEnricherContextFake is a HeartbeatEnricherContext for unit tests of
-// a HeartbeatEnricher: set the record, the join values, the lookup tables and
-// the state, call the handler with it, then check the recorded outputs and the
-// state.
+// HeartbeatEnricherContextFake implements HeartbeatEnricherContext for unit
+// tests of HeartbeatEnricher handlers: set the record, the join values, the
+// lookup tables and the state, call the handler with it, then check the
+// recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for

@@ -9,8 +9,8 @@ import (
 	"github.com/kafmesh/kafmesh/runner"
 )
 
-// BlobUploadSourceFake is a BlobUploadSource for unit tests: it records every
-// call. It is not safe for concurrent use.
+// BlobUploadSourceFake implements BlobUploadSource for unit tests: it records
+// every call. It is not safe for concurrent use.
 type BlobUploadSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

@@ -7,8 +7,9 @@ import (
 	"github.com/kafmesh/kafmesh/runner"
 )
 
-// MetadataUpdaterFake is the runner.Updater a MetadataViewSource reports to,
-// for unit tests: it records every update. It is not safe for concurrent use.
+// MetadataUpdaterFake implements the runner.Updater that MetadataViewSource
+// handlers report to, for unit tests: it records every update. It is not safe
+// for concurrent use.
 type MetadataUpdaterFake struct {
 	// Values are the reported values by key (a key reported twice keeps the
 	// last value).

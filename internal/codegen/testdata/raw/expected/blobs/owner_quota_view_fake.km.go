@@ -9,8 +9,8 @@ import (
 	"slices"
 )
 
-// OwnerQuotaViewFake is a OwnerQuotaView for unit tests, backed by a map. It is
-// not safe for concurrent use with changes to its fields.
+// OwnerQuotaViewFake implements OwnerQuotaView for unit tests, backed by a map.
+// It is not safe for concurrent use with changes to its fields.
 type OwnerQuotaViewFake struct {
 	// Values is the table: each key's value.
 	Values map[string][]byte

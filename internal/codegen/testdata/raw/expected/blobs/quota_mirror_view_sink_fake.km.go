@@ -10,9 +10,9 @@ import (
 	"github.com/kafmesh/kafmesh/runner"
 )
 
-// QuotaMirrorReaderFake is the runner.Reader a QuotaMirrorViewSink reads, for
-// unit tests, backed by a map. It is not safe for concurrent use with changes
-// to its fields.
+// QuotaMirrorReaderFake implements the runner.Reader that QuotaMirrorViewSink
+// handlers read, for unit tests, backed by a map. It is not safe for concurrent
+// use with changes to its fields.
 type QuotaMirrorReaderFake struct {
 	// Values is the table: each key's value.
 	Values map[string][]byte

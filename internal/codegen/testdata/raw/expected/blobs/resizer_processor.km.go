@@ -21,8 +21,8 @@ type Resizer interface {
 	HandleBlobUpload(ctx ResizerContext, msg []byte) error
 }
 
-// ResizerContext is what a Resizer handler can read and do for the record it
-// handles. It is valid only during the call.
+// ResizerContext is what the methods of Resizer can read and do for the record
+// they handle. It is valid only during the call.
 type ResizerContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

@@ -11,9 +11,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// ResizerContextFake is a ResizerContext for unit tests of a Resizer: set the
-// record, the join values, the lookup tables and the state, call the handler
-// with it, then check the recorded outputs and the state.
+// ResizerContextFake implements ResizerContext for unit tests of Resizer
+// handlers: set the record, the join values, the lookup tables and the state,
+// call the handler with it, then check the recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for

@@ -11,7 +11,7 @@ import (
 	"example.com/golden/stale/internal/definitions/models/kafmesh/deviceId"
 )
 
-// DeviceIDDetailsSourceFake is a DeviceIDDetailsSource for unit tests: it
+// DeviceIDDetailsSourceFake implements DeviceIDDetailsSource for unit tests: it
 // records every call. It is not safe for concurrent use.
 type DeviceIDDetailsSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil

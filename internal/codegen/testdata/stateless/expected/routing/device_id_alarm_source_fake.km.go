@@ -11,8 +11,8 @@ import (
 	"example.com/golden/stateless/internal/definitions/models/router/deviceId"
 )
 
-// DeviceIDAlarmSourceFake is a DeviceIDAlarmSource for unit tests: it records
-// every call. It is not safe for concurrent use.
+// DeviceIDAlarmSourceFake implements DeviceIDAlarmSource for unit tests: it
+// records every call. It is not safe for concurrent use.
 type DeviceIDAlarmSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

@@ -11,7 +11,7 @@ import (
 	"example.com/golden/stateless/internal/definitions/models/router/deviceId"
 )
 
-// DeviceIDReadingSourceFake is a DeviceIDReadingSource for unit tests: it
+// DeviceIDReadingSourceFake implements DeviceIDReadingSource for unit tests: it
 // records every call. It is not safe for concurrent use.
 type DeviceIDReadingSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil

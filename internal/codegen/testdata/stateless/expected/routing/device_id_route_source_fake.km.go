@@ -11,8 +11,8 @@ import (
 	"example.com/golden/stateless/internal/definitions/models/router/deviceId"
 )
 
-// DeviceIDRouteSourceFake is a DeviceIDRouteSource for unit tests: it records
-// every call. It is not safe for concurrent use.
+// DeviceIDRouteSourceFake implements DeviceIDRouteSource for unit tests: it
+// records every call. It is not safe for concurrent use.
 type DeviceIDRouteSourceFake struct {
 	// Records are the emitted records in order; a Delete is recorded with a nil
 	// Value.

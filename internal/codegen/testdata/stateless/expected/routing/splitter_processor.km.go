@@ -29,8 +29,8 @@ type Splitter interface {
 	HandleDeviceIDAlarm(ctx SplitterContext, msg *deviceId.Alarm) error
 }
 
-// SplitterContext is what a Splitter handler can read and do for the record it
-// handles. It is valid only during the call.
+// SplitterContext is what the methods of Splitter can read and do for the
+// record they handle. It is valid only during the call.
 type SplitterContext interface {
 	// Context is canceled when the processor stops.
 	Context() context.Context

@@ -13,9 +13,9 @@ import (
 	"example.com/golden/stateless/internal/definitions/models/router/deviceId"
 )
 
-// SplitterContextFake is a SplitterContext for unit tests of a Splitter: set
-// the record, the join values, the lookup tables and the state, call the
-// handler with it, then check the recorded outputs and the state.
+// SplitterContextFake implements SplitterContext for unit tests of Splitter
+// handlers: set the record, the join values, the lookup tables and the state,
+// call the handler with it, then check the recorded outputs and the state.
 //
 // Unlike the running processor, it keeps the outputs and state changes of a
 // call that returns an error; check the error first. It is not safe for
