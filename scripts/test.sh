@@ -9,7 +9,8 @@
 #      time, and exports KAFMESH_TEST_BROKERS and KAFMESH_TEST_NEO4J;
 #      a variable that is already set is used as is and nothing is started;
 #   2. exports KAFMESH_TEST_CHROMIUM=/usr/bin/chromium when Chromium is
-#      installed (scripts/chromium.sh install);
+#      installed (scripts/chromium.sh install), and KAFMESH_GRPCURL, building
+#      grpcurl the first time (scripts/grpcurl.sh install);
 #   3. runs the checks and test runners below: gofmt, go vet, go test;
 #   4. stops the services it started, also on failure or Ctrl-C.
 #
@@ -163,9 +164,27 @@ echo "== starting services (Kafka, Neo4j); caches in $KAFMESH_CACHE_DIR, state i
 services_start="$(km_now)"
 start_service kafka KAFMESH_TEST_BROKERS
 start_service neo4j KAFMESH_TEST_NEO4J
+# grpcurl (for tests of the gRPC APIs as operators call them) builds meanwhile.
+grpcurl_pid=
+if [[ -z "${KAFMESH_GRPCURL:-}" ]]; then
+	"$KAFMESH_ROOT/scripts/grpcurl.sh" install >"$KAFMESH_RUN_DIR/grpcurl.path" 2>"$KAFMESH_RUN_DIR/grpcurl.log" &
+	grpcurl_pid=$!
+fi
 services_ok=1
 finish_service kafka KAFMESH_TEST_BROKERS "$services_start" || services_ok=0
 finish_service neo4j KAFMESH_TEST_NEO4J "$services_start" || services_ok=0
+if [[ -n "$grpcurl_pid" ]]; then
+	if wait "$grpcurl_pid"; then
+		KAFMESH_GRPCURL="$(cat "$KAFMESH_RUN_DIR/grpcurl.path")"
+		export KAFMESH_GRPCURL
+		record "build grpcurl" ok "$services_start"
+	else
+		cat "$KAFMESH_RUN_DIR/grpcurl.log" >&2
+		record "build grpcurl" FAILED "$services_start"
+		services_ok=0
+	fi
+fi
+echo "== grpcurl: KAFMESH_GRPCURL=${KAFMESH_GRPCURL:-<unset>}"
 if ((services_ok == 0)); then
 	summary
 	exit 1
