@@ -88,6 +88,19 @@ func TestBearerToken(t *testing.T) {
 		}
 		conn.Close(coderws.StatusNormalClosure, "")
 	}
+	// Or the upgrade request carries the header (non-browser clients).
+	conn, _, err := coderws.Dial(ctx, ws, &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer s3cret"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(coderws.StatusNormalClosure, "")
+	_ = conn.Write(ctx, coderws.MessageText, []byte(`{"type":"connection_init","payload":{}}`))
+	if _, msg, err := conn.Read(ctx); err != nil || !strings.Contains(string(msg), "connection_ack") {
+		t.Errorf("websocket with the header: %s %v", msg, err)
+	}
+	if _, _, err := coderws.Dial(ctx, ws, &coderws.DialOptions{Subprotocols: []string{"graphql-transport-ws"}, HTTPHeader: http.Header{"Authorization": {"Bearer nope"}}}); err == nil {
+		t.Error("websocket upgrade with a wrong token accepted")
+	}
 }
 
 func TestSameOriginByDefaultAndConfiguredCORS(t *testing.T) {

@@ -70,19 +70,19 @@ func TestDiscoverOnNeo4jShowsTheSameGraph(t *testing.T) {
 	}
 
 	var cypherServices []string
-	for _, r := range query(t, nil, uri, `MATCH (s:Service) RETURN s.name ORDER BY s.name`) {
+	for _, r := range query(t, uri, `MATCH (s:Service) RETURN s.name ORDER BY s.name`) {
 		cypherServices = append(cypherServices, r[0].(string))
 	}
 	if !slices.Equal(cypherServices, gqlServices) {
 		t.Errorf("Cypher services %v, GraphQL %v", cypherServices, gqlServices)
 	}
-	if rows := query(t, nil, uri, `MATCH (t:Topic) RETURN count(t)`); rows[0][0].(int64) != int64(len(out.Data.Topics)) {
+	if rows := query(t, uri, `MATCH (t:Topic) RETURN count(t)`); rows[0][0].(int64) != int64(len(out.Data.Topics)) {
 		t.Errorf("Cypher topics %v, GraphQL %d", rows, len(out.Data.Topics))
 	}
-	if rows := query(t, nil, uri, `MATCH (:Service {name: 'alerts'})-[:DEPENDS_ON]->(s:Service) RETURN s.name`); len(rows) != 1 || rows[0][0] != "devices" {
+	if rows := query(t, uri, `MATCH (:Service {name: 'alerts'})-[:DEPENDS_ON]->(s:Service) RETURN s.name`); len(rows) != 1 || rows[0][0] != "devices" {
 		t.Errorf("DEPENDS_ON %v", rows)
 	}
-	if rows := query(t, nil, uri, `MATCH (p:Pod) WHERE p.lastError = '' RETURN count(p)`); rows[0][0].(int64) != 2 {
+	if rows := query(t, uri, `MATCH (p:Pod) WHERE p.lastError = '' RETURN count(p)`); rows[0][0].(int64) != 2 {
 		t.Errorf("healthy pods %v", rows)
 	}
 	cancel()

@@ -59,7 +59,7 @@ func TestContract(t *testing.T) {
 	})
 }
 
-func query(t *testing.T, s *neo4jstore.Store, uri, q string) [][]any {
+func query(t *testing.T, uri, q string) [][]any {
 	t.Helper()
 	ctx := context.Background()
 	d, err := neo4j.NewDriverWithContext(uri, neo4j.NoAuth())
@@ -97,11 +97,11 @@ func TestGraphIsExplorableWithCypher(t *testing.T) {
 		}
 	}
 
-	rows := query(t, s, uri, `MATCH (a:Service)-[:DEPENDS_ON]->(b:Service) RETURN a.name, b.name`)
+	rows := query(t, uri, `MATCH (a:Service)-[:DEPENDS_ON]->(b:Service) RETURN a.name, b.name`)
 	if len(rows) != 1 || rows[0][0] != "alerts" || rows[0][1] != "devices" {
 		t.Errorf("DEPENDS_ON rows %v", rows)
 	}
-	rows = query(t, s, uri, `MATCH (s:Service {name: 'devices'})-[:HAS_COMPONENT]->(:Component)-[:HAS_PART]->(p)
+	rows = query(t, uri, `MATCH (s:Service {name: 'devices'})-[:HAS_COMPONENT]->(:Component)-[:HAS_PART]->(p)
 		RETURN labels(p)[0] AS kind ORDER BY kind`)
 	var kinds []string
 	for _, r := range rows {
@@ -110,7 +110,7 @@ func TestGraphIsExplorableWithCypher(t *testing.T) {
 	if !slices.Equal(kinds, []string{"Processor", "Sink", "Source", "View", "ViewSink", "ViewSource"}) {
 		t.Errorf("part labels %v", kinds)
 	}
-	rows = query(t, s, uri, `MATCH (p:Processor {name: 'enricher'})-[r]->(t:Topic) RETURN type(r) AS rel ORDER BY rel`)
+	rows = query(t, uri, `MATCH (p:Processor {name: 'enricher'})-[r]->(t:Topic) RETURN type(r) AS rel ORDER BY rel`)
 	var rels []string
 	for _, r := range rows {
 		rels = append(rels, r[0].(string))
@@ -118,11 +118,11 @@ func TestGraphIsExplorableWithCypher(t *testing.T) {
 	if !slices.Equal(rels, []string{"JOINS", "LOOKS_UP", "PERSISTS_TO", "READS", "WRITES"}) {
 		t.Errorf("processor relationships %v", rels)
 	}
-	rows = query(t, s, uri, `MATCH (:Processor {name: 'checker'})-[:REPORTED_BY]->(p:Pod) RETURN p.name, p.namespace`)
+	rows = query(t, uri, `MATCH (:Processor {name: 'checker'})-[:REPORTED_BY]->(p:Pod) RETURN p.name, p.namespace`)
 	if len(rows) != 1 || rows[0][0] != "alerts-0" || rows[0][1] != "prod" {
 		t.Errorf("REPORTED_BY rows %v", rows)
 	}
-	rows = query(t, s, uri, `SHOW CONSTRAINTS YIELD labelsOrTypes, properties WHERE properties = ['id'] RETURN labelsOrTypes[0] AS l ORDER BY l`)
+	rows = query(t, uri, `SHOW CONSTRAINTS YIELD labelsOrTypes, properties WHERE properties = ['id'] RETURN labelsOrTypes[0] AS l ORDER BY l`)
 	if len(rows) != 10 {
 		t.Errorf("%d id constraints, want 10: %v", len(rows), rows)
 	}
@@ -131,7 +131,7 @@ func TestGraphIsExplorableWithCypher(t *testing.T) {
 	if _, err := s.Retain(ctx, []string{mesh.PodID("prod", "devices-0", "u")}); err != nil {
 		t.Fatal(err)
 	}
-	if rows := query(t, s, uri, `MATCH ()-[d:DEPENDS_ON]->() RETURN count(d)`); rows[0][0].(int64) != 0 {
+	if rows := query(t, uri, `MATCH ()-[d:DEPENDS_ON]->() RETURN count(d)`); rows[0][0].(int64) != 0 {
 		t.Errorf("DEPENDS_ON left after alerts went: %v", rows)
 	}
 }
