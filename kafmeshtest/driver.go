@@ -21,7 +21,9 @@ import (
 //	kafmeshtest.Send(t, d, "kafmesh.deviceId.details", detailsCodec, "42", msg)
 //	outs := kafmeshtest.Read(t, d, "kafmesh.deviceId.enrichedDetails", enrichedCodec)
 //
-// For integration tests against a broker, use [StartBroker].
+// View sources and view sinks run when the test says so, with
+// d.SyncViewSources(ctx) and d.SyncViewSinks(ctx); sinks flush after every
+// record. For integration tests against a broker, use [StartBroker].
 type Driver struct {
 	*runner.MemoryCluster
 	t testing.TB

@@ -192,7 +192,7 @@ func TestErrorPolicies(t *testing.T) {
 		u2.register(t, s2, runner.OnError(runner.SkipOnError()))
 		stop := running(t, s2)
 		defer stop()
-		eventually(t, 30*time.Second, func() string {
+		eventually(t, 90*time.Second, func() string {
 			u2.mu.Lock()
 			defer u2.mu.Unlock()
 			if u2.attempts["four"] == 0 {

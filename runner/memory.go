@@ -139,6 +139,41 @@ func (m *MemoryCluster) drain(ctx context.Context, r *kgo.Record) error {
 	return errors.Join(errs...)
 }
 
+// memorySyncer is a view source or view sink run on demand.
+type memorySyncer interface {
+	part
+	syncMemory(ctx context.Context) error
+}
+
+// SyncViewSources runs one sync of every view source (at the timeout each
+// is registered with) and returns their errors. Their writes are delivered
+// before it returns.
+func (m *MemoryCluster) SyncViewSources(ctx context.Context) error {
+	return m.sync(ctx, kindViewSource)
+}
+
+// SyncViewSinks runs one sync of every view sink.
+func (m *MemoryCluster) SyncViewSinks(ctx context.Context) error {
+	return m.sync(ctx, kindViewSink)
+}
+
+func (m *MemoryCluster) sync(ctx context.Context, kind partKind) error {
+	m.mu.Lock()
+	services := slices.Clone(m.services)
+	m.mu.Unlock()
+	var errs []error
+	for _, s := range services {
+		for _, p := range s.registered() {
+			if ms, ok := p.(memorySyncer); ok && p.kind() == kind {
+				if err := ms.syncMemory(ctx); err != nil {
+					errs = append(errs, fmt.Errorf("%s %s/%s: %w", p.kind(), p.component(), p.name(), err))
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Records returns the records of topic in the order they were produced.
 func (m *MemoryCluster) Records(topic string) []*kgo.Record {
 	m.mu.Lock()

@@ -310,7 +310,7 @@ func (sp *sinkPart[M]) onFailure(r *kgo.Record, err error, policy ErrorPolicy) e
 		sp.m.errors("dead_lettered").Inc()
 		sp.log.Warn("dead-lettering record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
 			"dlq", sp.dlq, "error", err)
-		sp.cl.Produce(context.Background(), deadLetter(r, sp.dlq, sp.spec.Group, err), func(dl *kgo.Record, err error) {
+		sp.produce(deadLetter(r, sp.dlq, sp.spec.Group, err), func(dl *kgo.Record, err error) {
 			if err != nil {
 				sp.prodMu.Lock()
 				if sp.prodErr == nil {
@@ -324,6 +324,39 @@ func (sp *sinkPart[M]) onFailure(r *kgo.Record, err error, policy ErrorPolicy) e
 	}
 	sp.m.errors("failed").Inc()
 	return fmt.Errorf("%s[%d] offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+}
+
+// produce writes a dead letter through the sink's client, or the memory
+// cluster.
+func (sp *sinkPart[M]) produce(r *kgo.Record, promise func(*kgo.Record, error)) {
+	if sp.svc.mem != nil {
+		sp.svc.mem.emit(r, false, promise)
+		return
+	}
+	sp.cl.Produce(context.Background(), r, promise)
+}
+
+// consumeMemory collects r and flushes at once: on a MemoryCluster every
+// record is its own batch.
+func (sp *sinkPart[M]) consumeMemory(ctx context.Context, r *kgo.Record) error {
+	if r.Topic != sp.spec.Topic {
+		return nil
+	}
+	defer sp.batch.reset()
+	if err := sp.handle(ctx, r); err != nil {
+		return err
+	}
+	if sp.batch.collected == 0 {
+		return nil
+	}
+	start := time.Now()
+	if err := sp.h.Flush(ctx); err != nil {
+		sp.m.errors("flush_failed").Inc()
+		return fmt.Errorf("flush: %w", err)
+	}
+	sp.m.flushTime.Observe(time.Since(start).Seconds())
+	sp.m.batchSize.Observe(float64(sp.batch.collected))
+	return nil
 }
 
 // deadLetter is r unchanged, for topic dlq, with the error headers the

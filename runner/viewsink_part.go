@@ -75,6 +75,12 @@ func (p *viewSinkPart[M]) run(ctx context.Context) error {
 	}
 }
 
+// syncMemory runs one sync on a MemoryCluster.
+func (p *viewSinkPart[M]) syncMemory(ctx context.Context) error {
+	_, err := p.sync(ctx)
+	return err
+}
+
 func (p *viewSinkPart[M]) sync(ctx context.Context) (string, error) {
 	syncCtx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()

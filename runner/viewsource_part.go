@@ -118,6 +118,13 @@ func (p *viewSourcePart[M]) run(ctx context.Context) error {
 	}
 }
 
+// syncMemory runs one sync on a MemoryCluster.
+func (p *viewSourcePart[M]) syncMemory(ctx context.Context) error {
+	result, err := p.sync(ctx, p.svc.mem)
+	p.syncs[result].Inc()
+	return err
+}
+
 // sync runs one Sync, bounded by the timeout, and deletes the keys it did
 // not report only if Sync returned nil in time and every write was
 // acknowledged in time.
