@@ -1,0 +1,119 @@
+// Package contender is what the Go contenders share: their command line
+// (the same flags bench/streams takes), the matched settings, and the
+// "first-read" line the harness times from.
+package contender
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Config is one contender run, from the command line.
+type Config struct {
+	Brokers  []string
+	Mode     string // "count" or "enrich"
+	Input    string
+	Output   string
+	Group    string
+	Join     string // enrich: the co-partitioned table
+	Lookup   string // enrich: the lookup table
+	StateDir string
+	EOS      bool // kafmesh only: exactly-once
+
+	Linger         time.Duration
+	BatchBytes     int
+	CommitInterval time.Duration
+	FetchMaxWait   time.Duration
+}
+
+// Parse reads the flags every contender takes; name is the program name for
+// messages.
+func Parse(name string, args []string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	brokers := fs.String("brokers", "", "seed brokers, comma-separated")
+	fs.StringVar(&c.Mode, "mode", "", "count (W1, W2) or enrich (W3)")
+	fs.StringVar(&c.Input, "input", "", "input topic")
+	fs.StringVar(&c.Output, "output", "", "output topic")
+	fs.StringVar(&c.Group, "group", "", "consumer group (and state table prefix)")
+	fs.StringVar(&c.Join, "join", "", "enrich: co-partitioned table topic")
+	fs.StringVar(&c.Lookup, "lookup", "", "enrich: lookup table topic")
+	fs.StringVar(&c.StateDir, "state-dir", "", "local state folder (empty at start)")
+	fs.BoolVar(&c.EOS, "eos", false, "exactly-once (kafmesh only)")
+	lingerMS := fs.Int("linger-ms", 5, "producer linger")
+	fs.IntVar(&c.BatchBytes, "batch-bytes", 1<<20, "producer batch size")
+	commitMS := fs.Int("commit-ms", 100, "commit interval")
+	fetchWaitMS := fs.Int("fetch-max-wait-ms", 500, "fetch max wait")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	c.Brokers = strings.Split(*brokers, ",")
+	c.Linger = time.Duration(*lingerMS) * time.Millisecond
+	c.CommitInterval = time.Duration(*commitMS) * time.Millisecond
+	c.FetchMaxWait = time.Duration(*fetchWaitMS) * time.Millisecond
+	var missing []string
+	for flagName, v := range map[string]string{"brokers": *brokers, "mode": c.Mode, "input": c.Input, "output": c.Output, "group": c.Group, "state-dir": c.StateDir} {
+		if v == "" {
+			missing = append(missing, "-"+flagName)
+		}
+	}
+	if c.Mode == "enrich" && (c.Join == "" || c.Lookup == "") {
+		missing = append(missing, "-join and -lookup (enrich)")
+	}
+	if len(missing) > 0 {
+		return c, fmt.Errorf("%s: missing %s", name, strings.Join(missing, ", "))
+	}
+	if c.Mode != "count" && c.Mode != "enrich" {
+		return c, fmt.Errorf("%s: -mode must be count or enrich, not %q", name, c.Mode)
+	}
+	return c, nil
+}
+
+// FirstRead prints "first-read <unix nanos>" on stdout the first time Mark
+// is called; the harness times W1 and W3 from it. Mark is cheap after the
+// first call.
+type FirstRead struct {
+	done atomic.Bool
+	once sync.Once
+}
+
+// Mark reports the first record read.
+func (f *FirstRead) Mark() {
+	if f.done.Load() {
+		return
+	}
+	f.once.Do(func() {
+		fmt.Fprintf(os.Stdout, "first-read %d\n", time.Now().UnixNano())
+		f.done.Store(true)
+	})
+}
+
+// Main runs a contender: it parses the flags, cancels run's context on
+// SIGTERM or SIGINT, and exits non-zero with the error run returns.
+func Main(name string, run func(ctx context.Context, c Config, first *FirstRead, log *slog.Logger) error) {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("contender", name)
+	c, err := Parse(name, os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, c, &FirstRead{}, log); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,343 @@
+// Package harness runs the peer benchmarks: it loads the workloads' data
+// into fresh topics once, runs each contender as its own process against
+// them one after another, times each from the outside, checks its output,
+// and reports.
+package harness
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/kafmesh/kafmesh/bench/internal/workload"
+)
+
+// Config is one benchmark run.
+type Config struct {
+	Brokers    []string
+	Spec       workload.Spec
+	Workloads  []string // of "w1", "w2", "w3"; all when empty
+	Contenders []string // contender names; all when empty
+	BinDir     string   // the Go contenders' binaries
+	StreamsJar string
+	Java       string
+	JavaOpts   string
+	WorkDir    string        // state folders and logs
+	Timeout    time.Duration // per contender and workload; 0: from the record count
+	Settle     time.Duration // pause between contenders
+	LingerMS   int           // producer linger of every contender
+	BatchBytes int           // producer batch size of every contender
+	KeepTopics bool
+	BrokerDesc string // e.g. "Apache Kafka 4.4.0, single-node KRaft"
+	Command    string // the exact command line, for the report
+	Progress   io.Writer
+}
+
+// Workloads are the workload ids in order.
+var Workloads = []string{"w1", "w2", "w3"}
+
+// Result is one contender on one workload.
+type Result struct {
+	Workload  string
+	Contender Contender
+	Err       error // the run failed or its output was wrong: no numbers count
+	Items     int   // records processed (W1, W3) or keys restored (W2)
+	Wall      time.Duration
+	Startup   time.Duration // process start to first record read
+	CPU       float64       // seconds, over Wall
+	PeakRSS   int64
+	Load      string
+}
+
+// Rate is items per second of wall time.
+func (r Result) Rate() float64 {
+	if r.Err != nil || r.Wall <= 0 {
+		return 0
+	}
+	return float64(r.Items) / r.Wall.Seconds()
+}
+
+// Report is a whole run.
+type Report struct {
+	Config   Config
+	Machine  Machine
+	Started  time.Time
+	Finished time.Time
+	LoadEnd  string
+	Results  []Result
+}
+
+func (cfg *Config) logf(format string, args ...any) {
+	if cfg.Progress != nil {
+		fmt.Fprintf(cfg.Progress, "kmbench: "+format+"\n", args...)
+	}
+}
+
+// Run runs the configured workloads for the configured contenders.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.Spec.Validate(); err != nil {
+		return nil, err
+	}
+	contenders, err := selectContenders(cfg.Contenders)
+	if err != nil {
+		return nil, err
+	}
+	workloads := cfg.Workloads
+	if len(workloads) == 0 {
+		workloads = Workloads
+	}
+	for _, w := range workloads {
+		if !slices.Contains(Workloads, w) {
+			return nil, fmt.Errorf("unknown workload %q (known: w1, w2, w3)", w)
+		}
+	}
+	if cfg.LingerMS == 0 {
+		cfg.LingerMS = 5
+	}
+	if cfg.BatchBytes == 0 {
+		cfg.BatchBytes = 1 << 20
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 2*time.Minute + time.Duration(cfg.Spec.Records/5000)*time.Second
+	}
+	if err := os.MkdirAll(filepath.Join(cfg.WorkDir, "logs"), 0o755); err != nil {
+		return nil, err
+	}
+	k, err := dialKafka(cfg.Brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer k.close()
+	ld, err := newLoader(cfg.Brokers)
+	if err != nil {
+		return nil, err
+	}
+	defer ld.close()
+
+	rep := &Report{Config: cfg, Machine: describeMachine(cfg), Started: time.Now()}
+	r := &runner{cfg: cfg, k: k, ld: ld, prefix: fmt.Sprintf("kmb%d", time.Now().Unix())}
+	if !cfg.KeepTopics {
+		defer func() {
+			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+			if err := k.deletePrefix(dctx, r.prefix); err != nil {
+				cfg.logf("could not delete the run's topics (%s*): %v", r.prefix, err)
+			}
+		}()
+	}
+	// The W3 tables go in before the input, so their records are older
+	// than every input record: Kafka Streams joins by timestamp, and a
+	// table row newer than an event would not be joined with it.
+	if slices.Contains(workloads, "w3") {
+		if err := r.loadTables(ctx); err != nil {
+			return rep, err
+		}
+	}
+	if slices.Contains(workloads, "w1") || slices.Contains(workloads, "w3") {
+		if err := r.loadInput(ctx); err != nil {
+			return rep, err
+		}
+	}
+	for _, w := range Workloads {
+		if !slices.Contains(workloads, w) {
+			continue
+		}
+		results, err := r.workload(ctx, w, contenders)
+		rep.Results = append(rep.Results, results...)
+		if err != nil {
+			return rep, err
+		}
+	}
+	rep.Finished, rep.LoadEnd = time.Now(), loadAverage()
+	return rep, nil
+}
+
+type runner struct {
+	cfg    Config
+	k      *kafka
+	ld     *loader
+	prefix string
+
+	input     string // W1 and W3 input, loaded once
+	inputEnds map[int32]int64
+
+	join, lookup string // W3 tables
+}
+
+func (r *runner) workload(ctx context.Context, w string, contenders []Contender) ([]Result, error) {
+	spec := r.cfg.Spec
+	join, lookup := r.join, r.lookup
+	var probes string
+	var probeEnds map[int32]int64
+	if w == "w2" {
+		probes = r.prefix + "-w2-probes"
+		if err := r.k.createTopics(ctx, spec.Partitions, false, probes); err != nil {
+			return nil, err
+		}
+		if err := r.ld.load(ctx, probes, spec.Probes, func(p int) (string, []byte) {
+			return workload.RestoreKey(spec.Probe(p)), spec.InputValue(p)
+		}); err != nil {
+			return nil, err
+		}
+		var err error
+		if probeEnds, err = r.k.endOffsets(ctx, probes); err != nil {
+			return nil, err
+		}
+	}
+
+	var results []Result
+	for i, c := range contenders {
+		if w == "w2" && c.changelog == nil {
+			continue // nothing to restore
+		}
+		if i > 0 && r.cfg.Settle > 0 {
+			time.Sleep(r.cfg.Settle)
+		}
+		group := fmt.Sprintf("%s-%s-%s", r.prefix, w, c.Name)
+		e := execution{contender: c, group: group, output: group + "-out", timeout: r.cfg.Timeout,
+			logPath: filepath.Join(r.cfg.WorkDir, "logs", w+"-"+c.Name+".log")}
+		stateDir := filepath.Join(r.cfg.WorkDir, "state", group)
+		e.args = []string{"--brokers", joinComma(r.cfg.Brokers), "--group", group, "--output", e.output, "--state-dir", stateDir,
+			"--linger-ms", fmt.Sprint(r.cfg.LingerMS), "--batch-bytes", fmt.Sprint(r.cfg.BatchBytes), "--commit-ms", "100", "--fetch-max-wait-ms", "500"}
+		res := Result{Workload: w, Contender: c}
+		err := func() error {
+			if err := r.k.createTopics(ctx, spec.Partitions, false, e.output); err != nil {
+				return err
+			}
+			switch w {
+			case "w1":
+				e.input, e.inputEnds, e.outputs, res.Items = r.input, r.inputEnds, int64(spec.Records), spec.Records
+				e.args = append(e.args, "--mode", "count", "--input", r.input)
+				if c.stateTopicsCreated != nil {
+					if err := r.k.createTopics(ctx, spec.Partitions, true, c.stateTopicsCreated(group)...); err != nil {
+						return err
+					}
+				}
+			case "w3":
+				e.input, e.inputEnds, e.outputs, res.Items = r.input, r.inputEnds, int64(spec.Records), spec.Records
+				e.args = append(e.args, "--mode", "enrich", "--input", r.input, "--join", join, "--lookup", lookup)
+			case "w2":
+				e.input, e.inputEnds, e.outputs, res.Items = probes, probeEnds, int64(spec.Probes), spec.Records
+				e.args = append(e.args, "--mode", "count", "--input", probes)
+				changelog := c.changelog(group)
+				if err := r.k.createTopics(ctx, spec.Partitions, true, changelog); err != nil {
+					return err
+				}
+				start := time.Now()
+				if err := r.ld.load(ctx, changelog, spec.Records, func(i int) (string, []byte) {
+					return workload.RestoreKey(i), c.changelogValue(workload.RestoredCount(i))
+				}); err != nil {
+					return err
+				}
+				r.cfg.logf("w2: loaded %d keys into %s in %s", spec.Records, changelog, time.Since(start).Round(time.Millisecond))
+			}
+			r.cfg.logf("%s: running %s", w, c.Label)
+			m, err := e.run(ctx, r.k, r.cfg)
+			res.Load = m.load
+			if err != nil {
+				return err
+			}
+			_ = os.RemoveAll(stateDir)
+			res.PeakRSS = m.peakRSS
+			if !m.firstRead.IsZero() {
+				res.Startup = m.firstRead.Sub(m.start)
+			}
+			if w == "w2" {
+				res.Wall, res.CPU = m.done.Sub(m.start), m.cpuTotal
+			} else {
+				if m.firstRead.IsZero() {
+					return fmt.Errorf("%s never printed its first-read line", c.Name)
+				}
+				res.Wall, res.CPU = m.done.Sub(m.firstRead), m.cpuWindow
+			}
+			outs, err := readAll(ctx, r.cfg.Brokers, e.output, int(e.outputs))
+			if err != nil {
+				return fmt.Errorf("read output: %w", err)
+			}
+			switch w {
+			case "w1":
+				return checkCounts(spec, outs)
+			case "w2":
+				return checkRestored(spec, outs)
+			default:
+				return checkEnriched(spec, outs)
+			}
+		}()
+		if err != nil {
+			if ctx.Err() != nil {
+				return results, ctx.Err()
+			}
+			res.Err = err
+			r.cfg.logf("%s: %s FAILED: %v", w, c.Label, err)
+		} else {
+			r.cfg.logf("%s: %s: %.0f/s, wall %.2fs, CPU %.2fs, peak RSS %d MiB (load %s)",
+				w, c.Label, res.Rate(), res.Wall.Seconds(), res.CPU, res.PeakRSS>>20, res.Load)
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// loadTables creates and loads W3's join and lookup tables.
+func (r *runner) loadTables(ctx context.Context) error {
+	spec := r.cfg.Spec
+	join, lookup := r.prefix+"-w3-join", r.prefix+"-w3-lookup"
+	if err := r.k.createTopics(ctx, spec.Partitions, true, join, lookup); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := r.ld.load(ctx, join, spec.Keys, func(i int) (string, []byte) {
+		return fmt.Sprintf("key-%d", i), workload.StringValue(spec.Customer(i))
+	}); err != nil {
+		return err
+	}
+	if err := r.ld.load(ctx, lookup, spec.Customers, func(i int) (string, []byte) {
+		c := fmt.Sprintf("cust-%d", i)
+		return c, workload.StringValue(workload.CustomerName(c))
+	}); err != nil {
+		return err
+	}
+	r.cfg.logf("w3: loaded %d join rows and %d lookup rows in %s", spec.Keys, spec.Customers, time.Since(start).Round(time.Millisecond))
+	r.join, r.lookup = join, lookup
+	return nil
+}
+
+// loadInput creates and loads the W1/W3 input once per run.
+func (r *runner) loadInput(ctx context.Context) error {
+	if r.input != "" {
+		return nil
+	}
+	spec := r.cfg.Spec
+	topic := r.prefix + "-input"
+	if err := r.k.createTopics(ctx, spec.Partitions, false, topic); err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := r.ld.load(ctx, topic, spec.Records, func(i int) (string, []byte) {
+		return spec.Key(i), spec.InputValue(i)
+	}); err != nil {
+		return err
+	}
+	ends, err := r.k.endOffsets(ctx, topic)
+	if err != nil {
+		return err
+	}
+	r.cfg.logf("loaded %d input records into %s in %s", spec.Records, topic, time.Since(start).Round(time.Millisecond))
+	r.input, r.inputEnds = topic, ends
+	return nil
+}
+
+func joinComma(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += ","
+		}
+		out += x
+	}
+	return out
+}
