@@ -71,6 +71,7 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
+	github.com/kafmesh/kafmesh/examples/devices v0.0.0-00010101000000-000000000000
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -120,3 +121,5 @@ require (
 )
 
 tool github.com/99designs/gqlgen
+
+replace github.com/kafmesh/kafmesh/examples/devices => ./examples/devices

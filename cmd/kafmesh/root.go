@@ -29,7 +29,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		cli.NewGraphCommand(env),
 		cli.NewVersionCommand(env),
 		newDiscoverCommand(env),
-		// newDevCommand(env),
+		newDevCommand(env),
 	)
 	return root
 }

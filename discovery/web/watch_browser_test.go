@@ -14,6 +14,7 @@ import (
 
 	watchv1 "github.com/kafmesh/kafmesh/api/watch/v1"
 	"github.com/kafmesh/kafmesh/discovery/internal/meshtest"
+	"github.com/kafmesh/kafmesh/discovery/web/webtest"
 )
 
 const enricherID = "Processor:devices/heartbeats/enricher"
@@ -39,36 +40,36 @@ func heartbeatOperation(key string, n int) *watchv1.Operation {
 
 // startWatching opens the enricher's page, types key and starts the
 // watch, and waits until the target has the stream open.
-func startWatching(t *testing.T, b *browser, base string, target *meshtest.Target, key string) {
+func startWatching(t *testing.T, b *webtest.Browser, base string, target *meshtest.Target, key string) {
 	t.Helper()
-	b.open(t, base+"/#/processor/"+escape(enricherID))
-	b.do(t, "start watching",
+	b.Open(t, base+"/#/processor/"+escape(enricherID))
+	b.Do(t, "start watching",
 		chromedp.SendKeys(chromedp.CSS(`[data-testid="watch-key"]`), key),
 		chromedp.Click(chromedp.CSS(`[data-testid="watch-start"]`)),
 	)
-	b.waitFor(t, "the watch to start", `document.querySelector('[data-testid="watch-status"]').dataset.state === "watching"`, 10*time.Second)
+	b.WaitFor(t, "the watch to start", `document.querySelector('[data-testid="watch-status"]').dataset.state === "watching"`, 10*time.Second)
 	target.WaitWatchers(t, 1)
 }
 
-func opCount(t *testing.T, b *browser) int {
-	return eval[int](t, b, `document.querySelectorAll('[data-testid="watch-op"]').length`)
+func opCount(t *testing.T, b *webtest.Browser) int {
+	return webtest.Eval[int](t, b, `document.querySelectorAll('[data-testid="watch-op"]').length`)
 }
 
 func TestLiveWatchShowsEachOperationDecoded(t *testing.T) {
 	devices := meshtest.Serve(t, meshtest.Devices())
 	base := startDiscovery(t, devices.Addr)
-	b := newBrowser(t)
+	b := webtest.NewBrowser(t)
 	startWatching(t, b, base, devices, "dev-1")
 
 	if n := devices.Emit("heartbeats", "enricher", "dev-1", heartbeatOperation("dev-1", 1)); n != 1 {
 		t.Fatalf("emitted to %d streams, want 1", n)
 	}
-	b.waitFor(t, "the operation on the page", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
-	steps := eval[[]string](t, b, `[...document.querySelectorAll('[data-testid="watch-op"] [data-step]')].map(e => e.dataset.step)`)
+	b.WaitFor(t, "the operation on the page", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
+	steps := webtest.Eval[[]string](t, b, `[...document.querySelectorAll('[data-testid="watch-op"] [data-step]')].map(e => e.dataset.step)`)
 	if want := []string{"input", "join", "lookup", "getstate", "setstate", "output"}; strings.Join(steps, ",") != strings.Join(want, ",") {
 		t.Errorf("steps %v, want %v", steps, want)
 	}
-	text := b.text(t, `[data-testid="watch-op"]`)
+	text := b.Text(t, `[data-testid="watch-op"]`)
 	for _, s := range []string{
 		"\"deviceId\": \"dev-1\"", // decoded and indented JSON
 		"\"customer\": \"Acme\"",
@@ -79,40 +80,40 @@ func TestLiveWatchShowsEachOperationDecoded(t *testing.T) {
 			t.Errorf("operation text lacks %q:\n%s", s, text)
 		}
 	}
-	if hash := eval[string](t, b, `location.hash`); !strings.HasSuffix(hash, "?key=dev-1") {
+	if hash := webtest.Eval[string](t, b, `location.hash`); !strings.HasSuffix(hash, "?key=dev-1") {
 		t.Errorf("the watched key is not in the link: %q", hash)
 	}
 
 	// Pause: new operations wait; resume shows them, newest first.
-	b.do(t, "pause", chromedp.Click(chromedp.CSS(`[data-testid="watch-pause"]`)))
+	b.Do(t, "pause", chromedp.Click(chromedp.CSS(`[data-testid="watch-pause"]`)))
 	devices.Emit("heartbeats", "enricher", "dev-1", heartbeatOperation("dev-1", 2))
 	devices.Emit("heartbeats", "enricher", "dev-1", heartbeatOperation("dev-1", 3))
-	b.waitFor(t, "two operations waiting", `document.querySelector('[data-testid="watch-count"]').textContent.includes("2 waiting")`, 5*time.Second)
+	b.WaitFor(t, "two operations waiting", `document.querySelector('[data-testid="watch-count"]').textContent.includes("2 waiting")`, 5*time.Second)
 	if n := opCount(t, b); n != 1 {
 		t.Errorf("%d operations shown while paused, want 1", n)
 	}
-	b.do(t, "resume", chromedp.Click(chromedp.CSS(`[data-testid="watch-pause"]`)))
+	b.Do(t, "resume", chromedp.Click(chromedp.CSS(`[data-testid="watch-pause"]`)))
 	if n := opCount(t, b); n != 3 {
 		t.Errorf("%d operations after resuming, want 3", n)
 	}
-	if first := b.text(t, `[data-testid="watch-op"] [data-step="input"]`); !strings.Contains(first, `"seq": 3`) {
+	if first := b.Text(t, `[data-testid="watch-op"] [data-step="input"]`); !strings.Contains(first, `"seq": 3`) {
 		t.Errorf("newest operation is not first: %q", first)
 	}
-	b.screenshot(t, "watch")
+	b.Screenshot(t, "watch")
 
 	// Clear empties the list; the list keeps at most 200 operations.
-	b.do(t, "clear", chromedp.Click(chromedp.CSS(`[data-testid="watch-clear"]`)))
+	b.Do(t, "clear", chromedp.Click(chromedp.CSS(`[data-testid="watch-clear"]`)))
 	if n := opCount(t, b); n != 0 {
 		t.Errorf("%d operations after clearing", n)
 	}
 	for i := 0; i < 230; i++ {
 		devices.Emit("heartbeats", "enricher", "dev-1", heartbeatOperation("dev-1", 100+i))
 	}
-	b.waitFor(t, "the newest of 230 operations", `(document.querySelector('[data-testid="watch-op"] [data-step="input"]') || {textContent: ""}).textContent.includes('"seq": 329')`, 10*time.Second)
+	b.WaitFor(t, "the newest of 230 operations", `(document.querySelector('[data-testid="watch-op"] [data-step="input"]') || {textContent: ""}).textContent.includes('"seq": 329')`, 10*time.Second)
 	if n := opCount(t, b); n != 200 {
 		t.Errorf("%d operations kept, want the bound of 200", n)
 	}
-	b.noPageErrors(t)
+	b.NoPageErrors(t)
 }
 
 func TestLiveWatchWorksBehindAnHTTPSProxy(t *testing.T) {
@@ -125,30 +126,30 @@ func TestLiveWatchWorksBehindAnHTTPSProxy(t *testing.T) {
 	// deployments: the page is https, so its websocket must be wss.
 	proxy := httptest.NewTLSServer(httputil.NewSingleHostReverseProxy(backend))
 	t.Cleanup(proxy.Close)
-	b := newBrowser(t, chromedp.IgnoreCertErrors)
+	b := webtest.NewBrowser(t, chromedp.IgnoreCertErrors)
 
 	startWatching(t, b, proxy.URL, devices, "dev-9")
-	if proto := eval[string](t, b, `location.protocol`); proto != "https:" {
+	if proto := webtest.Eval[string](t, b, `location.protocol`); proto != "https:" {
 		t.Fatalf("page protocol %q", proto)
 	}
 	devices.Emit("heartbeats", "enricher", "dev-9", heartbeatOperation("dev-9", 1))
-	b.waitFor(t, "the operation over wss", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
+	b.WaitFor(t, "the operation over wss", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
 	// The map works over https too.
-	b.open(t, proxy.URL+"/")
-	if g := b.graph(t); len(g.Nodes) != 1 {
+	b.Open(t, proxy.URL+"/")
+	if g := b.Graph(t); len(g.Nodes) != 1 {
 		t.Errorf("map over https has %d nodes", len(g.Nodes))
 	}
-	b.noPageErrors(t)
+	b.NoPageErrors(t)
 }
 
 func TestLiveWatchReportsAFailingPod(t *testing.T) {
 	devices := meshtest.Serve(t, meshtest.Devices())
 	base := startDiscovery(t, devices.Addr)
 	devices.FailWatches("pod is shutting down")
-	b := newBrowser(t)
+	b := webtest.NewBrowser(t)
 
-	b.open(t, base+"/#/processor/"+escape(enricherID)+"?key=dev-1") // a link with a key starts watching
-	b.waitFor(t, "the pod's failure on the page", `document.querySelector('[data-testid="watch-errors"]').textContent.includes("pod is shutting down") || document.querySelector('[data-testid="watch-status"]').textContent.includes("pod is shutting down")`, 10*time.Second)
+	b.Open(t, base+"/#/processor/"+escape(enricherID)+"?key=dev-1") // a link with a key starts watching
+	b.WaitFor(t, "the pod's failure on the page", `document.querySelector('[data-testid="watch-errors"]').textContent.includes("pod is shutting down") || document.querySelector('[data-testid="watch-status"]').textContent.includes("pod is shutting down")`, 10*time.Second)
 	if n := opCount(t, b); n != 0 {
 		t.Errorf("%d operations from a failing pod", n)
 	}

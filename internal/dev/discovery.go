@@ -1,0 +1,51 @@
+package dev
+
+import (
+	"context"
+	"net"
+	"path/filepath"
+
+	"github.com/kafmesh/kafmesh/discovery"
+	"github.com/kafmesh/kafmesh/discovery/scrape"
+	"github.com/kafmesh/kafmesh/discovery/store"
+	"github.com/kafmesh/kafmesh/discovery/store/sqlite"
+	"github.com/kafmesh/kafmesh/discovery/targets"
+	"github.com/kafmesh/kafmesh/discovery/web"
+)
+
+// meshDiscovery is discovery as `kafmesh dev` runs it: the example service
+// as its one static target, an SQLite store in the dev folder, the web UI.
+type meshDiscovery struct {
+	svc   *discovery.Service
+	store store.Store
+}
+
+func newDiscovery(ctx context.Context, cfg Config, info Info) (*meshDiscovery, error) {
+	st, err := sqlite.Open(ctx, filepath.Join(info.Dir, "discover.db"))
+	if err != nil {
+		return nil, err
+	}
+	static, err := targets.NewStatic([]string{info.Service}, "")
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	svc := discovery.New(st,
+		discovery.WithLogger(cfg.Logger.With("part", "discovery")),
+		discovery.WithSources(static),
+		discovery.WithScrapeOptions(scrape.WithInterval(cfg.ScrapeInterval)),
+		discovery.WithSnapshotMaxAge(cfg.ScrapeInterval),
+		discovery.WithServerOptions(web.ServerOptions()...),
+	)
+	return &meshDiscovery{svc: svc, store: st}, nil
+}
+
+// run serves the UI and API on addr until ctx ends; listening gets the
+// bound address.
+func (d *meshDiscovery) run(ctx context.Context, addr string, listening func(net.Addr)) error {
+	return d.svc.Run(ctx, addr, listening)
+}
+
+func (d *meshDiscovery) firstRound() <-chan struct{} { return d.svc.FirstRound() }
+
+func (d *meshDiscovery) close() { _ = d.store.Close() }
