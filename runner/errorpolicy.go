@@ -1,9 +1,13 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrNilHandler is returned when a part is registered without a handler.
+var ErrNilHandler = errors.New("runner: nil handler")
 
 // ErrorPolicy says what a processor or sink does with a record it failed to
 // handle (the handler returned an error, or the value could not be

@@ -217,3 +217,17 @@ func TestMemoryClusterSinksAndViewSourcesAndSinks(t *testing.T) {
 		t.Errorf("%d flushes, want one per record", sink.flushes)
 	}
 }
+
+func TestNilHandlersAreRefused(t *testing.T) {
+	s := memoryService(t, runner.NewMemoryCluster(1))
+	ref := runner.TopicRef{Topic: "t"}
+	if err := runner.NewSink[*wrapperspb.StringValue](s, runner.SinkSpec{Name: "s", TopicRef: ref}, stringCodec, nil); err != runner.ErrNilHandler {
+		t.Errorf("sink: %v", err)
+	}
+	if err := runner.NewViewSource[*wrapperspb.StringValue](s, runner.ViewSourceSpec{Name: "vs", TopicRef: ref}, stringCodec, nil); err != runner.ErrNilHandler {
+		t.Errorf("view source: %v", err)
+	}
+	if err := runner.NewViewSink[*wrapperspb.StringValue](s, runner.ViewSinkSpec{Name: "vk", TopicRef: ref}, stringCodec, nil); err != runner.ErrNilHandler {
+		t.Errorf("view sink: %v", err)
+	}
+}

@@ -48,6 +48,9 @@ type SinkContext interface {
 
 // NewSink registers a sink.
 func NewSink[M any](svc *Service, spec SinkSpec, codec Codec[M], h SinkHandler[M], opts ...PartOption) error {
+	if any(h) == nil {
+		return ErrNilHandler
+	}
 	cfg := partConfig{interval: 5 * time.Second, batchSize: 1000}
 	if err := applyPartOptions(kindSink, &cfg, opts); err != nil {
 		return err

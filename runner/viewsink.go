@@ -14,6 +14,9 @@ type ViewSinkHandler[M any] interface {
 // NewViewSink registers a view sink. Once the table is caught up it syncs,
 // and then every interval.
 func NewViewSink[M any](svc *Service, spec ViewSinkSpec, codec Codec[M], h ViewSinkHandler[M], opts ...PartOption) error {
+	if any(h) == nil {
+		return ErrNilHandler
+	}
 	cfg := partConfig{interval: time.Minute, timeout: 30 * time.Second}
 	if err := applyPartOptions(kindViewSink, &cfg, opts); err != nil {
 		return err

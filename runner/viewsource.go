@@ -24,6 +24,9 @@ type ViewSourceHandler[M any] interface {
 // NewViewSource registers a view source. It syncs once when Run starts and
 // then every interval.
 func NewViewSource[M any](svc *Service, spec ViewSourceSpec, codec Codec[M], h ViewSourceHandler[M], opts ...PartOption) error {
+	if any(h) == nil {
+		return ErrNilHandler
+	}
 	cfg := partConfig{interval: time.Minute, timeout: 30 * time.Second}
 	if err := applyPartOptions(kindViewSource, &cfg, opts); err != nil {
 		return err

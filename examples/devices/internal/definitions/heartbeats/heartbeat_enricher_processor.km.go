@@ -83,6 +83,9 @@ func HeartbeatEnricherSpec() runner.ProcessorSpec {
 // with h handling its inputs. Options: runner.ExactlyOnce, runner.OnError,
 // runner.DeliverTombstones, runner.MemoryState, runner.CommitInterval.
 func RegisterHeartbeatEnricher(svc *runner.Service, h HeartbeatEnricher, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(HeartbeatEnricherSpec(), opts...)
 	runner.HandleInput(p, 0, deviceIDHeartbeatCodec, func(c *runner.ProcessorContext, msg *deviceId.Heartbeat) error {
 		return h.HandleDeviceIDHeartbeat(heartbeatEnricherContext{c}, msg)

@@ -67,6 +67,9 @@ func MeterSpec() runner.ProcessorSpec {
 // Options: runner.ExactlyOnce, runner.OnError, runner.DeliverTombstones,
 // runner.MemoryState, runner.CommitInterval.
 func RegisterMeter(svc *runner.Service, h Meter, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(MeterSpec(), opts...)
 	runner.HandleInput(p, 0, kafmeshDeviceIDHeartbeatCodec, func(c *runner.ProcessorContext, msg *deviceId.Heartbeat) error {
 		return h.HandleKafmeshDeviceIDHeartbeat(meterContext{c}, msg)

@@ -92,6 +92,9 @@ func EnricherSpec() runner.ProcessorSpec {
 // inputs. Options: runner.ExactlyOnce, runner.OnError,
 // runner.DeliverTombstones, runner.MemoryState, runner.CommitInterval.
 func RegisterEnricher(svc *runner.Service, h Enricher, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(EnricherSpec(), opts...)
 	runner.HandleInput(p, 0, deviceIDDetailsCodec, func(c *runner.ProcessorContext, msg *deviceId.Details) error {
 		return h.HandleDeviceIDDetails(enricherContext{c}, msg)

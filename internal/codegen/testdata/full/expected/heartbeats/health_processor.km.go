@@ -70,6 +70,9 @@ func HealthSpec() runner.ProcessorSpec {
 // inputs. Options: runner.ExactlyOnce, runner.OnError,
 // runner.DeliverTombstones, runner.MemoryState, runner.CommitInterval.
 func RegisterHealth(svc *runner.Service, h Health, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(HealthSpec(), opts...)
 	runner.HandleInput(p, 0, customerIDHeartbeatCodec, func(c *runner.ProcessorContext, msg *customerId.Heartbeat) error {
 		return h.HandleCustomerIDHeartbeat(healthContext{c}, msg)

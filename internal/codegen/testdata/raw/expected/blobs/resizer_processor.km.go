@@ -79,6 +79,9 @@ func ResizerSpec() runner.ProcessorSpec {
 // inputs. Options: runner.ExactlyOnce, runner.OnError,
 // runner.DeliverTombstones, runner.MemoryState, runner.CommitInterval.
 func RegisterResizer(svc *runner.Service, h Resizer, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(ResizerSpec(), opts...)
 	runner.HandleInput(p, 0, rawCodec, func(c *runner.ProcessorContext, msg []byte) error {
 		return h.HandleBlobUpload(resizerContext{c}, msg)

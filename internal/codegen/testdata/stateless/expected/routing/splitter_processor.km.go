@@ -77,6 +77,9 @@ func SplitterSpec() runner.ProcessorSpec {
 // inputs. Options: runner.ExactlyOnce, runner.OnError,
 // runner.DeliverTombstones, runner.MemoryState, runner.CommitInterval.
 func RegisterSplitter(svc *runner.Service, h Splitter, opts ...runner.PartOption) error {
+	if h == nil {
+		return runner.ErrNilHandler
+	}
 	p := runner.NewProcessor(SplitterSpec(), opts...)
 	runner.HandleInput(p, 0, deviceIDReadingCodec, func(c *runner.ProcessorContext, msg *deviceId.Reading) error {
 		return h.HandleDeviceIDReading(splitterContext{c}, msg)
