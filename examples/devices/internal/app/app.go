@@ -47,6 +47,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Options are appended to the runtime options.
 	Options []runner.Option
+	// Cluster, when set, runs the service on an in-memory cluster instead
+	// of Kafka (kafmeshtest.Driver in tests); Brokers are then unused.
+	Cluster *runner.MemoryCluster
 }
 
 // App is the service with its parts registered.
@@ -80,7 +83,14 @@ func New(cfg Config) (*App, error) {
 	if cfg.Logger != nil {
 		opts = append(opts, runner.WithLogger(cfg.Logger))
 	}
-	svc, err := definitions.NewService(append(opts, cfg.Options...)...)
+	opts = append(opts, cfg.Options...)
+	var svc *runner.Service
+	var err error
+	if cfg.Cluster != nil {
+		svc, err = cfg.Cluster.NewService(definitions.Definition(), opts...)
+	} else {
+		svc, err = definitions.NewService(opts...)
+	}
 	if err != nil {
 		return nil, err
 	}
