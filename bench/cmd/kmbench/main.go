@@ -39,7 +39,7 @@ func run() error {
 	flag.StringVar(&cfg.Java, "java", "java", "java binary")
 	flag.StringVar(&cfg.JavaOpts, "java-opts", "-Xmx1g", "JVM flags of the Kafka Streams contender")
 	flag.StringVar(&cfg.WorkDir, "work-dir", "", "state folders and logs (default a new temporary folder)")
-	flag.DurationVar(&cfg.Timeout, "timeout", 0, "limit per contender and workload (default 2m + 1s per 5,000 records)")
+	flag.DurationVar(&cfg.Timeout, "timeout", 0, "limit per contender and workload (default 2m + 1s per 2,000 records)")
 	flag.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause between contenders")
 	flag.IntVar(&cfg.LingerMS, "linger-ms", 5, "producer linger of every contender, ms")
 	flag.IntVar(&cfg.BatchBytes, "batch-bytes", 1<<20, "producer batch size of every contender, bytes")

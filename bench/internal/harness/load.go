@@ -28,6 +28,9 @@ func newLoader(brokers []string) (*loader, error) {
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.MaxBufferedRecords(200_000),
+		// Each load goes to a topic created just before; do not wait the
+		// default 5s between metadata refreshes to learn its partitions.
+		kgo.MetadataMinAge(100*time.Millisecond),
 	)
 	if err != nil {
 		return nil, err

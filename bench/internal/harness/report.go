@@ -188,7 +188,7 @@ const methodText = `### Method
   ` + "`key-0`" + ` … ` + "`key-9999`" + ` round-robin. W1 and W3 read the same input topic.
 - **Same logic.** W1: each record increments its key's count in state and emits the new count as a
   ` + "`google.protobuf.Int64Value`" + ` (every contender writes the same bytes). W2: the same processor, started on a
-  changelog that holds 1 count per key for every restore key, written in each contender's own format (kafmesh and goka:
+  changelog that holds a count for each of the restore keys, written in each contender's own format (kafmesh and goka:
   ` + "`<group>-table`" + ` with Int64Value values; Kafka Streams: ` + "`<app>-counts-changelog`" + ` with 8-byte longs).
   W3: each record's key is joined with a co-partitioned table (its customer id) and the customer is looked up in a
   second table; the output is ` + "`\"<customer>|<name>\"`" + `. The bare franz-go loop has no changelog, so it has no W2 row.

@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		cfg.BatchBytes = 1 << 20
 	}
 	if cfg.Timeout == 0 {
-		cfg.Timeout = 2*time.Minute + time.Duration(cfg.Spec.Records/5000)*time.Second
+		cfg.Timeout = 2*time.Minute + time.Duration(cfg.Spec.Records/2000)*time.Second
 	}
 	if err := os.MkdirAll(filepath.Join(cfg.WorkDir, "logs"), 0o755); err != nil {
 		return nil, err
