@@ -15,6 +15,7 @@ package neo4j
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
@@ -27,6 +28,10 @@ import (
 type Store struct {
 	driver   neo4j.DriverWithContext
 	database string
+	// writes serializes this process's write transactions: scrapes of
+	// pods of the same mesh touch the same topic and service nodes, and
+	// concurrent transactions on them only deadlock and retry.
+	writes sync.Mutex
 }
 
 var _ store.Store = (*Store)(nil)
@@ -92,6 +97,8 @@ func (s *Store) Close() error { return s.driver.Close(context.Background()) }
 func (s *Store) Ping(ctx context.Context) error { return s.driver.VerifyConnectivity(ctx) }
 
 func (s *Store) write(ctx context.Context, f func(neo4j.ManagedTransaction) error) error {
+	s.writes.Lock()
+	defer s.writes.Unlock()
 	sess := s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: neo4j.AccessModeWrite})
 	defer sess.Close(ctx)
 	_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return nil, f(tx) })
@@ -172,6 +179,36 @@ const dependsOn = `MATCH (a:Service)-[:HAS_COMPONENT]->(:Component)-[:HAS_PART]-
 	<-[:WRITES|PERSISTS_TO]-()<-[:HAS_PART]-(:Component)<-[:HAS_COMPONENT]-(b:Service)
 	WHERE a <> b
 	MERGE (a)-[:DEPENDS_ON]->(b)`
+
+// serviceDependencies recomputes the DEPENDS_ON edges from and to one
+// service: a report changes only its own service's parts, so only edges
+// with that service at one end can change.
+const serviceDependencies = `MATCH (s:Service {id: $service})
+OPTIONAL MATCH (s)-[d:DEPENDS_ON]-(:Service)
+DELETE d
+WITH DISTINCT s
+CALL {
+	WITH s
+	MATCH (s)-[:HAS_COMPONENT]->(:Component)-[:HAS_PART]->()-[:READS|JOINS|LOOKS_UP]->(:Topic)
+		<-[:WRITES|PERSISTS_TO]-()<-[:HAS_PART]-(:Component)<-[:HAS_COMPONENT]-(b:Service)
+	WHERE b <> s
+	WITH DISTINCT s, b
+	MERGE (s)-[:DEPENDS_ON]->(b)
+}
+CALL {
+	WITH s
+	MATCH (a:Service)-[:HAS_COMPONENT]->(:Component)-[:HAS_PART]->()-[:READS|JOINS|LOOKS_UP]->(:Topic)
+		<-[:WRITES|PERSISTS_TO]-()<-[:HAS_PART]-(:Component)<-[:HAS_COMPONENT]-(s)
+	WHERE a <> s
+	WITH DISTINCT a, s
+	MERGE (a)-[:DEPENDS_ON]->(s)
+}
+RETURN count(*)`
+
+func recomputeServiceDependencies(ctx context.Context, tx neo4j.ManagedTransaction, service string) error {
+	_, err := run(ctx, tx, serviceDependencies, map[string]any{"service": service})
+	return err
+}
 
 func recomputeDependencies(ctx context.Context, tx neo4j.ManagedTransaction) error {
 	_, err := run(ctx, tx, `OPTIONAL MATCH (:Service)-[d:DEPENDS_ON]->(:Service) DELETE d WITH count(*) AS dropped `+dependsOn, nil)

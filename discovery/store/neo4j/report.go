@@ -212,8 +212,18 @@ func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at tim
 	}
 
 	if !c.Empty() {
-		if err := recomputeDependencies(ctx, tx); err != nil {
-			return c, err
+		// The reported service, and a service the pod reported before (a pod
+		// that now runs another service) whose parts may have gone with it.
+		services := []string{tree.Service}
+		for id := range mine {
+			if mesh.KindOf(id) == mesh.KindService && id != tree.Service {
+				services = append(services, id)
+			}
+		}
+		for _, svc := range services {
+			if err := recomputeServiceDependencies(ctx, tx, svc); err != nil {
+				return c, err
+			}
 		}
 	}
 	return c, nil
