@@ -120,6 +120,12 @@ if [[ -z "$brokers" ]]; then
 	fi
 fi
 
+# The kafmesh revision measured: the runtime changes often.
+revision="$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$ROOT" status --porcelain -- runner go.mod go.sum 2>/dev/null)" ]]; then
+	revision+=" with uncommitted changes in runner/ or go.mod"
+fi
+
 mkdir -p "$BENCH_DIR/results"
 out="$BENCH_DIR/results/$(date -u +%Y-%m-%d-%H%M).md"
 args=(
@@ -134,6 +140,7 @@ args=(
 	-streams-jar "$jar"
 	-java-opts "$java_opts"
 	-broker-desc "$broker_desc"
+	-revision "commit $revision"
 	-command "bench/run.sh${original_args[*]:+ ${original_args[*]}}"
 	-out "$out"
 )

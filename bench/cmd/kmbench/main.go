@@ -45,6 +45,7 @@ func run() error {
 	flag.IntVar(&cfg.BatchBytes, "batch-bytes", 1<<20, "producer batch size of every contender, bytes")
 	flag.BoolVar(&cfg.KeepTopics, "keep-topics", false, "keep the run's topics")
 	flag.StringVar(&cfg.BrokerDesc, "broker-desc", "Apache Kafka", "broker description for the report")
+	flag.StringVar(&cfg.Revision, "revision", "", "the kafmesh revision measured, for the report")
 	flag.StringVar(&cfg.Command, "command", "", "the command line to print in the report (default this one)")
 	out := flag.String("out", "", "write the markdown report here")
 	docs := flag.String("docs", "", "replace the peers section of this docs file (docs/benchmarks.md)")

@@ -2,6 +2,7 @@ package harness
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"runtime"
@@ -24,6 +25,10 @@ func describeMachine(cfg Config) Machine {
 	m := Machine{Cores: runtime.NumCPU(), Go: runtime.Version(), Broker: cfg.BrokerDesc, LoadStart: loadAverage()}
 	m.CPU = procField("/proc/cpuinfo", "model name")
 	m.Memory = procField("/proc/meminfo", "MemTotal")
+	var kb int64
+	if _, err := fmt.Sscanf(m.Memory, "%d kB", &kb); err == nil {
+		m.Memory = fmt.Sprintf("%.1f GiB", float64(kb)/(1<<20))
+	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m.Kernel = "Linux " + strings.TrimSpace(string(b))
 	}

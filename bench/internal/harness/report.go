@@ -153,10 +153,17 @@ func (rep *Report) Markdown() string {
 	b.WriteString(sectionIntro)
 	fmt.Fprintf(&b, "\n### Latest run: %s\n\n", rep.Started.UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "- Command: `%s`\n", rep.Config.Command)
+	if rep.Config.Revision != "" {
+		fmt.Fprintf(&b, "- kafmesh: %s\n", rep.Config.Revision)
+	}
 	fmt.Fprintf(&b, "- Machine: %s, %d cores, %s memory, %s; load average (1m) %s at the start, %s at the end\n",
 		m.CPU, m.Cores, m.Memory, m.Kernel, m.LoadStart, rep.LoadEnd)
 	fmt.Fprintf(&b, "- Broker: %s, on the same machine\n", m.Broker)
-	fmt.Fprintf(&b, "- Toolchains: %s; %s\n", m.Go, m.Java)
+	tools := m.Go
+	if m.Java != "" {
+		tools += "; " + m.Java
+	}
+	fmt.Fprintf(&b, "- Toolchains: %s\n", tools)
 	fmt.Fprintf(&b, "- Duration: %s\n\n", rep.Finished.Sub(rep.Started).Round(1e9))
 	b.WriteString(rep.Tables())
 	b.WriteString("\n")
@@ -199,8 +206,8 @@ const methodText = `### Method
   input. All contenders commit only after their outputs are acknowledged (exactly-once: in the same transaction), so
   that moment is "everything produced and committed", within about 10ms. Startup (process start to first read) is shown
   separately and not counted.
-- **Timing (W2).** From just before the process starts to the same completion test on a probe topic of 1,000 fresh
-  records whose keys are spread over the restored key space: a probe can be counted only after its partition is restored.
+- **Timing (W2).** From just before the process starts to the same completion test on a probe topic of fresh records
+  (1,000 by default) whose keys are spread over the restored key space: a probe can be counted only after its partition is restored.
   It includes process (and JVM) start, group join and the restore.
 - **CPU and memory.** CPU seconds are user + system time of the contender process from ` + "`/proc/<pid>/stat`" + `,
   sampled every 10ms, over the timed window (W2: from start). Peak memory is the process's VmHWM (peak RSS) when the run

@@ -34,6 +34,7 @@ type Config struct {
 	KeepTopics bool
 	BrokerDesc string // e.g. "Apache Kafka 4.4.0, single-node KRaft"
 	Command    string // the exact command line, for the report
+	Revision   string // the kafmesh revision measured, for the report
 	Progress   io.Writer
 }
 
