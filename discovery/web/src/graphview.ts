@@ -43,6 +43,8 @@ export interface GraphEdge {
 
 export interface GraphView {
   cy: cytoscape.Core;
+  /** How long the layout and cytoscape's set-up took (ms). */
+  timings: { layout: number; draw: number };
   /** highlight marks nodes whose label contains text and dims the rest. */
   highlight(text: string): number;
   /** setLabel changes a node's label (for live numbers) without a new layout. */
@@ -96,6 +98,8 @@ function stylesheet(): cytoscape.StylesheetJson {
         height: "data(h)",
         "border-width": 2,
         "background-opacity": 0.12,
+        // Labels too small to read are not drawn (a zoomed-out big map).
+        "min-zoomed-font-size": 5,
       },
     },
     ...nodeKinds.map((k) => ({
@@ -108,7 +112,6 @@ function stylesheet(): cytoscape.StylesheetJson {
     { selector: "node.current", style: { "border-width": 4 } },
     { selector: "node.match", style: { "border-color": "#facc15", "border-width": 5 } },
     { selector: ".dimmed", style: { opacity: 0.2 } },
-    { selector: "node[href]", style: { "cursor-events": "yes" } as cytoscape.Css.Node },
     {
       selector: "edge",
       style: {
@@ -150,11 +153,13 @@ export interface GraphViewOptions {
 
 /** renderGraph lays out and draws nodes and edges into container. */
 export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: GraphEdge[], opts: GraphViewOptions = {}): GraphView {
+  const t0 = performance.now();
   const boxes = new Map(nodes.map((n) => [n.id, labelBox(n.label)]));
   const positions = layeredLayout(
     nodes.map((n) => ({ id: n.id, ...boxes.get(n.id)! })),
     edges,
   );
+  const t1 = performance.now();
   const big = nodes.length > 100;
   const cy = cytoscape({
     container,
@@ -194,8 +199,10 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
   });
   cy.on("mouseover", "node[href]", () => (container.style.cursor = "pointer"));
   cy.on("mouseout", "node", () => (container.style.cursor = ""));
+  const timings = { layout: t1 - t0, draw: performance.now() - t1 };
   return {
     cy,
+    timings,
     highlight(text: string): number {
       const needle = text.trim().toLowerCase();
       let matches = 0;

@@ -36,6 +36,7 @@ window.kafmeshUI = {
   page: "",
   ready: false,
   readyAt: 0,
+  timings: {},
   errors: [],
   graph() {
     if (!graph) return null;
@@ -64,6 +65,7 @@ function show(): void {
   graph = null;
   window.kafmeshUI.page = route.page;
   window.kafmeshUI.ready = false;
+  window.kafmeshUI.timings = {};
   leave = () => {
     controller.abort();
     for (const fn of cleanups.splice(0)) fn();
@@ -80,7 +82,10 @@ function show(): void {
     navigate: (to) => {
       if (to && to !== location.hash) location.hash = to;
     },
-    setGraph: (g) => (graph = g),
+    setGraph: (g) => {
+      graph = g;
+      if (g) Object.assign(window.kafmeshUI.timings, g.timings);
+    },
     ready: () => {
       if (controller.signal.aborted) return;
       window.kafmeshUI.ready = true;

@@ -29,6 +29,8 @@ export interface UIHooks {
   ready: boolean;
   /** performance.now() when the page became ready. */
   readyAt: number;
+  /** Milliseconds spent in the last page's steps (query, layout, draw). */
+  timings: Record<string, number>;
   /** Errors the UI caught and showed; tests expect none on healthy pages. */
   errors: string[];
   /** The graph on the page: nodes and edges with their classes. */

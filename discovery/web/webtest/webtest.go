@@ -153,21 +153,35 @@ func Eval[T any](tb testing.TB, b *Browser, expr string) T {
 // Open navigates to url and waits until the page says it is ready.
 func (b *Browser) Open(tb testing.TB, url string) {
 	tb.Helper()
-	b.Do(tb, "open "+url, chromedp.Navigate(url), WaitReady())
+	b.Do(tb, "open "+url, chromedp.Navigate(url))
+	b.WaitFor(tb, "the page at "+url, readyCondition, 20*time.Second)
 }
 
-// WaitReady waits for the UI to finish drawing the current route.
-func WaitReady() chromedp.Action[chromedp.Void] {
-	return chromedp.Poll[chromedp.Void](`window.kafmeshUI && window.kafmeshUI.ready`, chromedp.WithPollingInterval(20*time.Millisecond))
-}
+// readyCondition holds once the UI finished drawing the current route.
+const readyCondition = `!!(window.kafmeshUI && window.kafmeshUI.ready)`
 
-// WaitFor waits until a JavaScript condition holds, failing after timeout.
+// WaitFor waits until a JavaScript condition holds, failing after
+// timeout. It evaluates the condition every 20 ms, so it rides over page
+// loads (an evaluation in a page that is going away just fails and is
+// tried again).
 func (b *Browser) WaitFor(tb testing.TB, what, cond string, timeout time.Duration) {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, timeout+5*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](cond, chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout))); err != nil {
-		tb.Fatalf("%s (waited %s for %s): %v", what, timeout, cond, err)
+	deadline := time.Now().Add(timeout)
+	var last error
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`!!(`+cond+`)`))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if err != nil {
+			last = err
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: %s did not hold within %s (last error: %v)", what, cond, timeout, last)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -224,8 +238,9 @@ func (b *Browser) ClickNode(tb testing.TB, id string) {
 	if p == nil {
 		tb.Fatalf("node %s is not on the page", id)
 	}
+	before := Eval[string](tb, b, `location.hash`)
 	b.Do(tb, "click node "+id, chromedp.MouseClickXY(p.X, p.Y))
-	b.WaitFor(tb, "the page after clicking "+id, `window.kafmeshUI.ready && window.kafmeshUI.page !== "map"`, 10*time.Second)
+	b.WaitFor(tb, "the page after clicking "+id, fmt.Sprintf(`location.hash !== %q && window.kafmeshUI.ready`, before), 10*time.Second)
 }
 
 // Text returns the text of the first element matching a CSS selector.

@@ -49,8 +49,10 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   clear(root);
   root.append(loading("Loading the mesh"));
   let data: MeshMapData;
+  const asked = performance.now();
   try {
     data = await query<MeshMapData>(meshMapQuery, {}, signal);
+    window.kafmeshUI.timings.query = performance.now() - asked;
   } catch (err) {
     if (signal.aborted) return;
     clear(root);
