@@ -21,6 +21,12 @@ import (
 // first scrape round is done.
 func startDiscovery(tb testing.TB, addrs ...string) string {
 	tb.Helper()
+	return startDiscoveryWith(tb, addrs)
+}
+
+// startDiscoveryWith is startDiscovery with more options (lag, …).
+func startDiscoveryWith(tb testing.TB, addrs []string, opts ...discovery.Option) string {
+	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	st, err := sqlite.Open(ctx, filepath.Join(tb.TempDir(), "discover.db"))
 	if err != nil {
@@ -30,11 +36,12 @@ func startDiscovery(tb testing.TB, addrs ...string) string {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	svc := discovery.New(st,
+	svc := discovery.New(st, append([]discovery.Option{
 		discovery.WithSources(static),
 		discovery.WithScrapeOptions(scrape.WithInterval(200*time.Millisecond), scrape.WithTimeout(2*time.Second)),
-		discovery.WithSnapshotMaxAge(200*time.Millisecond),
+		discovery.WithSnapshotMaxAge(200 * time.Millisecond),
 		discovery.WithServerOptions(web.ServerOptions()...),
+	}, opts...)...,
 	)
 	bound := make(chan net.Addr, 1)
 	done := make(chan error, 1)

@@ -5,7 +5,8 @@
 //   - the example service (examples/devices) with simulated devices
 //     feeding its sources;
 //   - discovery, scraping the service as a static target into an SQLite
-//     store, measuring consumer group lag from the brokers;
+//     store and measuring its processors' consumer group lag from the
+//     brokers;
 //   - the web UI and GraphQL API on one HTTP address;
 //
 // prints what runs where, and stops all of it, in order, when the context
@@ -40,8 +41,10 @@ type Config struct {
 	// a heartbeat every Interval (default 1 s).
 	Devices  int
 	Interval time.Duration
-	// ScrapeInterval is how often discovery scrapes the service (default 2 s).
+	// ScrapeInterval is how often discovery scrapes the service (default
+	// 2 s); LagInterval how often it measures consumer group lag (default 3 s).
 	ScrapeInterval time.Duration
+	LagInterval    time.Duration
 	// Out gets the banner; Logger the logs of every part.
 	Out    io.Writer
 	Logger *slog.Logger
@@ -74,6 +77,9 @@ func (c *Config) defaults() {
 	}
 	if c.ScrapeInterval <= 0 {
 		c.ScrapeInterval = 2 * time.Second
+	}
+	if c.LagInterval <= 0 {
+		c.LagInterval = 3 * time.Second
 	}
 	if c.Out == nil {
 		c.Out = io.Discard

@@ -97,6 +97,11 @@ func TestDevShowsTheExampleMeshAndItsLiveWatch(t *testing.T) {
 	if ids := g.NodeIDs(); len(ids) != 1 || ids[0] != "Service:kafmesh" {
 		t.Fatalf("map shows %v, want the example's one service", ids)
 	}
+	// Live flow: discovery measures the processors' lag from the broker.
+	b.WaitFor(t, "live flow on the map", `document.querySelector('[data-testid="flow-status"]').dataset.state === "live"`, 20*time.Second)
+	if label, _, _ := b.Graph(t).Node("Service:kafmesh"); !strings.Contains(label, "lag ") || !strings.Contains(label, "/s") {
+		t.Errorf("service label %q lacks lag and records per second", label)
+	}
 	b.Screenshot(t, "dev-map")
 
 	b.ClickNode(t, "Service:kafmesh")

@@ -5,7 +5,11 @@ import (
 	"net"
 	"path/filepath"
 
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/kafmesh/kafmesh/discovery"
+	"github.com/kafmesh/kafmesh/discovery/lag"
 	"github.com/kafmesh/kafmesh/discovery/scrape"
 	"github.com/kafmesh/kafmesh/discovery/store"
 	"github.com/kafmesh/kafmesh/discovery/store/sqlite"
@@ -15,9 +19,12 @@ import (
 
 // meshDiscovery is discovery as `kafmesh dev` runs it: the example service
 // as its one static target, an SQLite store in the dev folder, the web UI.
+// It measures the processors' consumer group lag from the brokers every
+// LagInterval, for the live flow on the map.
 type meshDiscovery struct {
-	svc   *discovery.Service
-	store store.Store
+	svc    *discovery.Service
+	store  store.Store
+	client *kgo.Client
 }
 
 func newDiscovery(ctx context.Context, cfg Config, info Info) (*meshDiscovery, error) {
@@ -30,14 +37,21 @@ func newDiscovery(ctx context.Context, cfg Config, info Info) (*meshDiscovery, e
 		_ = st.Close()
 		return nil, err
 	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(info.Brokers...))
+	if err != nil {
+		_ = st.Close()
+		return nil, err
+	}
+	monitor := lag.New(kadm.NewClient(cl), lag.WithInterval(cfg.LagInterval), lag.WithLogger(cfg.Logger.With("part", "lag")))
 	svc := discovery.New(st,
+		discovery.WithLag(monitor),
 		discovery.WithLogger(cfg.Logger.With("part", "discovery")),
 		discovery.WithSources(static),
 		discovery.WithScrapeOptions(scrape.WithInterval(cfg.ScrapeInterval)),
 		discovery.WithSnapshotMaxAge(cfg.ScrapeInterval),
 		discovery.WithServerOptions(web.ServerOptions()...),
 	)
-	return &meshDiscovery{svc: svc, store: st}, nil
+	return &meshDiscovery{svc: svc, store: st, client: cl}, nil
 }
 
 // run serves the UI and API on addr until ctx ends; listening gets the
@@ -48,4 +62,7 @@ func (d *meshDiscovery) run(ctx context.Context, addr string, listening func(net
 
 func (d *meshDiscovery) firstRound() <-chan struct{} { return d.svc.FirstRound() }
 
-func (d *meshDiscovery) close() { _ = d.store.Close() }
+func (d *meshDiscovery) close() {
+	d.client.Close()
+	_ = d.store.Close()
+}

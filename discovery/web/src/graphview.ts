@@ -33,6 +33,8 @@ export interface GraphNode {
   classes?: string[];
   /** Where a click goes; none: not clickable. */
   href?: string;
+  /** The longest label the node will get (its box is sized for it). */
+  sizeFor?: string;
 }
 
 export interface GraphEdge {
@@ -154,7 +156,7 @@ export interface GraphViewOptions {
 /** renderGraph lays out and draws nodes and edges into container. */
 export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: GraphEdge[], opts: GraphViewOptions = {}): GraphView {
   const t0 = performance.now();
-  const boxes = new Map(nodes.map((n) => [n.id, labelBox(n.label)]));
+  const boxes = new Map(nodes.map((n) => [n.id, labelBox(n.sizeFor ?? n.label)]));
   const positions = layeredLayout(
     nodes.map((n) => ({ id: n.id, ...boxes.get(n.id)! })),
     edges,

@@ -88,9 +88,14 @@ func Run(ctx context.Context, cfg Config) error {
 		defer close(simulated)
 		fleet{gateway: a.Gateway, devices: cfg.Devices, interval: cfg.Interval, logger: cfg.Logger.With("part", "traffic")}.run(runCtx)
 	}()
-	runErr := a.Run(runCtx)
-	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
-		runErr = nil // stopped while still starting (creating topics): a clean stop
+	// app.Run in two steps, so that a stop while the topics are still
+	// being created is a clean stop, not a failure to create them.
+	runErr := a.Service.ConfigureTopics(runCtx)
+	if runErr != nil && ctx.Err() != nil {
+		runErr = nil
+		a.Service.Close()
+	} else if runErr == nil {
+		runErr = a.Service.Run(runCtx)
 	}
 	stop() // the service stopped (or failed): so does the simulation
 	<-simulated

@@ -28,6 +28,7 @@ export function mapElements(services: MeshMapData["services"]): { nodes: GraphNo
     label: s.name,
     kind: "service",
     href: href("service", s.id),
+    sizeFor: flowLabel(s.name, 99999, 99999),
     classes: s.pods.some((p) => !p.healthy) ? ["unhealthy"] : [],
   }));
   const edges: GraphEdge[] = [];
