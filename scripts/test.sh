@@ -236,12 +236,14 @@ run "gofmt" gofmt_check
 run "go vet" go vet "${packages[@]}"
 run "go test" go_test
 
+# The web UI's built assets (discovery/web/dist, embedded in the binary)
+# must be exactly what its sources build to with the locked npm packages:
+# rebuild them and fail on any difference. Its browser tests run inside
+# go test above (KAFMESH_TEST_CHROMIUM).
+run "web ui assets fresh" "$KAFMESH_ROOT/discovery/web/build.sh" --check
+
 # More test runners go here, one `run` line each, so they are timed, counted
-# in the summary and fail the script. For example, when the discovery web UI
-# gains its own tests under discovery/web (npm, using KAFMESH_TEST_CHROMIUM):
-#
-#   run "web ui tests" bash -c 'cd discovery/web &&
-#       npm ci --cache "$KAFMESH_CACHE_DIR/npm" --prefer-offline && npm test'
+# in the summary and fail the script.
 
 summary
 if ((failed)); then
