@@ -2,62 +2,14 @@ package scrape_test
 
 import (
 	"context"
-	"fmt"
 	"runtime"
 	"testing"
 	"time"
 
-	discoveryv1 "github.com/kafmesh/kafmesh/api/discovery/v1"
 	"github.com/kafmesh/kafmesh/discovery/internal/meshtest"
 	"github.com/kafmesh/kafmesh/discovery/scrape"
 	"github.com/kafmesh/kafmesh/discovery/targets"
 )
-
-// benchTargets starts n real gRPC targets on loopback, each a distinct
-// service shaped like the example devices service (2 components, 6 parts,
-// 5 topics of its own plus one shared topic), so the mesh holds n services.
-func benchTargets(b *testing.B, n int) *listSource {
-	src := &listSource{}
-	var addrs []string
-	for i := 0; i < n; i++ {
-		svc := meshtest.Devices()
-		svc.Name = fmt.Sprintf("service-%03d", i)
-		rename := func(td *discoveryv1.TopicDefinition) {
-			if td.Topic != meshtest.TopicEnriched {
-				td.Topic = fmt.Sprintf("%s.%s", svc.Name, td.Topic)
-			}
-		}
-		for _, c := range svc.Components {
-			for _, s := range c.Sources {
-				rename(s.Topic)
-			}
-			for _, p := range c.Processors {
-				for _, x := range p.Inputs {
-					rename(x.Topic)
-				}
-				for _, x := range p.Joins {
-					rename(x.Topic)
-				}
-				for _, x := range p.Lookups {
-					rename(x.Topic)
-				}
-				rename(p.Persistence.Topic)
-			}
-			for _, v := range c.Views {
-				rename(v.Topic)
-			}
-			for _, v := range c.ViewSources {
-				rename(v.Topic)
-			}
-			for _, v := range c.ViewSinks {
-				rename(v.Topic)
-			}
-		}
-		addrs = append(addrs, meshtest.Serve(b, svc).Addr)
-	}
-	src.set(nil, addrs...)
-	return src
-}
 
 func heapMiB() float64 {
 	runtime.GC()
@@ -72,7 +24,8 @@ func heapMiB() float64 {
 // Reported: seconds per round of each kind and the heap in use after them.
 func BenchmarkRound500(b *testing.B) {
 	const n = 500
-	src := benchTargets(b, n)
+	src := &listSource{}
+	src.set(nil, meshtest.ServeMany(b, n)...)
 	for b.Loop() {
 		b.StopTimer()
 		st := openStore(b)

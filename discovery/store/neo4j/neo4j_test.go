@@ -17,7 +17,7 @@ import (
 )
 
 // serverURI returns the Neo4j server the tests use, or skips.
-func serverURI(t *testing.T) string {
+func serverURI(t testing.TB) string {
 	t.Helper()
 	uri := os.Getenv("KAFMESH_TEST_NEO4J")
 	if uri == "" {
@@ -27,7 +27,7 @@ func serverURI(t *testing.T) string {
 }
 
 // wipe empties the test database: the tests own it while they run.
-func wipe(t *testing.T, uri string) {
+func wipe(t testing.TB, uri string) {
 	t.Helper()
 	ctx := context.Background()
 	d, err := neo4j.NewDriverWithContext(uri, neo4j.NoAuth())
@@ -40,7 +40,7 @@ func wipe(t *testing.T, uri string) {
 	}
 }
 
-func open(t *testing.T, uri string) *neo4jstore.Store {
+func open(t testing.TB, uri string) *neo4jstore.Store {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -82,13 +82,6 @@ var (
 		return fmt.Sprintf("UNWIND $k%d AS id MATCH (n:%s {id: id}) RETURN n", i, k)
 	}, "RETURN n")
 
-	// qExistingEdges returns key and description of the edges given
-	// ($e0..$e16: rows of key, from, to) that exist.
-	qExistingEdges = unionOverShapes(func(i int, s edgeShape) string {
-		return fmt.Sprintf("UNWIND $e%d AS row MATCH (:%s {id: row.from})-[r:%s]->(:%s {id: row.to}) RETURN row.key AS key, coalesce(r.description, '') AS description",
-			i, s.from, s.rel, s.to)
-	}, "RETURN key, description")
-
 	// qWriteNodes writes the properties of $k0..$k8 (rows) and links the
 	// nodes of $l0..$l8 (ids) to the pod $pod.
 	qWriteNodes = func() string {
@@ -104,21 +97,18 @@ var (
 		return b.String()
 	}()
 
-	// qWriteEdges merges the edges of $e0..$e16 (rows) and adds $pod to
-	// each one's pods.
-	qWriteEdges = func() string {
-		var b strings.Builder
-		for i, s := range edgeShapes {
-			fmt.Fprintf(&b, `CALL { UNWIND $e%d AS row
+	// qWriteEdges merges the edges of $e0..$e16 (rows), adds $pod to each
+	// one's pods, and returns how many it created and how many existed
+	// with another description.
+	qWriteEdges = unionOverShapes(func(i int, s edgeShape) string {
+		return fmt.Sprintf(`UNWIND $e%d AS row
 	MATCH (a:%s {id: row.from}) MATCH (b:%s {id: row.to})
 	MERGE (a)-[r:%s]->(b)
+	WITH row, r, r.pods IS NULL AS created, coalesce(r.description, '') <> row.description AS changed
 	SET r.description = row.description,
-		r.pods = CASE WHEN $pod IN coalesce(r.pods, []) THEN r.pods ELSE coalesce(r.pods, []) + $pod END }
-`, i, s.from, s.to, s.rel)
-		}
-		b.WriteString("RETURN count(*)")
-		return b.String()
-	}()
+		r.pods = CASE WHEN $pod IN coalesce(r.pods, []) THEN r.pods ELSE coalesce(r.pods, []) + $pod END
+	RETURN created, changed`, i, s.from, s.to, s.rel)
+	}, "RETURN sum(CASE WHEN created THEN 1 ELSE 0 END), sum(CASE WHEN changed AND NOT created THEN 1 ELSE 0 END)")
 
 	// qDropEdges takes $pod off the edges of $e0..$e16 and deletes those no
 	// pod reports any more, returning how many it deleted.

@@ -42,11 +42,13 @@ func (s *Store) Report(ctx context.Context, p mesh.Pod, at time.Time, tree *mesh
 func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at time.Time, tree *mesh.Tree) (store.Change, error) {
 	var c store.Change
 	fp := tree.Fingerprint()
-	recs, err := run(ctx, tx, `MERGE (p:Pod {id: $pod.id})
+	recs, err := run(ctx, tx, `OPTIONAL MATCH (known:Pod {id: $pod.id})
+		WITH known IS NULL AS fresh
+		MERGE (p:Pod {id: $pod.id})
 		ON CREATE SET p.firstSeen = $at, p.fingerprint = ''
-		WITH p, p.fingerprint AS old
+		WITH p, p.fingerprint AS old, fresh
 		SET p += $pod, p.lastScrape = $at, p.lastSeen = $at, p.lastError = '', p.fingerprint = $fp
-		RETURN old`, map[string]any{"pod": podProps(p), "at": at.UTC(), "fp": fp})
+		RETURN old, fresh`, map[string]any{"pod": podProps(p), "at": at.UTC(), "fp": fp})
 	if err != nil {
 		return c, err
 	}
@@ -54,6 +56,8 @@ func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at tim
 		c.Unchanged = true
 		return c, nil
 	}
+	// A pod new to the store reported nothing before.
+	fresh, _ := recs[0].Values[1].(bool)
 	pod := map[string]any{"pod": p.ID}
 
 	// What exists: the tree's nodes (whoever reported them), and what this
@@ -78,50 +82,27 @@ func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at tim
 		}
 	}
 	mine := map[string]bool{}
-	recs, err = run(ctx, tx, `MATCH (n)-[:REPORTED_BY]->(:Pod {id: $pod}) RETURN n.id`, pod)
-	if err != nil {
-		return c, err
-	}
-	for _, r := range recs {
-		id, _ := r.Values[0].(string)
-		mine[id] = true
-	}
 	myEdges := map[string]mesh.Edge{}
-	recs, err = run(ctx, tx, `MATCH (n)-[:REPORTED_BY]->(:Pod {id: $pod})
-		MATCH (n)-[r]->(m) WHERE $pod IN coalesce(r.pods, [])
-		RETURN n.id, type(r), m.id, coalesce(r.description, '')`, pod)
-	if err != nil {
-		return c, err
-	}
-	for _, r := range recs {
-		e := mesh.Edge{From: r.Values[0].(string), Rel: mesh.Rel(r.Values[1].(string)), To: r.Values[2].(string), Description: r.Values[3].(string)}
-		myEdges[e.Key()] = e
-	}
-	edgeDesc := map[string]string{}
-	for k, e := range myEdges {
-		edgeDesc[k] = e.Description
-	}
-	// Edges new to this pod may exist already (another pod reports them).
-	var newEdges []mesh.Edge
-	for _, e := range tree.Edges {
-		if _, ok := myEdges[e.Key()]; !ok {
-			newEdges = append(newEdges, e)
-		}
-	}
-	if len(newEdges) > 0 {
-		params := map[string]any{}
-		if err := byShapeParams(newEdges, params); err != nil {
-			return c, err
-		}
-		recs, err := run(ctx, tx, qExistingEdges, params)
+	if !fresh {
+		recs, err = run(ctx, tx, `MATCH (n)-[:REPORTED_BY]->(:Pod {id: $pod}) RETURN n.id`, pod)
 		if err != nil {
 			return c, err
 		}
 		for _, r := range recs {
-			edgeDesc[r.Values[0].(string)] = r.Values[1].(string)
+			id, _ := r.Values[0].(string)
+			mine[id] = true
+		}
+		recs, err = run(ctx, tx, `MATCH (n)-[:REPORTED_BY]->(:Pod {id: $pod})
+			MATCH (n)-[r]->(m) WHERE $pod IN coalesce(r.pods, [])
+			RETURN n.id, type(r), m.id, coalesce(r.description, '')`, pod)
+		if err != nil {
+			return c, err
+		}
+		for _, r := range recs {
+			e := mesh.Edge{From: r.Values[0].(string), Rel: mesh.Rel(r.Values[1].(string)), To: r.Values[2].(string), Description: r.Values[3].(string)}
+			myEdges[e.Key()] = e
 		}
 	}
-
 	// Nodes: write the new and the changed, link the newly reported.
 	rows, links := map[mesh.Kind][]any{}, map[mesh.Kind][]any{}
 	inTree := map[string]bool{}
@@ -149,21 +130,13 @@ func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at tim
 		}
 	}
 
-	// Edges: MERGE the new and changed ones, adding this pod to their pods.
+	// Edges: MERGE those new to this pod or changed, adding this pod to
+	// their pods; the MERGE tells created from existing ones.
 	var write []mesh.Edge
 	want := map[string]bool{}
 	for _, e := range tree.Edges {
 		want[e.Key()] = true
-		desc, exists := edgeDesc[e.Key()]
-		_, reported := myEdges[e.Key()]
-		switch {
-		case !exists:
-			c.EdgesAdded++
-			write = append(write, e)
-		case desc != e.Description:
-			c.EdgesUpdated++
-			write = append(write, e)
-		case !reported:
+		if mineE, ok := myEdges[e.Key()]; !ok || mineE.Description != e.Description {
 			write = append(write, e)
 		}
 	}
@@ -172,9 +145,14 @@ func report(ctx context.Context, tx neo4j.ManagedTransaction, p mesh.Pod, at tim
 		if err := byShapeParams(write, params); err != nil {
 			return c, err
 		}
-		if _, err := run(ctx, tx, qWriteEdges, params); err != nil {
+		recs, err := run(ctx, tx, qWriteEdges, params)
+		if err != nil {
 			return c, err
 		}
+		added, _ := recs[0].Values[0].(int64)
+		updated, _ := recs[0].Values[1].(int64)
+		c.EdgesAdded += int(added)
+		c.EdgesUpdated += int(updated)
 	}
 
 	// Edges this pod dropped: take the pod off them, delete the unreported.
