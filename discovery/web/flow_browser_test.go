@@ -93,6 +93,12 @@ func TestMapMarksAProcessorThatFallsBehind(t *testing.T) {
 	if flow := b.Text(t, `[data-testid="processor-flow"]`); !strings.Contains(flow, "falling behind") || !strings.Contains(flow, "records/s") {
 		t.Errorf("processor flow %q", flow)
 	}
+
+	// The topic page says how fast the topic is written.
+	b.Open(t, url+"/#/topic/"+escape("Topic:"+laggyTopic))
+	if facts := b.Text(t, `.facts`); !strings.Contains(facts, "Written0 records/s") {
+		t.Errorf("topic facts %q, want the measured write rate", facts)
+	}
 	b.NoPageErrors(t)
 }
 

@@ -232,7 +232,7 @@ const partRef = `__typename
 
 export const topicQuery = `query Topic($id: ID!) {
   topicById(id: $id) {
-    id name message type
+    id name message type recordsPerSecond
     messageSchema { name file service { id name } fields { name jsonName number type label keyType oneof } }
     producers { ${partRef} }
     consumers { ${partRef} }
@@ -267,6 +267,8 @@ export interface TopicData {
     name: string;
     message: string;
     type: string;
+    /** Written per second, measured from the brokers; null without --brokers. */
+    recordsPerSecond: number | null;
     messageSchema: { name: string; file: string; service: Ref | null; fields: MessageField[] } | null;
     producers: PartRef[];
     consumers: PartRef[];

@@ -1,7 +1,7 @@
 // A topic: who writes it and who reads it, across every service, with the
 // way each part uses it, its message type and the message's schema.
 
-import { h } from "../dom";
+import { formatCount, h } from "../dom";
 import { renderGraph, type EdgeKind, type GraphEdge, type GraphNode, type NodeKind } from "../graphview";
 import type { PageContext } from "../page";
 import { topicQuery, type MessageField, type PartRef, type TopicData } from "../queries";
@@ -114,6 +114,7 @@ export function renderTopic(ctx: PageContext): Promise<void> {
       facts([
         ["Message", h("code", { "data-testid": "topic-message" }, t.message)],
         ["Encoding", t.type],
+        ["Written", t.recordsPerSecond === null ? "not measured (kafmesh discover measures it with --brokers)" : `${formatCount(t.recordsPerSecond)} records/s`],
         ["Role", stateOf || (t.producers.length ? "stream" : "written outside the mesh")],
         ["Producers", String(t.producers.length)],
         ["Consumers", String(t.consumers.length)],
