@@ -14,6 +14,8 @@
 #   --probes N         W2 probe records (default 1000)
 #   --workloads LIST   w1,w2,w3 (default all)
 #   --contenders LIST  kafmesh,kafmesh-eos,goka,franz,streams (default all)
+#   --repeat N         run each contender N times (round the contenders) and report the
+#                      median, with the range (default 1)
 #   --brokers ADDR     use this running broker instead of starting one
 #   --linger-ms N      producer linger of every contender (default 5)
 #   --batch-bytes N    producer batch size of every contender (default 1048576)
@@ -51,6 +53,7 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0
 
 records="${BENCH_RECORDS:-1000000}"
 probes=1000
+repeat=1
 workloads="w1,w2,w3"
 contenders=""
 brokers=""
@@ -64,6 +67,7 @@ while (($#)); do
 	case "$1" in
 	--records) records="${2:?--records needs a value}"; shift 2 ;;
 	--probes) probes="${2:?--probes needs a value}"; shift 2 ;;
+	--repeat) repeat="${2:?--repeat needs a value}"; shift 2 ;;
 	--workloads) workloads="${2:?--workloads needs a value}"; shift 2 ;;
 	--contenders) contenders="${2:?--contenders needs a value}"; shift 2 ;;
 	--brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
@@ -132,6 +136,7 @@ args=(
 	-brokers "$brokers"
 	-records "$records"
 	-probes "$probes"
+	-repeat "$repeat"
 	-workloads "$workloads"
 	-contenders "$contenders"
 	-linger-ms "$linger_ms"

@@ -43,6 +43,7 @@ func run() error {
 	flag.DurationVar(&cfg.Settle, "settle", 2*time.Second, "pause between contenders")
 	flag.IntVar(&cfg.LingerMS, "linger-ms", 5, "producer linger of every contender, ms")
 	flag.IntVar(&cfg.BatchBytes, "batch-bytes", 1<<20, "producer batch size of every contender, bytes")
+	flag.IntVar(&cfg.Repeat, "repeat", 1, "runs per contender and workload, round the contenders; the median counts")
 	flag.BoolVar(&cfg.KeepTopics, "keep-topics", false, "keep the run's topics")
 	flag.StringVar(&cfg.BrokerDesc, "broker-desc", "Apache Kafka", "broker description for the report")
 	flag.StringVar(&cfg.Revision, "revision", "", "the kafmesh revision measured, for the report")

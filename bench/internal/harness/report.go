@@ -60,18 +60,30 @@ func (rep *Report) Tables() string {
 		}
 		fmt.Fprintf(&b, "**%s**\n\n", titles[w])
 		base, haveBase := rep.result(w, baseline)
+		repeated := rep.Config.Repeat > 1
+		rangeHead, rangeRule := "", ""
+		if repeated {
+			rangeHead, rangeRule = fmt.Sprintf(" range of %d runs |", rep.Config.Repeat), "--:|"
+		}
 		if w == "w2" {
-			b.WriteString("| contender | restore time (s) | keys/s | CPU (s) | peak RSS (MiB) | speed × kafmesh | load (1m) |\n")
-			b.WriteString("|---|--:|--:|--:|--:|--:|--:|\n")
+			b.WriteString("| contender | restore time (s) | keys/s |" + rangeHead + " CPU (s) | peak RSS (MiB) | speed × kafmesh | load (1m) |\n")
+			b.WriteString("|---|--:|--:|" + rangeRule + "--:|--:|--:|--:|\n")
 		} else {
-			b.WriteString("| contender | records/s | wall (s) | CPU (s) | peak RSS (MiB) | × kafmesh | startup (s) | load (1m) |\n")
-			b.WriteString("|---|--:|--:|--:|--:|--:|--:|--:|\n")
+			b.WriteString("| contender | records/s |" + rangeHead + " wall (s) | CPU (s) | peak RSS (MiB) | × kafmesh | startup (s) | load (1m) |\n")
+			b.WriteString("|---|--:|" + rangeRule + "--:|--:|--:|--:|--:|--:|\n")
 		}
 		for _, r := range rows {
+			rangeCell := ""
+			if repeated {
+				rangeCell = fmt.Sprintf(" %s–%s |", thousands(int(r.RateMin)), thousands(int(r.RateMax)))
+			}
 			if r.Err != nil {
 				cols := 5
 				if w == "w2" {
 					cols = 4
+				}
+				if repeated {
+					cols++
 				}
 				fmt.Fprintf(&b, "| %s | **failed**: %s |%s %s |\n", r.Contender.Label, oneLine(r.Err), strings.Repeat(" |", cols), r.Load)
 				continue
@@ -81,11 +93,11 @@ func (rep *Report) Tables() string {
 				ratio = fmt.Sprintf("%.2f×", r.Rate()/base.Rate())
 			}
 			if w == "w2" {
-				fmt.Fprintf(&b, "| %s | %.2f | %s | %.2f | %d | %s | %s |\n",
-					r.Contender.Label, r.Wall.Seconds(), thousands(int(r.Rate())), r.CPU, r.PeakRSS>>20, ratio, r.Load)
+				fmt.Fprintf(&b, "| %s | %.2f | %s |%s %.2f | %d | %s | %s |\n",
+					r.Contender.Label, r.Wall.Seconds(), thousands(int(r.Rate())), rangeCell, r.CPU, r.PeakRSS>>20, ratio, r.Load)
 			} else {
-				fmt.Fprintf(&b, "| %s | %s | %.2f | %.2f | %d | %s | %.2f | %s |\n",
-					r.Contender.Label, thousands(int(r.Rate())), r.Wall.Seconds(), r.CPU, r.PeakRSS>>20, ratio, r.Startup.Seconds(), r.Load)
+				fmt.Fprintf(&b, "| %s | %s |%s %.2f | %.2f | %d | %s | %.2f | %s |\n",
+					r.Contender.Label, thousands(int(r.Rate())), rangeCell, r.Wall.Seconds(), r.CPU, r.PeakRSS>>20, ratio, r.Startup.Seconds(), r.Load)
 			}
 		}
 		b.WriteString("\n")
@@ -217,8 +229,9 @@ const methodText = `### Method
   input with the right customer and name; W2 every probe's count equal to its restored count + 1 (which only a
   complete restore gives). A contender that fails a check is shown as failed, without numbers.
 - **Ratios** are records/s (W2: keys restored per second) divided by kafmesh at-least-once's on the same workload.
-- **Noise.** One run per contender; on a busy machine numbers move by tens of percent. The load average column shows
-  what else ran.
+- **Noise.** By default one run per contender; on a busy machine numbers move by tens of percent. ` + "`--repeat N`" + `
+  runs every contender N times, taking turns, and reports the run with the median rate (its wall, CPU and memory) with
+  the range of rates. The load average column shows what else ran when each run started.
 `
 
 // WriteDocs replaces the section in path (from its heading to the next

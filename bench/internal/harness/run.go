@@ -29,6 +29,7 @@ type Config struct {
 	WorkDir    string        // state folders and logs
 	Timeout    time.Duration // per contender and workload; 0: from the record count
 	Settle     time.Duration // pause between contenders
+	Repeat     int           // runs per contender and workload; the median counts
 	LingerMS   int           // producer linger of every contender
 	BatchBytes int           // producer batch size of every contender
 	KeepTopics bool
@@ -52,6 +53,10 @@ type Result struct {
 	CPU       float64       // seconds, over Wall
 	PeakRSS   int64
 	Load      string
+	// Runs is how many runs this result is the median of; RateMin and
+	// RateMax are their lowest and highest rates.
+	Runs             int
+	RateMin, RateMax float64
 }
 
 // Rate is items per second of wall time.
@@ -190,95 +195,31 @@ func (r *runner) workload(ctx context.Context, w string, contenders []Contender)
 		}
 	}
 
+	// Repeats go round the contenders, so a change in the machine's load
+	// spreads over all of them instead of hitting one.
+	runs := map[string][]Result{}
+	first := true
+	for rep := range max(r.cfg.Repeat, 1) {
+		for _, c := range contenders {
+			if w == "w2" && c.changelog == nil {
+				continue // nothing to restore
+			}
+			if !first && r.cfg.Settle > 0 {
+				time.Sleep(r.cfg.Settle)
+			}
+			first = false
+			res, err := r.once(ctx, w, c, rep, workloadTopics{join: join, lookup: lookup, probes: probes, probeEnds: probeEnds})
+			if err != nil {
+				return nil, err
+			}
+			runs[c.Name] = append(runs[c.Name], res)
+		}
+	}
 	var results []Result
-	for i, c := range contenders {
-		if w == "w2" && c.changelog == nil {
-			continue // nothing to restore
+	for _, c := range contenders {
+		if rs := runs[c.Name]; len(rs) > 0 {
+			results = append(results, median(rs))
 		}
-		if i > 0 && r.cfg.Settle > 0 {
-			time.Sleep(r.cfg.Settle)
-		}
-		group := fmt.Sprintf("%s-%s-%s", r.prefix, w, c.Name)
-		e := execution{contender: c, group: group, output: group + "-out", timeout: r.cfg.Timeout,
-			logPath: filepath.Join(r.cfg.WorkDir, "logs", w+"-"+c.Name+".log")}
-		stateDir := filepath.Join(r.cfg.WorkDir, "state", group)
-		e.args = []string{"--brokers", joinComma(r.cfg.Brokers), "--group", group, "--output", e.output, "--state-dir", stateDir,
-			"--linger-ms", fmt.Sprint(r.cfg.LingerMS), "--batch-bytes", fmt.Sprint(r.cfg.BatchBytes), "--commit-ms", "100", "--fetch-max-wait-ms", "500"}
-		res := Result{Workload: w, Contender: c}
-		err := func() error {
-			if err := r.k.createTopics(ctx, spec.Partitions, false, e.output); err != nil {
-				return err
-			}
-			switch w {
-			case "w1":
-				e.input, e.inputEnds, e.outputs, res.Items = r.input, r.inputEnds, int64(spec.Records), spec.Records
-				e.args = append(e.args, "--mode", "count", "--input", r.input)
-				if c.stateTopicsCreated != nil {
-					if err := r.k.createTopics(ctx, spec.Partitions, true, c.stateTopicsCreated(group)...); err != nil {
-						return err
-					}
-				}
-			case "w3":
-				e.input, e.inputEnds, e.outputs, res.Items = r.input, r.inputEnds, int64(spec.Records), spec.Records
-				e.args = append(e.args, "--mode", "enrich", "--input", r.input, "--join", join, "--lookup", lookup)
-			case "w2":
-				e.input, e.inputEnds, e.outputs, res.Items = probes, probeEnds, int64(spec.Probes), spec.Records
-				e.args = append(e.args, "--mode", "count", "--input", probes)
-				changelog := c.changelog(group)
-				if err := r.k.createTopics(ctx, spec.Partitions, true, changelog); err != nil {
-					return err
-				}
-				start := time.Now()
-				if err := r.ld.load(ctx, changelog, spec.Records, func(i int) (string, []byte) {
-					return workload.RestoreKey(i), c.changelogValue(workload.RestoredCount(i))
-				}); err != nil {
-					return err
-				}
-				r.cfg.logf("w2: loaded %d keys into %s in %s", spec.Records, changelog, time.Since(start).Round(time.Millisecond))
-			}
-			r.cfg.logf("%s: running %s", w, c.Label)
-			m, err := e.run(ctx, r.k, r.cfg)
-			res.Load = m.load
-			if err != nil {
-				return err
-			}
-			_ = os.RemoveAll(stateDir)
-			res.PeakRSS = m.peakRSS
-			if !m.firstRead.IsZero() {
-				res.Startup = m.firstRead.Sub(m.start)
-			}
-			if w == "w2" {
-				res.Wall, res.CPU = m.done.Sub(m.start), m.cpuTotal
-			} else {
-				if m.firstRead.IsZero() {
-					return fmt.Errorf("%s never printed its first-read line", c.Name)
-				}
-				res.Wall, res.CPU = m.done.Sub(m.firstRead), m.cpuWindow
-			}
-			outs, err := readAll(ctx, r.cfg.Brokers, e.output, int(e.outputs))
-			if err != nil {
-				return fmt.Errorf("read output: %w", err)
-			}
-			switch w {
-			case "w1":
-				return checkCounts(spec, outs)
-			case "w2":
-				return checkRestored(spec, outs)
-			default:
-				return checkEnriched(spec, outs)
-			}
-		}()
-		if err != nil {
-			if ctx.Err() != nil {
-				return results, ctx.Err()
-			}
-			res.Err = err
-			r.cfg.logf("%s: %s FAILED: %v", w, c.Label, err)
-		} else {
-			r.cfg.logf("%s: %s: %.0f/s, wall %.2fs, CPU %.2fs, peak RSS %d MiB (load %s)",
-				w, c.Label, res.Rate(), res.Wall.Seconds(), res.CPU, res.PeakRSS>>20, res.Load)
-		}
-		results = append(results, res)
 	}
 	return results, nil
 }
