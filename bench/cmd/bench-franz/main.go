@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -63,10 +64,17 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 	defer cl.Close()
 
 	counts := map[string]int64{}
-	var produceErr error
+	var (
+		errMu      sync.Mutex
+		produceErr error
+	)
 	onAck := func(_ *kgo.Record, err error) {
-		if err != nil && produceErr == nil {
-			produceErr = err // read only after Flush, which orders it
+		if err != nil {
+			errMu.Lock()
+			if produceErr == nil {
+				produceErr = err
+			}
+			errMu.Unlock()
 		}
 	}
 	commit := func() error {
@@ -75,8 +83,11 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 		if err := cl.Flush(fctx); err != nil {
 			return err
 		}
-		if produceErr != nil {
-			return fmt.Errorf("produce: %w", produceErr)
+		errMu.Lock()
+		err := produceErr
+		errMu.Unlock()
+		if err != nil {
+			return fmt.Errorf("produce: %w", err)
 		}
 		return cl.CommitUncommittedOffsets(fctx)
 	}
