@@ -47,7 +47,10 @@ export interface GraphView {
   cy: cytoscape.Core;
   /** How long the layout and cytoscape's set-up took (ms). */
   timings: { layout: number; draw: number };
-  /** highlight marks nodes whose label contains text and dims the rest. */
+  /**
+   * highlight marks nodes whose label contains text and dims the rest; a
+   * single match is centred at a readable zoom. Returns the matches.
+   */
   highlight(text: string): number;
   /** setLabel changes a node's label (for live numbers) without a new layout. */
   setLabel(id: string, label: string): void;
@@ -218,6 +221,12 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
         hit.addClass("match");
         cy.elements().not(hit).not(hit.connectedEdges()).addClass("dimmed");
       });
+      if (matches === 1) {
+        // One match: bring it into view at a readable size.
+        const hit = cy.nodes(".match");
+        cy.zoom(Math.max(cy.zoom(), 1));
+        cy.center(hit);
+      }
       return matches;
     },
     setLabel(id: string, label: string) {

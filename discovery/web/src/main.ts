@@ -35,6 +35,8 @@ let leave: (() => void) | null = null;
 window.kafmeshUI = {
   page: "",
   ready: false,
+  renders: 0,
+  load: `${Date.now()}-${Math.random()}`,
   readyAt: 0,
   timings: {},
   errors: [],
@@ -65,6 +67,7 @@ function show(): void {
   graph = null;
   window.kafmeshUI.page = route.page;
   window.kafmeshUI.ready = false;
+  window.kafmeshUI.renders++;
   window.kafmeshUI.timings = {};
   leave = () => {
     controller.abort();

@@ -27,6 +27,9 @@ export interface UIHooks {
   /** The page shown (map, service, …) and whether it finished drawing. */
   page: string;
   ready: boolean;
+  /** Counts the routes drawn by this page load, and names the load, so a test can tell a new route from the last one. */
+  renders: number;
+  load: string;
   /** performance.now() when the page became ready. */
   readyAt: number;
   /** Milliseconds spent in the last page's steps (query, layout, draw). */

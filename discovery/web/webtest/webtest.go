@@ -150,15 +150,28 @@ func Eval[T any](tb testing.TB, b *Browser, expr string) T {
 	return v
 }
 
-// Open navigates to url and waits until the page says it is ready.
+// Open navigates to url (a new page, or only a new route of the same
+// page) and waits until the UI has drawn it.
 func (b *Browser) Open(tb testing.TB, url string) {
 	tb.Helper()
+	before := b.drawn(tb)
 	b.Do(tb, "open "+url, chromedp.Navigate(url))
-	b.WaitFor(tb, "the page at "+url, readyCondition, 20*time.Second)
+	b.WaitFor(tb, "the page at "+url, newRouteReady(before), 20*time.Second)
 }
 
-// readyCondition holds once the UI finished drawing the current route.
-const readyCondition = `!!(window.kafmeshUI && window.kafmeshUI.ready)`
+// drawn names the route the UI drew last: its page load and route count.
+func (b *Browser) drawn(tb testing.TB) string {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	s, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`window.kafmeshUI ? window.kafmeshUI.load + "/" + window.kafmeshUI.renders : ""`))
+	return s
+}
+
+// newRouteReady holds once the UI drew a route other than before.
+func newRouteReady(before string) string {
+	return fmt.Sprintf(`window.kafmeshUI && window.kafmeshUI.ready && (window.kafmeshUI.load + "/" + window.kafmeshUI.renders) !== %q`, before)
+}
 
 // WaitFor waits until a JavaScript condition holds, failing after
 // timeout. It evaluates the condition every 20 ms, so it rides over page
@@ -238,9 +251,9 @@ func (b *Browser) ClickNode(tb testing.TB, id string) {
 	if p == nil {
 		tb.Fatalf("node %s is not on the page", id)
 	}
-	before := Eval[string](tb, b, `location.hash`)
+	before := b.drawn(tb)
 	b.Do(tb, "click node "+id, chromedp.MouseClickXY(p.X, p.Y))
-	b.WaitFor(tb, "the page after clicking "+id, fmt.Sprintf(`location.hash !== %q && window.kafmeshUI.ready`, before), 10*time.Second)
+	b.WaitFor(tb, "the page after clicking "+id, newRouteReady(before), 10*time.Second)
 }
 
 // Text returns the text of the first element matching a CSS selector.

@@ -97,6 +97,11 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if runErr == nil {
 		runErr = a.Service.Run(runCtx)
 	}
+	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
+		// Asked to stop: a part that gave up its work because of it (the
+		// view source's sync in flight, say) has not failed.
+		runErr = nil
+	}
 	stop() // the service stopped (or failed): so does the simulation
 	<-simulated
 	stopGracefully(srv, 5*time.Second)
