@@ -140,7 +140,7 @@ func TestDevShowsTheExampleMeshAndItsLiveWatch(t *testing.T) {
 		t.Errorf("steps of a heartbeat %v, want input, join, lookup and the two outputs", steps)
 	}
 	text := b.Text(t, `[data-testid="watch-op"]`)
-	for _, s := range []string{"kafmesh.deviceId.heartbeat", `"isHealthy"`, `"name": "Acme"`, `"customerName": "Acme"`} {
+	for _, s := range []string{"kafmesh.deviceId.heartbeat", `"time": "20`, `"deviceId": "1"`, `"name": "Acme"`, `"customerName": "Acme"`} {
 		if !strings.Contains(text, s) {
 			t.Errorf("operation lacks %q:\n%s", s, text)
 		}
