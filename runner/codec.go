@@ -66,9 +66,13 @@ func nonNil(b []byte, err error) ([]byte, error) {
 	return b, err
 }
 
+// unmarshalOpts merges into the fresh message Decode allocates, which
+// skips the reset a plain Unmarshal does first.
+var unmarshalOpts = proto.UnmarshalOptions{Merge: true}
+
 func (c protoCodec[T, M]) Decode(src []byte) (M, error) {
 	m := M(new(T))
-	if err := proto.Unmarshal(src, m); err != nil {
+	if err := unmarshalOpts.Unmarshal(src, m); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", c.desc.FullName(), err)
 	}
 	return m, nil

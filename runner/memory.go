@@ -256,7 +256,7 @@ func (pp *processorPart) consumeMemory(ctx context.Context, r *kgo.Record) error
 	}
 	pp.batch.Reset()
 	t.state.prepare(&pp.batch, func(key, value []byte) {
-		pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.onChangelogAck)
+		pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 	})
 	if err := pp.stateStore.Apply(&pp.batch); err != nil {
 		return err

@@ -36,6 +36,12 @@ func TestMemoryClusterRunsStatefulProcessors(t *testing.T) {
 	if len(outs) != 100 {
 		t.Fatalf("%d outputs, want 100", len(outs))
 	}
+	// Outputs carry the timestamp of the input that caused them.
+	for i, in := range m.Records("in") {
+		if !outs[i].Timestamp.Equal(in.Timestamp) {
+			t.Fatalf("output %d has timestamp %v, its input %v", i, outs[i].Timestamp, in.Timestamp)
+		}
+	}
 	expectCounts(t, lastCounts(t, outs), 100, 7)
 	// Each key was handled on the partition Kafka would give it, and its
 	// state went to the same partition of the changelog.

@@ -82,8 +82,9 @@ type ProcessorContext struct {
 
 	// The record's own state change, applied only if the handler succeeds.
 	stateTouched bool
-	stateValue   []byte // nil: delete; else a view of stateBuf
-	stateBuf     []byte // scratch reused for every record of the task
+	stateEntry   *cacheEntry // the key's cache entry, once State read it
+	stateValue   []byte      // nil: delete; else a view of stateBuf
+	stateBuf     []byte      // scratch reused for every record of the task
 	outputs      []*kgo.Record
 }
 
@@ -167,6 +168,9 @@ func Output[M any](c *ProcessorContext, i int, codec Codec[M], key string, m M) 
 		c.fail(fmt.Errorf("output %s: %w", spec.Topic, err))
 		return
 	}
+	// Like Kafka Streams, an output carries the timestamp of the input
+	// that caused it (event time flows through the mesh).
+	out.Timestamp = c.rec.Timestamp
 	c.outputs = append(c.outputs, out)
 	if c.trace != nil {
 		c.trace.output(spec.TopicRef, key, func() []byte { return codec.JSON(m) })
@@ -179,7 +183,7 @@ func State[M any](c *ProcessorContext, codec Codec[M]) (M, bool) {
 	raw, ok := c.stateValue, c.stateTouched && c.stateValue != nil
 	if !c.stateTouched {
 		var err error
-		raw, ok, err = c.t.stateGet(c.rec.Key)
+		raw, ok, err = c.stateGet()
 		if err != nil {
 			c.fail(fmt.Errorf("state: %w", err))
 			return zero, false

@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	maxPollRecords   = 10000
+	maxPollRecords   = 200_000
 	stateCacheLimit  = 100_000 // entries per partition
 	shutdownDeadline = 30 * time.Second
 )
@@ -61,6 +61,10 @@ type processorPart struct {
 	prodErr       error
 	changelogLast map[int32]int64 // partition -> offset of the last changelog record acked
 	outputs       map[string]prometheus.Counter
+
+	// The promises, as method values made once: a method value made per
+	// record would be an allocation per record.
+	outputAck, changelogAck func(*kgo.Record, error)
 }
 
 type processorMetrics struct {
@@ -104,6 +108,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 		pp.outputs[o.Topic] = s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
 	}
 	pp.outputs[pp.dlqTopic] = s.metrics.processorOut.WithLabelValues(spec.Group, pp.dlqTopic)
+	pp.outputAck, pp.changelogAck = pp.onOutputAck, pp.onChangelogAck
 	return pp
 }
 
@@ -302,6 +307,11 @@ func (pp *processorPart) open(ctx context.Context) error {
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { pp.rebalanceWanted.Store(true) }),
 		kgo.RecordPartitioner(partitioner(map[string]bool{pp.stateTopic: true})),
 		kgo.MaxBufferedRecords(1<<20),
+		// A produce that must be retried (a leader moved; with Kafka 4's
+		// transactions, CONCURRENT_TRANSACTIONS right after a commit)
+		// waits for a metadata refresh, which the default 5s minimum age
+		// would turn into a 5s stall of the whole processor.
+		kgo.MetadataMinAge(250*time.Millisecond),
 	)...)
 	if pp.p.cfg.exactlyOnce {
 		opts = append(opts, kgo.TransactionalID(spec.Group+"-"+pp.svc.instanceID()), kgo.TransactionTimeout(time.Minute))
@@ -487,7 +497,7 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 // produceOutput produces an output or dead letter. A failure fails the
 // processor at the next commit.
 func (pp *processorPart) produceOutput(r *kgo.Record) {
-	pp.produce(r, pp.onOutputAck)
+	pp.produce(r, pp.outputAck)
 }
 
 func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -553,7 +563,7 @@ func (pp *processorPart) commit(ctx context.Context) error {
 			continue
 		}
 		t.state.prepare(&pp.batch, func(key, value []byte) {
-			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.onChangelogAck)
+			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 		})
 	}
 
@@ -660,7 +670,8 @@ func (pp *processorPart) inputPartitions(ps []int32) map[string][]int32 {
 // and joins in the background; its inputs stay paused until then.
 func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
 	ps := partitionNumbers(assigned)
-	var fresh []int32
+	var fresh []*procTask
+	var numbers []int32
 	pp.mu.Lock()
 	for _, p := range ps {
 		if pp.tasks[p] != nil {
@@ -668,21 +679,28 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned 
 		}
 		taskCtx, cancel := context.WithCancel(ctx)
 		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs))}
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx}
 		pp.tasks[p] = t
-		fresh = append(fresh, p)
-		go pp.restore(taskCtx, t)
+		fresh = append(fresh, t)
+		numbers = append(numbers, p)
 	}
 	pp.mu.Unlock()
-	if len(fresh) > 0 {
-		cl.PauseFetchPartitions(pp.inputPartitions(fresh))
-		pp.log.Info("partitions assigned", "partitions", fresh)
+	if len(fresh) == 0 {
+		return
+	}
+	// Pause before any restore can finish and resume: a resume that came
+	// first would leave the partition paused for good.
+	cl.PauseFetchPartitions(pp.inputPartitions(numbers))
+	pp.log.Info("partitions assigned", "partitions", numbers)
+	for _, t := range fresh {
+		// cl, not pp.cl: the callback can run before NewClient returned.
+		go pp.restore(t.restoreCtx, cl, t)
 	}
 }
 
 // restore brings partition t.partition of the state and join stores up to
 // the end of their topics, then lets the task's inputs flow.
-func (pp *processorPart) restore(ctx context.Context, t *procTask) {
+func (pp *processorPart) restore(ctx context.Context, cl *kgo.Client, t *procTask) {
 	start := time.Now()
 	spec := pp.p.spec
 	var waits []*followed
@@ -734,7 +752,7 @@ func (pp *processorPart) restore(ctx context.Context, t *procTask) {
 	pp.svc.metrics.restoreSeconds.WithLabelValues(spec.Group, label).Set(time.Since(start).Seconds())
 	pp.log.Info("partition restored", "partition", t.partition, "records", restored, "took", time.Since(start))
 	close(t.ready)
-	pp.cl.ResumeFetchPartitions(pp.inputPartitions([]int32{t.partition}))
+	cl.ResumeFetchPartitions(pp.inputPartitions([]int32{t.partition}))
 }
 
 // revoked drops the tasks of revoked partitions. Rebalances are only

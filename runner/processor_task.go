@@ -18,10 +18,11 @@ type procTask struct {
 	pp        *processorPart
 	partition int32
 
-	state  *stateCache // nil for stateless processors
-	ready  chan struct{}
-	err    error // restore failure, set before ready closes
-	cancel context.CancelFunc
+	state      *stateCache // nil for stateless processors
+	ready      chan struct{}
+	err        error // restore failure, set before ready closes
+	cancel     context.CancelFunc
+	restoreCtx context.Context // canceled when the partition is revoked
 
 	c ProcessorContext // reused for every record
 
@@ -50,11 +51,18 @@ func (t *procTask) lookupGet(i int, key string) ([]byte, bool, error) {
 	return t.pp.lookups[i].get(key)
 }
 
-func (t *procTask) stateGet(key []byte) ([]byte, bool, error) {
-	if t.state == nil {
-		return nil, false, fmt.Errorf("processor %s has no persistence", t.p.spec.Name)
+// stateGet reads the state of the record's key and remembers its cache
+// entry for the write that usually follows.
+func (c *ProcessorContext) stateGet() ([]byte, bool, error) {
+	if c.t.state == nil {
+		return nil, false, fmt.Errorf("processor %s has no persistence", c.t.p.spec.Name)
 	}
-	return t.state.get(key)
+	e, err := c.t.state.entry(c.rec.Key)
+	if err != nil {
+		return nil, false, err
+	}
+	c.stateEntry = e
+	return e.value, e.value != nil, nil
 }
 
 // process handles the records of one poll for this task, in offset order
@@ -140,10 +148,14 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 // goes to the cache and its outputs to the producer.
 func (t *procTask) apply(c *ProcessorContext) {
 	if c.stateTouched && t.state != nil {
-		t.state.set(c.rec.Key, c.stateValue)
+		if c.stateEntry != nil {
+			t.state.setEntry(c.stateEntry, c.stateValue)
+		} else {
+			t.state.set(c.rec.Key, c.stateValue)
+		}
 	}
 	for _, out := range c.outputs {
-		t.pp.produce(out, t.pp.onOutputAck)
+		t.pp.produce(out, t.pp.outputAck)
 	}
 }
 
@@ -178,14 +190,28 @@ func (c *ProcessorContext) reset(ctx context.Context, t *procTask, r *kgo.Record
 	*c = ProcessorContext{ctx: ctx, t: t, rec: r, outputs: c.outputs[:0], stateBuf: c.stateBuf}
 }
 
-// newOutput builds an output record for topic whose key and value share
-// one allocation. (Records cannot be pooled: the producer may still refer to
-// a record after its promise ran.)
+// outputRecord is an output record with room for a small key and value in
+// the same allocation.
+type outputRecord struct {
+	kgo.Record
+	small [48]byte
+}
+
+// newOutput builds an output record for topic; its key and value share one
+// buffer, which lives in the record itself when they fit. (Records cannot
+// be pooled: the producer may still refer to a record after its promise
+// ran.)
 func newOutput(topic, key string, encode func(dst []byte) ([]byte, error)) (*kgo.Record, error) {
-	buf := append(make([]byte, 0, len(key)+64), key...)
+	o := new(outputRecord)
+	buf := o.small[:0]
+	if len(key) > len(o.small)/2 {
+		buf = make([]byte, 0, len(key)+64)
+	}
+	buf = append(buf, key...)
 	buf, err := encode(buf)
 	if err != nil {
 		return nil, err
 	}
-	return &kgo.Record{Topic: topic, Key: buf[:len(key):len(key)], Value: buf[len(key):]}, nil
+	o.Record = kgo.Record{Topic: topic, Key: buf[:len(key):len(key)], Value: buf[len(key):]}
+	return &o.Record, nil
 }

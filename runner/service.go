@@ -258,9 +258,11 @@ func (s *Service) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			// Parts return nil when they stop because ctx ended; any
-			// error, even one wrapping context.Canceled, is a failure.
-			if err := p.run(ctx); err != nil {
+			// A part that stops with a cancellation error because Run is
+			// stopping did not fail. (Commits and flushes never use ctx,
+			// so such an error cannot hide lost work.)
+			err := p.run(ctx)
+			if err != nil && !(ctx.Err() != nil && errors.Is(err, context.Canceled)) {
 				fail(fmt.Errorf("%s %s/%s: %w", p.kind(), p.component(), p.name(), err))
 			}
 		}()

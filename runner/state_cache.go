@@ -35,23 +35,33 @@ func newStateCache(st store.Store, p int32, limit int) *stateCache {
 	return &stateCache{st: st, p: p, limit: limit, entries: make(map[string]*cacheEntry)}
 }
 
-// get returns the state of key. The returned slice must not be modified.
-func (c *stateCache) get(key []byte) ([]byte, bool, error) {
+// entry returns the cache entry of key, reading the store on a miss. Its
+// value must not be modified.
+func (c *stateCache) entry(key []byte) (*cacheEntry, error) {
 	if e, ok := c.entries[string(key)]; ok {
-		return e.value, e.value != nil, nil
+		return e, nil
 	}
 	var value []byte
 	_, err := c.st.Get(c.p, key, func(v []byte) { value = slices.Clone(v) })
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	c.evict()
-	c.entries[string(key)] = &cacheEntry{key: string(key), value: value}
-	return value, value != nil, nil
+	e := &cacheEntry{key: string(key), value: value}
+	c.entries[e.key] = e
+	return e, nil
 }
 
-// set records the new state of key (nil deletes it). value is copied: the
-// entry reuses its own buffer unless a commit in flight still holds it.
+// get returns the state of key. The returned slice must not be modified.
+func (c *stateCache) get(key []byte) ([]byte, bool, error) {
+	e, err := c.entry(key)
+	if err != nil {
+		return nil, false, err
+	}
+	return e.value, e.value != nil, nil
+}
+
+// set records the new state of key (nil deletes it). value is copied.
 func (c *stateCache) set(key []byte, value []byte) {
 	e, ok := c.entries[string(key)]
 	if !ok {
@@ -59,6 +69,13 @@ func (c *stateCache) set(key []byte, value []byte) {
 		e = &cacheEntry{key: string(key)}
 		c.entries[e.key] = e
 	}
+	c.setEntry(e, value)
+}
+
+// setEntry is set for an entry of this cache that get or entry returned
+// and no eviction dropped since (nothing evicts while a record is handled).
+// The entry reuses its own buffer unless a commit in flight still holds it.
+func (c *stateCache) setEntry(e *cacheEntry, value []byte) {
 	switch {
 	case value == nil:
 		e.value = nil

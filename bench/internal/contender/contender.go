@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,8 +114,33 @@ func Main(name string, run func(ctx context.Context, c Config, first *FirstRead,
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, c, &FirstRead{}, log); err != nil {
+	stopProfile := profile(name, log)
+	err = run(ctx, c, &FirstRead{}, log)
+	stopProfile()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		os.Exit(1)
+	}
+}
+
+// profile writes a CPU profile of the whole run to
+// $KMBENCH_CPUPROFILE_DIR/<name>-<pid>.prof when that variable is set, for
+// profiling a contender under the harness.
+func profile(name string, log *slog.Logger) (stop func()) {
+	dir := os.Getenv("KMBENCH_CPUPROFILE_DIR")
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, os.Getpid())))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		log.Warn("no CPU profile", "error", err)
+		return func() {}
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
 	}
 }
