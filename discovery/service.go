@@ -20,6 +20,7 @@ import (
 	"github.com/kafmesh/kafmesh/discovery/server"
 	"github.com/kafmesh/kafmesh/discovery/store"
 	"github.com/kafmesh/kafmesh/discovery/targets"
+	"github.com/kafmesh/kafmesh/discovery/topicsettings"
 	"github.com/kafmesh/kafmesh/discovery/watch"
 )
 
@@ -37,6 +38,7 @@ type Service struct {
 	registry *prometheus.Registry
 
 	lag        *lag.Monitor
+	settings   *topicsettings.Monitor
 	scrapeOpts []scrape.Option
 	serverOpts []server.Option
 	maxAge     time.Duration
@@ -70,8 +72,15 @@ func WithKubernetes(k *targets.Kubernetes) Option {
 }
 
 // WithLag measures the processors' consumer group lag with m (refreshed
-// while Run runs) and serves it in GraphQL.
+// while Run runs) and serves it in GraphQL. Unless WithTopicSettings gives
+// a monitor, the topics' settings are read from the same cluster too, every
+// topicsettings.DefaultInterval.
 func WithLag(m *lag.Monitor) Option { return func(s *Service) { s.lag = m } }
+
+// WithTopicSettings reads the settings of the mesh's topics with m
+// (refreshed while Run runs) and serves them in GraphQL (Topic.settings,
+// Query.kafka).
+func WithTopicSettings(m *topicsettings.Monitor) Option { return func(s *Service) { s.settings = m } }
 
 // WithScrapeOptions passes options to the scraper (interval, timeout,
 // concurrency, …).
@@ -97,6 +106,9 @@ func New(st store.Store, opts ...Option) *Service {
 	s := &Service{store: st, logger: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(), maxAge: 10 * time.Second, firstDone: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.settings == nil && s.lag != nil {
+		s.settings = topicsettings.New(s.lag.Admin(), topicsettings.WithLogger(s.logger.With("part", "topicsettings")))
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
@@ -168,6 +180,19 @@ func (s *Service) processorGroups(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// meshTopics lists the names of the mesh's topics.
+func (s *Service) meshTopics(ctx context.Context) ([]string, error) {
+	g, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range g.Nodes(mesh.KindTopic) {
+		out = append(out, t.Name)
+	}
+	return out, nil
+}
+
 // Run scrapes and serves on addr until ctx ends. listening, if not nil,
 // receives the bound address. A failure of either half stops both.
 func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)) error {
@@ -204,12 +229,21 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 	if s.lag != nil {
 		base = append(base, server.WithLag(s.lag))
 	}
+	if s.settings != nil {
+		base = append(base, server.WithTopicSettings(s.settings))
+	}
 	srv := server.New(s.Snapshot, append(base, s.serverOpts...)...)
 
 	g, gctx := errgroup.WithContext(ctx)
 	if s.lag != nil {
 		g.Go(func() error {
 			_ = s.lag.Run(gctx, s.processorGroups)
+			return nil
+		})
+	}
+	if s.settings != nil {
+		g.Go(func() error {
+			_ = s.settings.Run(gctx, s.meshTopics)
 			return nil
 		})
 	}

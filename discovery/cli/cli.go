@@ -23,6 +23,7 @@ import (
 	"github.com/kafmesh/kafmesh/discovery/scrape"
 	"github.com/kafmesh/kafmesh/discovery/server"
 	"github.com/kafmesh/kafmesh/discovery/targets"
+	"github.com/kafmesh/kafmesh/discovery/topicsettings"
 )
 
 // EnvPrefix prefixes the environment variable of every flag:
@@ -51,6 +52,7 @@ type options struct {
 	maxComplexity  int
 	brokers        []string
 	lagInterval    time.Duration
+	settingsEvery  time.Duration
 	logLevel       string
 	logFormat      string
 }
@@ -103,8 +105,9 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil, "other origins (host patterns) whose pages may call /query; default same origin only")
 	f.IntVar(&o.maxDepth, "max-query-depth", graph.DefaultMaxDepth, "reject GraphQL operations nested deeper")
 	f.IntVar(&o.maxComplexity, "max-query-complexity", graph.DefaultMaxComplexity, "reject GraphQL operations more complex")
-	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag (plaintext, no SASL)")
+	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag and read the topics' settings (plaintext, no SASL)")
 	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
+	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -163,6 +166,9 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	if o.interval <= 0 || o.timeout <= 0 || o.concurrency <= 0 {
 		return fmt.Errorf("--scrape-interval, --timeout and --concurrency must be positive")
 	}
+	if o.lagInterval <= 0 || o.settingsEvery <= 0 {
+		return fmt.Errorf("--lag-interval and --topic-settings-interval must be positive")
+	}
 
 	var opts []discovery.Option
 	if len(o.targets) > 0 || o.targetsFile != "" {
@@ -202,7 +208,11 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 			return fmt.Errorf("--brokers: %w", err)
 		}
 		defer cl.Close()
-		opts = append(opts, discovery.WithLag(lag.New(kadm.NewClient(cl), lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))))
+		adm := kadm.NewClient(cl)
+		opts = append(opts,
+			discovery.WithLag(lag.New(adm, lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))),
+			discovery.WithTopicSettings(topicsettings.New(adm, topicsettings.WithInterval(o.settingsEvery), topicsettings.WithLogger(logger.With("part", "topicsettings")))),
+		)
 	}
 
 	serverOpts := []server.Option{server.WithLimits(o.maxDepth, o.maxComplexity)}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	coderws "github.com/coder/websocket"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
@@ -93,7 +95,7 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 	}
 
 	url, _ := discover(t, "--listen", "127.0.0.1:0", "--store", filepath.Join(t.TempDir(), "mesh.db"),
-		"--scrape-interval", "1s", "--target", addr)
+		"--scrape-interval", "1s", "--target", addr, "--brokers", strings.Join(brokers, ","), "--topic-settings-interval", "1s")
 	m := waitMesh(t, url, 1)
 	if m.Services[0].Name != direct.GetName() || len(m.Pods) != 1 || !m.Pods[0].Healthy {
 		t.Fatalf("mesh %+v, want service %q on one healthy pod", m, direct.GetName())
@@ -165,6 +167,9 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 	if procID == "" || healthyField == 0 {
 		t.Fatalf("no processor reading device heartbeats with a schema holding is_healthy: %+v", data)
 	}
+
+	// With --brokers, the topic's settings as Kafka reports them.
+	checkTopicSettings(t, url, brokers, topic)
 
 	// Watch that processor for one device, and send that device's heartbeat.
 	c := dialGraphQLWS(t, ctx, url)
@@ -249,4 +254,45 @@ func dialGraphQLWS(t *testing.T, ctx context.Context, url string) *coderws.Conn 
 		t.Fatalf("connection_init: %s %v", b, err)
 	}
 	return c
+}
+
+// checkTopicSettings waits until discover serves the topic's settings and
+// compares its partition count with what the brokers say.
+func checkTopicSettings(t *testing.T, url string, brokers []string, topic string) {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	td, err := kadm.NewClient(cl).ListTopics(context.Background(), topic)
+	if err != nil || td[topic].Err != nil {
+		t.Fatalf("listing %s: %v %v", topic, err, td[topic].Err)
+	}
+	want := len(td[topic].Partitions)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var data struct {
+			TopicByID struct {
+				Settings *struct {
+					Partitions, ReplicationFactor int
+					Configs                       []struct {
+						Name  string
+						Value *string
+					}
+				}
+			} `json:"topicById"`
+		}
+		gql(t, url, fmt.Sprintf(`{ topicById(id: %q) { settings { partitions replicationFactor configs { name value } } } }`, "Topic:"+topic), &data)
+		if s := data.TopicByID.Settings; s != nil {
+			if s.Partitions != want || s.ReplicationFactor < 1 || len(s.Configs) == 0 || s.Configs[0].Name != "cleanup.policy" || s.Configs[0].Value == nil {
+				t.Errorf("settings of %s: %+v, want %d partitions and cleanup.policy first", topic, s, want)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("discover did not serve the settings of %s within 30 s", topic)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -101,6 +101,11 @@ type ComplexityRoot struct {
 		Value   func(childComplexity int) int
 	}
 
+	Kafka struct {
+		TopicSettingsError  func(childComplexity int) int
+		TopicSettingsReadAt func(childComplexity int) int
+	}
+
 	Lookup struct {
 		Key     func(childComplexity int) int
 		Message func(childComplexity int) int
@@ -203,6 +208,7 @@ type ComplexityRoot struct {
 
 	Query struct {
 		ComponentByID func(childComplexity int, id string) int
+		Kafka         func(childComplexity int) int
 		MessageSchema func(childComplexity int, name string) int
 		PodByID       func(childComplexity int, id string) int
 		Pods          func(childComplexity int) int
@@ -265,12 +271,29 @@ type ComplexityRoot struct {
 		ProducerServices      func(childComplexity int) int
 		Producers             func(childComplexity int) int
 		RecordsPerSecond      func(childComplexity int) int
+		Settings              func(childComplexity int) int
 		Sinks                 func(childComplexity int) int
 		Sources               func(childComplexity int) int
 		Type                  func(childComplexity int) int
 		ViewSinks             func(childComplexity int) int
 		ViewSources           func(childComplexity int) int
 		Views                 func(childComplexity int) int
+	}
+
+	TopicConfig struct {
+		IsDefault func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Sensitive func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Value     func(childComplexity int) int
+	}
+
+	TopicSettings struct {
+		Configs           func(childComplexity int) int
+		Error             func(childComplexity int) int
+		Partitions        func(childComplexity int) int
+		ReadAt            func(childComplexity int) int
+		ReplicationFactor func(childComplexity int) int
 	}
 
 	View struct {
@@ -365,6 +388,7 @@ type QueryResolver interface {
 	PodByID(ctx context.Context, id string) (*Pod, error)
 	Search(ctx context.Context, text string, limit *int) ([]SearchResult, error)
 	MessageSchema(ctx context.Context, name string) (*MessageSchema, error)
+	Kafka(ctx context.Context) (*Kafka, error)
 }
 type ServiceResolver interface {
 	Components(ctx context.Context, obj *Service) ([]*Component, error)
@@ -403,6 +427,7 @@ type TopicResolver interface {
 	ProducerServices(ctx context.Context, obj *Topic) ([]*Service, error)
 	ConsumerServices(ctx context.Context, obj *Topic) ([]*Service, error)
 	RecordsPerSecond(ctx context.Context, obj *Topic) (*float64, error)
+	Settings(ctx context.Context, obj *Topic) (*TopicSettings, error)
 }
 type ViewResolver interface {
 	Component(ctx context.Context, obj *View) (*Component, error)
@@ -631,6 +656,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Join.Value(childComplexity), true
+
+	case "Kafka.topicSettingsError":
+		if e.ComplexityRoot.Kafka.TopicSettingsError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Kafka.TopicSettingsError(childComplexity), true
+	case "Kafka.topicSettingsReadAt":
+		if e.ComplexityRoot.Kafka.TopicSettingsReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Kafka.TopicSettingsReadAt(childComplexity), true
 
 	case "Lookup.key":
 		if e.ComplexityRoot.Lookup.Key == nil {
@@ -1057,6 +1095,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.ComponentByID(childComplexity, args["id"].(string)), true
 
+	case "Query.kafka":
+		if e.ComplexityRoot.Query.Kafka == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Kafka(childComplexity), true
 	case "Query.messageSchema":
 		if e.ComplexityRoot.Query.MessageSchema == nil {
 			break
@@ -1362,6 +1406,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.RecordsPerSecond(childComplexity), true
+	case "Topic.settings":
+		if e.ComplexityRoot.Topic.Settings == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.Settings(childComplexity), true
 	case "Topic.sinks":
 		if e.ComplexityRoot.Topic.Sinks == nil {
 			break
@@ -1398,6 +1448,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.Views(childComplexity), true
+
+	case "TopicConfig.isDefault":
+		if e.ComplexityRoot.TopicConfig.IsDefault == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicConfig.IsDefault(childComplexity), true
+	case "TopicConfig.name":
+		if e.ComplexityRoot.TopicConfig.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicConfig.Name(childComplexity), true
+	case "TopicConfig.sensitive":
+		if e.ComplexityRoot.TopicConfig.Sensitive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicConfig.Sensitive(childComplexity), true
+	case "TopicConfig.source":
+		if e.ComplexityRoot.TopicConfig.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicConfig.Source(childComplexity), true
+	case "TopicConfig.value":
+		if e.ComplexityRoot.TopicConfig.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicConfig.Value(childComplexity), true
+
+	case "TopicSettings.configs":
+		if e.ComplexityRoot.TopicSettings.Configs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicSettings.Configs(childComplexity), true
+	case "TopicSettings.error":
+		if e.ComplexityRoot.TopicSettings.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicSettings.Error(childComplexity), true
+	case "TopicSettings.partitions":
+		if e.ComplexityRoot.TopicSettings.Partitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicSettings.Partitions(childComplexity), true
+	case "TopicSettings.readAt":
+		if e.ComplexityRoot.TopicSettings.ReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicSettings.ReadAt(childComplexity), true
+	case "TopicSettings.replicationFactor":
+		if e.ComplexityRoot.TopicSettings.ReplicationFactor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicSettings.ReplicationFactor(childComplexity), true
 
 	case "View.component":
 		if e.ComplexityRoot.View.Component == nil {
@@ -1679,6 +1791,16 @@ func (ec *executionContext) childFields_Input(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Input", field.Name)
 }
 
+func (ec *executionContext) childFields_Kafka(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topicSettingsReadAt":
+		return ec.fieldContext_Kafka_topicSettingsReadAt(ctx, field)
+	case "topicSettingsError":
+		return ec.fieldContext_Kafka_topicSettingsError(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Kafka", field.Name)
+}
+
 func (ec *executionContext) childFields_MessageField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -1945,8 +2067,42 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_consumerServices(ctx, field)
 	case "recordsPerSecond":
 		return ec.fieldContext_Topic_recordsPerSecond(ctx, field)
+	case "settings":
+		return ec.fieldContext_Topic_settings(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicConfig(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_TopicConfig_name(ctx, field)
+	case "value":
+		return ec.fieldContext_TopicConfig_value(ctx, field)
+	case "isDefault":
+		return ec.fieldContext_TopicConfig_isDefault(ctx, field)
+	case "source":
+		return ec.fieldContext_TopicConfig_source(ctx, field)
+	case "sensitive":
+		return ec.fieldContext_TopicConfig_sensitive(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicConfig", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partitions":
+		return ec.fieldContext_TopicSettings_partitions(ctx, field)
+	case "replicationFactor":
+		return ec.fieldContext_TopicSettings_replicationFactor(ctx, field)
+	case "configs":
+		return ec.fieldContext_TopicSettings_configs(ctx, field)
+	case "readAt":
+		return ec.fieldContext_TopicSettings_readAt(ctx, field)
+	case "error":
+		return ec.fieldContext_TopicSettings_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicSettings", field.Name)
 }
 
 func (ec *executionContext) childFields_View(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3133,6 +3289,52 @@ func (ec *executionContext) _Join_value(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Join_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Join", field, false, false, "String")
+}
+
+func (ec *executionContext) _Kafka_topicSettingsReadAt(ctx context.Context, field graphql.CollectedField, obj *Kafka) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Kafka_topicSettingsReadAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopicSettingsReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Kafka_topicSettingsReadAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Kafka", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Kafka_topicSettingsError(ctx context.Context, field graphql.CollectedField, obj *Kafka) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Kafka_topicSettingsError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopicSettingsError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Kafka_topicSettingsError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Kafka", field, false, false, "String")
 }
 
 func (ec *executionContext) _Lookup_topic(ctx context.Context, field graphql.CollectedField, obj *Lookup) (ret graphql.Marshaler) {
@@ -5332,6 +5534,38 @@ func (ec *executionContext) fieldContext_Query_messageSchema(ctx context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_kafka(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_kafka(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Kafka(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Kafka) graphql.Marshaler {
+			return ec.marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_kafka(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Kafka(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6577,6 +6811,277 @@ func (ec *executionContext) _Topic_recordsPerSecond(ctx context.Context, field g
 }
 func (ec *executionContext) fieldContext_Topic_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Topic", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Topic_settings(ctx context.Context, field graphql.CollectedField, obj *Topic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Topic_settings(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Topic().Settings(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
+			return ec.marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Topic_settings(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Topic",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicConfig_name(ctx context.Context, field graphql.CollectedField, obj *TopicConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicConfig_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicConfig_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicConfig_value(ctx context.Context, field graphql.CollectedField, obj *TopicConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicConfig_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicConfig_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicConfig_isDefault(ctx context.Context, field graphql.CollectedField, obj *TopicConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicConfig_isDefault(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.IsDefault, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicConfig_isDefault(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TopicConfig_source(ctx context.Context, field graphql.CollectedField, obj *TopicConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicConfig_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
+			return ec.marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicConfig_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "TopicConfigSource")
+}
+
+func (ec *executionContext) _TopicConfig_sensitive(ctx context.Context, field graphql.CollectedField, obj *TopicConfig) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicConfig_sensitive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sensitive, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicConfig_sensitive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TopicSettings_partitions(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicSettings_partitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicSettings_partitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicSettings_replicationFactor(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicSettings_replicationFactor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplicationFactor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicSettings_replicationFactor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicSettings", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicSettings_configs(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicSettings_configs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Configs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
+			return ec.marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicSettings_configs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicSettings",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicConfig(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicSettings_readAt(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicSettings_readAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicSettings_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicSettings", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TopicSettings_error(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicSettings_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicSettings_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicSettings", field, false, false, "String")
 }
 
 func (ec *executionContext) _View_id(ctx context.Context, field graphql.CollectedField, obj *View) (ret graphql.Marshaler) {
@@ -8644,6 +9149,44 @@ func (ec *executionContext) _Join(ctx context.Context, sel ast.SelectionSet, obj
 	return out
 }
 
+var kafkaImplementors = []string{"Kafka"}
+
+func (ec *executionContext) _Kafka(ctx context.Context, sel ast.SelectionSet, obj *Kafka) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, kafkaImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Kafka")
+		case "topicSettingsReadAt":
+			out.Values[i] = ec._Kafka_topicSettingsReadAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "topicSettingsError":
+			out.Values[i] = ec._Kafka_topicSettingsError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var lookupImplementors = []string{"Lookup", "Action"}
 
 func (ec *executionContext) _Lookup(ctx context.Context, sel ast.SelectionSet, obj *Lookup) graphql.Marshaler {
@@ -9390,6 +9933,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_messageSchema(ctx, field)
 				})
+		case "kafka":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_kafka(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -9790,6 +10339,118 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_recordsPerSecond(ctx, field, obj)
 				})
+		case "settings":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Topic_settings(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicConfigImplementors = []string{"TopicConfig"}
+
+func (ec *executionContext) _TopicConfig(ctx context.Context, sel ast.SelectionSet, obj *TopicConfig) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicConfigImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicConfig")
+		case "name":
+			out.Values[i] = ec._TopicConfig_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._TopicConfig_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "isDefault":
+			out.Values[i] = ec._TopicConfig_isDefault(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._TopicConfig_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sensitive":
+			out.Values[i] = ec._TopicConfig_sensitive(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicSettingsImplementors = []string{"TopicSettings"}
+
+func (ec *executionContext) _TopicSettings(ctx context.Context, sel ast.SelectionSet, obj *TopicSettings) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicSettingsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicSettings")
+		case "partitions":
+			out.Values[i] = ec._TopicSettings_partitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replicationFactor":
+			out.Values[i] = ec._TopicSettings_replicationFactor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "configs":
+			out.Values[i] = ec._TopicSettings_configs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "readAt":
+			out.Values[i] = ec._TopicSettings_readAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._TopicSettings_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10840,6 +11501,40 @@ func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋ
 	return ec._Topic(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx context.Context, sel ast.SelectionSet, v *TopicConfig) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopicConfig!")
+		return graphql.Null
+	}
+	return ec._TopicConfig(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, v any) (TopicConfigSource, error) {
+	var res TopicConfigSource
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -11133,6 +11828,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
+func (ec *executionContext) marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx context.Context, sel ast.SelectionSet, v *Kafka) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Kafka(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx context.Context, sel ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -11202,6 +11904,13 @@ func (ec *executionContext) marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋ
 		return graphql.Null
 	}
 	return ec._Topic(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx context.Context, sel ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._TopicSettings(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx context.Context, v any) (*WatchProcessorInput, error) {

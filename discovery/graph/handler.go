@@ -32,6 +32,9 @@ type HandlerConfig struct {
 	// Lag answers Processor.lag and Topic.recordsPerSecond; nil leaves them
 	// null.
 	Lag LagSource
+	// TopicSettings answers Topic.settings and Query.kafka; nil leaves
+	// them null.
+	TopicSettings TopicSettingsSource
 	// MaxDepth rejects operations nested deeper (default 15; fragments
 	// count as their fields). MaxComplexity rejects operations whose
 	// complexity (one per field) is higher (default 5000).
@@ -61,7 +64,7 @@ func NewHandler(cfg HandlerConfig) *handler.Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag}})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

@@ -3,6 +3,10 @@
 package graph
 
 import (
+	"bytes"
+	"fmt"
+	"io"
+	"strconv"
 	"time"
 )
 
@@ -80,6 +84,15 @@ func (this Join) GetTopic() string   { return this.Topic }
 func (this Join) GetMessage() string { return this.Message }
 func (this Join) GetValue() string   { return this.Value }
 
+// Discovery's connection to the Kafka cluster (--brokers): how its last read
+// of the topics' settings went. Added in kafmesh 2.
+type Kafka struct {
+	// When a read of the topics' settings last reached the cluster; null before the first did.
+	TopicSettingsReadAt *time.Time `json:"topicSettingsReadAt,omitempty"`
+	// Why the last read of the topics' settings failed, in whole or for some topics; null when it succeeded.
+	TopicSettingsError *string `json:"topicSettingsError,omitempty"`
+}
+
 // A lookup read with any key.
 type Lookup struct {
 	Topic   string `json:"topic"`
@@ -137,9 +150,113 @@ func (this SetState) GetValue() string   { return this.Value }
 type Subscription struct {
 }
 
+// One config of a topic. Added in kafmesh 2.
+type TopicConfig struct {
+	Name string `json:"name"`
+	// The value; null when the broker hides it (a sensitive config) or it has none.
+	Value *string `json:"value,omitempty"`
+	// True when the topic inherits the value (source other than TOPIC); false when it is set on the topic.
+	IsDefault bool `json:"isDefault"`
+	// Where the value comes from.
+	Source TopicConfigSource `json:"source"`
+	// True when the broker hides the value.
+	Sensitive bool `json:"sensitive"`
+}
+
+// A topic's settings, as the Kafka cluster reports them. Added in kafmesh 2.
+type TopicSettings struct {
+	// The partition count.
+	Partitions int `json:"partitions"`
+	// How many replicas each partition has (the first partition's, as Kafka's tools report it).
+	ReplicationFactor int `json:"replicationFactor"`
+	// The configs that decide how a stream or table topic behaves, in this
+	// order when the broker knows them: cleanup.policy, retention.ms,
+	// retention.bytes, segment.ms, segment.bytes, min.insync.replicas,
+	// max.message.bytes, compression.type, message.timestamp.type,
+	// delete.retention.ms, min.compaction.lag.ms, max.compaction.lag.ms,
+	// min.cleanable.dirty.ratio, unclean.leader.election.enable; then every
+	// other config set on the topic itself, by name.
+	Configs []*TopicConfig `json:"configs"`
+	// When these settings were read.
+	ReadAt time.Time `json:"readAt"`
+	// Why the topic's settings could not be read the last time, in whole or in
+	// part (the other fields then keep the last good read); null when they were.
+	Error *string `json:"error,omitempty"`
+}
+
 type WatchProcessorInput struct {
 	// The processor to watch (Processor.id).
 	ProcessorID string `json:"processorId"`
 	// The Kafka key to watch.
 	Key string `json:"key"`
+}
+
+// Where a topic config's value comes from, from the most to the least specific. Added in kafmesh 2.
+type TopicConfigSource string
+
+const (
+	// Set on the topic itself (when it was created, or altered since).
+	TopicConfigSourceTopic TopicConfigSource = "TOPIC"
+	// A dynamic config of the broker that answered.
+	TopicConfigSourceBroker TopicConfigSource = "BROKER"
+	// A dynamic default of every broker of the cluster.
+	TopicConfigSourceCluster TopicConfigSource = "CLUSTER"
+	// The broker's configuration file.
+	TopicConfigSourceStaticBroker TopicConfigSource = "STATIC_BROKER"
+	// Kafka's built-in default.
+	TopicConfigSourceDefault TopicConfigSource = "DEFAULT"
+	// The broker reported no source, or one this version does not know.
+	TopicConfigSourceUnknown TopicConfigSource = "UNKNOWN"
+)
+
+var AllTopicConfigSource = []TopicConfigSource{
+	TopicConfigSourceTopic,
+	TopicConfigSourceBroker,
+	TopicConfigSourceCluster,
+	TopicConfigSourceStaticBroker,
+	TopicConfigSourceDefault,
+	TopicConfigSourceUnknown,
+}
+
+func (e TopicConfigSource) IsValid() bool {
+	switch e {
+	case TopicConfigSourceTopic, TopicConfigSourceBroker, TopicConfigSourceCluster, TopicConfigSourceStaticBroker, TopicConfigSourceDefault, TopicConfigSourceUnknown:
+		return true
+	}
+	return false
+}
+
+func (e TopicConfigSource) String() string {
+	return string(e)
+}
+
+func (e *TopicConfigSource) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TopicConfigSource(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TopicConfigSource", str)
+	}
+	return nil
+}
+
+func (e TopicConfigSource) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TopicConfigSource) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TopicConfigSource) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }

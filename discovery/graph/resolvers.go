@@ -11,8 +11,9 @@ import (
 // handler put in the request's context (one snapshot per operation), and
 // opens watches through its watcher.
 type Resolver struct {
-	watch WatchFunc
-	lag   LagSource
+	watch    WatchFunc
+	lag      LagSource
+	settings TopicSettingsSource
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate
@@ -47,7 +48,7 @@ func (r *Resolver) ProcessorInput() ProcessorInputResolver   { return edgeResolv
 func (r *Resolver) ProcessorJoin() ProcessorJoinResolver     { return edgeResolver[*ProcessorJoin]{} }
 func (r *Resolver) ProcessorLookup() ProcessorLookupResolver { return edgeResolver[*ProcessorLookup]{} }
 func (r *Resolver) ProcessorOutput() ProcessorOutputResolver { return edgeResolver[*ProcessorOutput]{} }
-func (r *Resolver) Query() QueryResolver                     { return queryResolver{} }
+func (r *Resolver) Query() QueryResolver                     { return queryResolver{r} }
 func (r *Resolver) Service() ServiceResolver                 { return serviceResolver{} }
 func (r *Resolver) Sink() SinkResolver                       { return partResolver[*Sink]{} }
 func (r *Resolver) Source() SourceResolver                   { return partResolver[*Source]{} }
@@ -62,7 +63,7 @@ func byID[T any](ctx context.Context, id string) T {
 	return one[T](snapshot(ctx).Node(id))
 }
 
-type queryResolver struct{}
+type queryResolver struct{ r *Resolver }
 
 func (queryResolver) Services(ctx context.Context) ([]*Service, error) {
 	return wrap[*Service](snapshot(ctx).Nodes(mesh.KindService)), nil

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "9157345f051c11ee6838d9991aabf2bafb6106867c29818425b0de0c7a7e7597"
+const generatedFrom = "e1f8628080024e33a0a663b5773cb13c5f5641f67bf01eacb7596081fd5da703"

@@ -81,6 +81,10 @@ func New(adm *kadm.Client, opts ...Option) *Monitor {
 	return m
 }
 
+// Admin is the client the monitor asks the cluster with (discovery reads
+// the topics' settings through the same one).
+func (m *Monitor) Admin() *kadm.Client { return m.adm }
+
 // Run refreshes every interval until ctx ends; groups returns the groups
 // to measure (the processors' groups of the current mesh). A failed refresh
 // is logged and kept in the groups' Err; Run goes on.

@@ -30,6 +30,7 @@ type Server struct {
 	snapshot       func(context.Context) (*mesh.Graph, error)
 	watch          graph.WatchFunc
 	lag            graph.LagSource
+	settings       graph.TopicSettingsSource
 	token          string
 	allowedOrigins []string
 	maxDepth       int
@@ -49,6 +50,12 @@ func WithWatch(w graph.WatchFunc) Option { return func(s *Server) { s.watch = w 
 // WithLag answers Processor.lag and Topic.recordsPerSecond from src (a
 // lag.Monitor).
 func WithLag(src graph.LagSource) Option { return func(s *Server) { s.lag = src } }
+
+// WithTopicSettings answers Topic.settings and Query.kafka from src (a
+// topicsettings.Monitor).
+func WithTopicSettings(src graph.TopicSettingsSource) Option {
+	return func(s *Server) { s.settings = src }
+}
 
 // WithToken requires "Authorization: Bearer <token>" on /query. Browsers
 // cannot set headers on websockets, so a websocket may instead send the
@@ -99,7 +106,7 @@ func New(snapshot func(context.Context) (*mesh.Graph, error), opts ...Option) *S
 // Handler returns the HTTP handler of every endpoint.
 func (s *Server) Handler() http.Handler {
 	gql := graph.NewHandler(graph.HandlerConfig{
-		Snapshot: s.snapshot, Watch: s.watch, Lag: s.lag,
+		Snapshot: s.snapshot, Watch: s.watch, Lag: s.lag, TopicSettings: s.settings,
 		MaxDepth: s.maxDepth, MaxComplexity: s.maxComplexity,
 		AllowedOrigins: s.allowedOrigins,
 		InitFunc:       s.initFunc(),
