@@ -129,6 +129,12 @@ func (m *Monitor) Refresh(ctx context.Context, topics []string) error {
 	for _, t := range topics {
 		asked[t] = true
 	}
+	if len(topics) == 0 { // nothing to ask the cluster
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		m.asked, m.topics = asked, map[string]Settings{}
+		return nil
+	}
 	read, err := Read(ctx, m.adm, topics, m.names)
 
 	m.mu.Lock()

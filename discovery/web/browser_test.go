@@ -142,6 +142,10 @@ func TestTopicPageShowsTheMessageSchema(t *testing.T) {
 	if !strings.Contains(producers, "Source") {
 		t.Errorf("producers %q lack the source", producers)
 	}
+	// Discovery runs without --brokers here: the settings say so.
+	if note := b.Text(t, `[data-testid="settings-note"][data-state="no-brokers"]`); !strings.Contains(note, "No broker connection") || !strings.Contains(note, "--brokers") {
+		t.Errorf("settings note %q", note)
+	}
 	b.NoPageErrors(t)
 }
 

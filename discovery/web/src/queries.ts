@@ -241,7 +241,9 @@ export const topicQuery = `query Topic($id: ID!) {
     processorLookups { processor { id } }
     processorOutputs { processor { id } }
     processorPersistences { id }
+    settings { partitions replicationFactor readAt error configs { name value isDefault source } }
   }
+  kafka { topicSettingsReadAt topicSettingsError }
 }`;
 
 export interface PartRef {
@@ -277,7 +279,34 @@ export interface TopicData {
     processorLookups: { processor: { id: string } }[];
     processorOutputs: { processor: { id: string } }[];
     processorPersistences: { id: string }[];
+    /** As the brokers report them; null without --brokers or when Kafka has no such topic. */
+    settings: TopicSettings | null;
   } | null;
+  /** Discovery's reads from the brokers; null without --brokers. */
+  kafka: KafkaStatus | null;
+}
+
+export interface TopicConfig {
+  name: string;
+  /** null when the broker hides it (sensitive). */
+  value: string | null;
+  /** false when the value is set on the topic itself. */
+  isDefault: boolean;
+  /** TOPIC, BROKER, CLUSTER, STATIC_BROKER, DEFAULT or UNKNOWN. */
+  source: string;
+}
+
+export interface TopicSettings {
+  partitions: number;
+  replicationFactor: number;
+  readAt: string;
+  error: string | null;
+  configs: TopicConfig[];
+}
+
+export interface KafkaStatus {
+  topicSettingsReadAt: string | null;
+  topicSettingsError: string | null;
 }
 
 export const topicsQuery = `query Topics {

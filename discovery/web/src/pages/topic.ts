@@ -1,5 +1,6 @@
 // A topic: who writes it and who reads it, across every service, with the
-// way each part uses it, its message type and the message's schema.
+// way each part uses it, its message type, the message's schema and the
+// topic's settings in Kafka.
 
 import { formatCount, h } from "../dom";
 import { renderGraph, type EdgeKind, type GraphEdge, type GraphNode, type NodeKind } from "../graphview";
@@ -7,8 +8,10 @@ import type { PageContext } from "../page";
 import { topicQuery, type MessageField, type PartRef, type TopicData } from "../queries";
 import { href } from "../router";
 import { facts, loadPage, pageHeader } from "./common";
+import { settingsSection } from "./topicsettings";
 
 type Topic = NonNullable<TopicData["topicById"]>;
+type TopicPage = Topic & { kafka: TopicData["kafka"] };
 
 const partKinds: Record<PartRef["__typename"], NodeKind> = {
   Processor: "processor",
@@ -105,8 +108,17 @@ function schemaTable(fields: MessageField[]): HTMLElement {
   );
 }
 
+/** written is the topic's measured write rate, or why there is none. */
+function written(t: TopicPage): string {
+  if (t.recordsPerSecond !== null) return `${formatCount(t.recordsPerSecond)} records/s`;
+  // kafka is null exactly when discovery runs without --brokers.
+  if (!t.kafka) return "not measured (kafmesh discover measures it with --brokers)";
+  return "not measured yet (measured for topics a processor of the mesh consumes, from its second measure)";
+}
+
 export function renderTopic(ctx: PageContext): Promise<void> {
-  return loadPage<TopicData, Topic>(ctx, topicQuery, { id: ctx.route.id }, (d) => d.topicById, "topic", (t) => {
+  const pick = (d: TopicData): TopicPage | null => (d.topicById ? { ...d.topicById, kafka: d.kafka } : null);
+  return loadPage<TopicData, TopicPage>(ctx, topicQuery, { id: ctx.route.id }, pick, "topic", (t) => {
     const graphBox = h("div", { class: "graph graph-medium", "data-testid": "topic-graph" });
     const stateOf = t.processorPersistences.length ? "state table of " + t.producers.filter((p) => t.processorPersistences.some((x) => x.id === p.id)).map(partLabel).join(", ").replace(/\n/g, " / ") : "";
     ctx.root.append(
@@ -114,7 +126,7 @@ export function renderTopic(ctx: PageContext): Promise<void> {
       facts([
         ["Message", h("code", { "data-testid": "topic-message" }, t.message)],
         ["Encoding", t.type],
-        ["Written", t.recordsPerSecond === null ? "not measured (kafmesh discover measures it with --brokers)" : `${formatCount(t.recordsPerSecond)} records/s`],
+        ["Written", written(t)],
         ["Role", stateOf || (t.producers.length ? "stream" : "written outside the mesh")],
         ["Producers", String(t.producers.length)],
         ["Consumers", String(t.consumers.length)],
@@ -124,6 +136,8 @@ export function renderTopic(ctx: PageContext): Promise<void> {
       partTable(t, t.producers, true, "producer-table"),
       h("h2", {}, "Consumers"),
       partTable(t, t.consumers, false, "consumer-table"),
+      h("h2", {}, "Settings"),
+      settingsSection(t.settings, t.kafka),
       h("h2", {}, "Schema"),
       t.messageSchema
         ? h("div", {}, h("p", { class: "muted" }, `${t.messageSchema.name} in ${t.messageSchema.file}${t.messageSchema.service ? ", as " + t.messageSchema.service.name + " describes it" : ""}`), schemaTable(t.messageSchema.fields))
