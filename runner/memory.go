@@ -247,7 +247,7 @@ func (pp *processorPart) consumeMemory(ctx context.Context, r *kgo.Record) error
 	err := t.process(ctx, []kgo.FetchTopicPartition{{Topic: r.Topic, FetchPartition: kgo.FetchPartition{Partition: r.Partition, Records: []*kgo.Record{r}}}})
 	if err != nil {
 		if t.state != nil {
-			t.state.aborted()
+			t.state.aborted(nil)
 		}
 		return err
 	}
@@ -255,13 +255,13 @@ func (pp *processorPart) consumeMemory(ctx context.Context, r *kgo.Record) error
 		return nil
 	}
 	pp.batch.Reset()
-	t.state.prepare(&pp.batch, func(key, value []byte) {
+	prepared := t.state.prepare(&pp.batch, func(key, value []byte) {
 		pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 	})
 	if err := pp.stateStore.Apply(&pp.batch); err != nil {
 		return err
 	}
-	t.state.committed()
+	t.state.committed(prepared)
 	pp.m.commits.Inc()
 	return nil
 }
@@ -289,7 +289,7 @@ func (pp *processorPart) memoryTask(p int32) *procTask {
 	t := pp.tasks[p]
 	if t == nil {
 		t = &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: func() {},
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs))}
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), outCounts: make([]int, len(pp.p.spec.Outputs))}
 		if pp.stateStore != nil {
 			t.state = newStateCache(pp.stateStore, p, stateCacheLimit)
 		}

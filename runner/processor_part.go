@@ -51,7 +51,9 @@ type processorPart struct {
 
 	rebalanceWanted atomic.Bool
 	inTxn           bool
-	memOpened       bool // MemoryCluster stores exist
+	epoch           *epoch   // at-least-once: the epoch being produced
+	sealed          []*epoch // at-least-once: sealed, not yet complete
+	memOpened       bool     // MemoryCluster stores exist
 
 	failMu  sync.Mutex
 	failErr error
@@ -68,7 +70,7 @@ type processorPart struct {
 }
 
 type processorMetrics struct {
-	in                                                                 []prometheus.Counter
+	in, out                                                            []prometheus.Counter
 	latency                                                            prometheus.Observer
 	errFailed, errRetried, errSkipped, errDeadLettered, errUndecodable prometheus.Counter
 	commits                                                            prometheus.Counter
@@ -105,7 +107,9 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 	pp.m.errDeadLettered, pp.m.errUndecodable = errs("dead_lettered"), errs("undecodable")
 	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Group)
 	for _, o := range spec.Outputs {
-		pp.outputs[o.Topic] = s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
+		c := s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
+		pp.outputs[o.Topic] = c
+		pp.m.out = append(pp.m.out, c)
 	}
 	pp.outputs[pp.dlqTopic] = s.metrics.processorOut.WithLabelValues(spec.Group, pp.dlqTopic)
 	pp.outputAck, pp.changelogAck = pp.onOutputAck, pp.onChangelogAck
@@ -321,6 +325,7 @@ func (pp *processorPart) open(ctx context.Context) error {
 		pp.cl = pp.sess.Client()
 		return nil
 	}
+	pp.epoch = newEpoch()
 	pp.cl, err = kgo.NewClient(opts...)
 	return err
 }
@@ -350,7 +355,12 @@ func (pp *processorPart) loop(ctx context.Context) error {
 	commit := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
 		defer cancel()
-		return pp.commit(cctx)
+		return pp.commitTransaction(cctx)
+	}
+	complete := func(wait bool) error {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+		defer cancel()
+		return pp.completeEpochs(cctx, wait)
 	}
 	for ctx.Err() == nil && pp.err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, min(interval, 100*time.Millisecond))
@@ -388,15 +398,25 @@ func (pp *processorPart) loop(ctx context.Context) error {
 			}
 		}
 		if uncommitted && (time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
-			if err := commit(); err != nil {
+			if pp.sess != nil {
+				if err := commit(); err != nil {
+					pp.fail(err)
+					break
+				}
+			} else {
+				pp.sealEpoch()
+			}
+			uncommitted, lastCommit = false, time.Now()
+		}
+		if pp.sess == nil {
+			if err := complete(pp.rebalanceWanted.Load()); err != nil {
 				pp.fail(err)
 				break
 			}
-			uncommitted, lastCommit = false, time.Now()
-			pp.rebalanceWanted.Store(false)
 		}
-		if !uncommitted {
+		if !uncommitted && len(pp.sealed) == 0 {
 			pp.allowRebalance()
+			pp.rebalanceWanted.Store(false)
 		}
 	}
 
@@ -413,10 +433,19 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		pp.discardAll()
 		return pp.err()
 	}
-	if uncommitted {
-		if err := commit(); err != nil {
-			return fmt.Errorf("final commit: %w", err)
+	if pp.sess != nil {
+		if uncommitted {
+			if err := commit(); err != nil {
+				return fmt.Errorf("final commit: %w", err)
+			}
 		}
+		return nil
+	}
+	if uncommitted {
+		pp.sealEpoch()
+	}
+	if err := complete(true); err != nil {
+		return fmt.Errorf("final commit: %w", err)
 	}
 	return nil
 }
@@ -497,6 +526,10 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 // produceOutput produces an output or dead letter. A failure fails the
 // processor at the next commit.
 func (pp *processorPart) produceOutput(r *kgo.Record) {
+	if pp.epoch != nil {
+		pp.epoch.produce(pp.cl, r, pp.epoch.outputAck)
+		return
+	}
 	pp.produce(r, pp.outputAck)
 }
 
@@ -515,10 +548,6 @@ func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)
 func (pp *processorPart) onOutputAck(r *kgo.Record, err error) {
 	if err != nil {
 		pp.setProduceErr(fmt.Errorf("produce to %s: %w", r.Topic, err))
-		return
-	}
-	if c := pp.outputs[r.Topic]; c != nil {
-		c.Inc()
 	}
 }
 
@@ -542,12 +571,12 @@ func (pp *processorPart) setProduceErr(err error) {
 	pp.prodMu.Unlock()
 }
 
-// commit makes everything processed so far durable: state changes go to
-// the changelog, every produced record is acknowledged, and the input
-// offsets are committed (in one transaction with exactly-once). Only then
-// are state changes written to the local stores, with their changelog
-// checkpoints.
-func (pp *processorPart) commit(ctx context.Context) error {
+// commitTransaction makes everything processed so far durable with
+// exactly-once: state changes go to the changelog, and outputs, changelog
+// and input offsets are committed in one transaction. Only then are the
+// state changes written to the local store, with their changelog
+// checkpoints. (At-least-once commits through epochs instead: epoch.go.)
+func (pp *processorPart) commitTransaction(ctx context.Context) error {
 	pp.mu.Lock()
 	tasks := make([]*procTask, 0, len(pp.tasks))
 	for _, t := range pp.tasks {
@@ -558,46 +587,37 @@ func (pp *processorPart) commit(ctx context.Context) error {
 	pp.prodMu.Lock()
 	pp.changelogLast = map[int32]int64{}
 	pp.prodMu.Unlock()
+	prepared := map[*procTask][]*cacheEntry{}
 	for _, t := range tasks {
 		if t.state == nil || !t.state.pending() {
 			continue
 		}
-		t.state.prepare(&pp.batch, func(key, value []byte) {
+		prepared[t] = t.state.prepare(&pp.batch, func(key, value []byte) {
 			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 		})
 	}
 
-	if pp.sess != nil {
-		committed, err := pp.sess.End(ctx, kgo.TryCommit)
-		pp.inTxn = false
-		if err == nil {
-			err = pp.produceErr()
-		}
-		if err != nil {
-			return fmt.Errorf("commit transaction: %w", err)
-		}
-		if !committed {
-			// A rebalance or fencing aborted the transaction; the session
-			// rewound to the committed offsets, so the aborted records
-			// are processed again. Forget their state changes.
-			pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
-			pp.batch.Reset()
-			for _, t := range tasks {
-				if t.state != nil {
-					t.state.aborted()
-				}
-			}
-			return nil
-		}
-	} else {
-		if err := pp.cl.Flush(ctx); err != nil {
-			return fmt.Errorf("flush: %w", err)
-		}
-		if err := pp.produceErr(); err != nil {
-			return err
-		}
+	committed, err := pp.sess.End(ctx, kgo.TryCommit)
+	pp.inTxn = false
+	if err == nil {
+		err = pp.produceErr()
 	}
-
+	if err != nil {
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	if !committed {
+		// A rebalance or fencing aborted the transaction; the session
+		// rewound to the committed offsets, so the aborted records are
+		// processed again. Forget their state changes.
+		pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
+		pp.batch.Reset()
+		for _, t := range tasks {
+			if t.state != nil {
+				t.state.aborted(prepared[t])
+			}
+		}
+		return nil
+	}
 	if pp.stateStore != nil && (pp.batch.Len() > 0 || len(pp.changelogLast) > 0) {
 		for p, off := range pp.changelogLast {
 			pp.batch.SetCheckpoint(p, off+1)
@@ -607,26 +627,8 @@ func (pp *processorPart) commit(ctx context.Context) error {
 		}
 	}
 	pp.batch.Reset()
-	for _, t := range tasks {
-		if t.state != nil {
-			t.state.committed()
-		}
-	}
-	if pp.sess == nil {
-		// Commit exactly what was processed: the last handled record of
-		// each input partition.
-		var last []*kgo.Record
-		for _, t := range tasks {
-			for i, r := range t.last {
-				if r != nil {
-					last = append(last, r)
-					t.last[i] = nil
-				}
-			}
-		}
-		if err := pp.cl.CommitRecords(ctx, last...); err != nil {
-			return fmt.Errorf("commit offsets: %w", err)
-		}
+	for t, entries := range prepared {
+		t.state.committed(entries)
 	}
 	pp.m.commits.Inc()
 	return nil
@@ -644,7 +646,7 @@ func (pp *processorPart) discardAll() {
 	defer pp.mu.Unlock()
 	for _, t := range pp.tasks {
 		if t.state != nil {
-			t.state.aborted()
+			t.state.aborted(nil)
 		}
 	}
 }
@@ -679,7 +681,8 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned 
 		}
 		taskCtx, cancel := context.WithCancel(ctx)
 		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx}
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx,
+			outCounts: make([]int, len(pp.p.spec.Outputs))}
 		pp.tasks[p] = t
 		fresh = append(fresh, t)
 		numbers = append(numbers, p)
@@ -783,7 +786,7 @@ func (pp *processorPart) drop(ps []int32, discard bool) {
 	for _, t := range dropped {
 		t.cancel()
 		if discard && t.isReady() && t.state != nil {
-			t.state.aborted()
+			t.state.aborted(nil)
 		}
 	}
 	for _, j := range pp.p.spec.Joins {

@@ -13,7 +13,9 @@ import (
 // cache until the task commits: then each key changed since the last
 // commit is produced to the changelog once (with its latest value) and,
 // once the changelog has it, written to the store with the new checkpoint.
-// Values are never modified in place: a write replaces the slice.
+// Several commits may be in flight at once (at-least-once pipelines them):
+// an entry counts the commits that hold its value, and a write to such an
+// entry replaces the slice instead of writing into it.
 type stateCache struct {
 	st    store.Store
 	p     int32
@@ -21,14 +23,13 @@ type stateCache struct {
 
 	entries map[string]*cacheEntry
 	dirty   []*cacheEntry // changed since the last prepare
-	flushed []*cacheEntry // produced by prepare, awaiting committed/aborted
 }
 
 type cacheEntry struct {
 	key      string
 	value    []byte // nil: the key has no state
 	dirty    bool   // changed since the last prepare
-	inFlight bool   // prepared, not yet committed to the store
+	inFlight int    // prepared commits not yet in the store
 }
 
 func newStateCache(st store.Store, p int32, limit int) *stateCache {
@@ -79,7 +80,7 @@ func (c *stateCache) setEntry(e *cacheEntry, value []byte) {
 	switch {
 	case value == nil:
 		e.value = nil
-	case e.inFlight || e.value == nil || cap(e.value) < len(value):
+	case e.inFlight > 0 || e.value == nil || cap(e.value) < len(value):
 		e.value = append(make([]byte, 0, len(value)), value...)
 	default:
 		e.value = append(e.value[:0], value...)
@@ -91,7 +92,7 @@ func (c *stateCache) setEntry(e *cacheEntry, value []byte) {
 }
 
 // evict drops clean entries (in map order, i.e. at random) once the cache
-// is full. Dirty entries are never dropped.
+// is full. Entries with changes not yet in the store are never dropped.
 func (c *stateCache) evict() {
 	if len(c.entries) < c.limit {
 		return
@@ -101,7 +102,7 @@ func (c *stateCache) evict() {
 		if len(c.entries) <= target {
 			return
 		}
-		if !e.dirty && !e.inFlight {
+		if !e.dirty && e.inFlight == 0 {
 			delete(c.entries, k)
 		}
 	}
@@ -111,11 +112,11 @@ func (c *stateCache) evict() {
 func (c *stateCache) pending() bool { return len(c.dirty) > 0 }
 
 // prepare hands each changed key to emit (which produces the changelog
-// record) and records the store writes in b. It returns how many keys
-// changed.
-func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) int {
-	n := len(c.dirty)
-	for _, e := range c.dirty {
+// record), records the store writes in b and returns the entries it
+// prepared, for committed or aborted.
+func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) []*cacheEntry {
+	prepared := slices.Clone(c.dirty)
+	for _, e := range prepared {
 		key := []byte(e.key)
 		emit(key, e.value)
 		if e.value == nil {
@@ -123,35 +124,33 @@ func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) int {
 		} else {
 			b.Set(c.p, key, e.value)
 		}
-		e.dirty, e.inFlight = false, true
-		c.flushed = append(c.flushed, e)
+		e.dirty = false
+		e.inFlight++
 	}
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
-	return n
+	return prepared
 }
 
-// committed is called once the prepared changes are in the changelog and
+// committed is called once the prepared entries are in the changelog and
 // the store.
-func (c *stateCache) committed() {
-	for _, e := range c.flushed {
-		e.inFlight = false
+func (c *stateCache) committed(prepared []*cacheEntry) {
+	for _, e := range prepared {
+		e.inFlight--
 	}
-	clear(c.flushed)
-	c.flushed = c.flushed[:0]
 }
 
-// aborted forgets every change since the last commit: prepared ones (their
-// transaction was aborted) and unprepared ones. The next read of those
-// keys goes to the store again.
-func (c *stateCache) aborted() {
-	for _, e := range c.flushed {
+// aborted forgets every change since the last commit: the prepared ones
+// (their transaction was aborted) and the unprepared ones. The next read of
+// those keys goes to the store again.
+func (c *stateCache) aborted(prepared []*cacheEntry) {
+	for _, e := range prepared {
+		e.inFlight--
 		delete(c.entries, e.key)
 	}
 	for _, e := range c.dirty {
 		delete(c.entries, e.key)
 	}
-	c.committed()
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
 }
