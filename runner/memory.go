@@ -247,7 +247,7 @@ func (pp *processorPart) consumeMemory(ctx context.Context, r *kgo.Record) error
 	err := t.process(ctx, []kgo.FetchTopicPartition{{Topic: r.Topic, FetchPartition: kgo.FetchPartition{Partition: r.Partition, Records: []*kgo.Record{r}}}})
 	if err != nil {
 		if t.state != nil {
-			t.state.aborted(nil)
+			t.state.aborted()
 		}
 		return err
 	}
@@ -255,13 +255,13 @@ func (pp *processorPart) consumeMemory(ctx context.Context, r *kgo.Record) error
 		return nil
 	}
 	pp.batch.Reset()
-	prepared := t.state.prepare(&pp.batch, func(key, value []byte) {
+	t.state.prepare(&pp.batch, func(key, value []byte) {
 		pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 	})
 	if err := pp.stateStore.Apply(&pp.batch); err != nil {
 		return err
 	}
-	t.state.committed(prepared)
+	t.state.committed()
 	pp.m.commits.Inc()
 	return nil
 }

@@ -51,9 +51,7 @@ type processorPart struct {
 
 	rebalanceWanted atomic.Bool
 	inTxn           bool
-	epoch           *epoch   // at-least-once: the epoch being produced
-	sealed          []*epoch // at-least-once: sealed, not yet complete
-	memOpened       bool     // MemoryCluster stores exist
+	memOpened       bool // MemoryCluster stores exist
 
 	failMu  sync.Mutex
 	failErr error
@@ -325,7 +323,6 @@ func (pp *processorPart) open(ctx context.Context) error {
 		pp.cl = pp.sess.Client()
 		return nil
 	}
-	pp.epoch = newEpoch()
 	pp.cl, err = kgo.NewClient(opts...)
 	return err
 }
@@ -355,12 +352,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 	commit := func() error {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
 		defer cancel()
-		return pp.commitTransaction(cctx)
-	}
-	complete := func(wait bool) error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
-		defer cancel()
-		return pp.completeEpochs(cctx, wait)
+		return pp.commit(cctx)
 	}
 	for ctx.Err() == nil && pp.err() == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, min(interval, 100*time.Millisecond))
@@ -398,25 +390,15 @@ func (pp *processorPart) loop(ctx context.Context) error {
 			}
 		}
 		if uncommitted && (time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
-			if pp.sess != nil {
-				if err := commit(); err != nil {
-					pp.fail(err)
-					break
-				}
-			} else {
-				pp.sealEpoch()
-			}
-			uncommitted, lastCommit = false, time.Now()
-		}
-		if pp.sess == nil {
-			if err := complete(pp.rebalanceWanted.Load()); err != nil {
+			if err := commit(); err != nil {
 				pp.fail(err)
 				break
 			}
-		}
-		if !uncommitted && len(pp.sealed) == 0 {
-			pp.allowRebalance()
+			uncommitted, lastCommit = false, time.Now()
 			pp.rebalanceWanted.Store(false)
+		}
+		if !uncommitted {
+			pp.allowRebalance()
 		}
 	}
 
@@ -433,19 +415,10 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		pp.discardAll()
 		return pp.err()
 	}
-	if pp.sess != nil {
-		if uncommitted {
-			if err := commit(); err != nil {
-				return fmt.Errorf("final commit: %w", err)
-			}
-		}
-		return nil
-	}
 	if uncommitted {
-		pp.sealEpoch()
-	}
-	if err := complete(true); err != nil {
-		return fmt.Errorf("final commit: %w", err)
+		if err := commit(); err != nil {
+			return fmt.Errorf("final commit: %w", err)
+		}
 	}
 	return nil
 }
@@ -526,10 +499,6 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 // produceOutput produces an output or dead letter. A failure fails the
 // processor at the next commit.
 func (pp *processorPart) produceOutput(r *kgo.Record) {
-	if pp.epoch != nil {
-		pp.epoch.produce(pp.cl, r, pp.epoch.outputAck)
-		return
-	}
 	pp.produce(r, pp.outputAck)
 }
 
@@ -571,12 +540,12 @@ func (pp *processorPart) setProduceErr(err error) {
 	pp.prodMu.Unlock()
 }
 
-// commitTransaction makes everything processed so far durable with
-// exactly-once: state changes go to the changelog, and outputs, changelog
-// and input offsets are committed in one transaction. Only then are the
-// state changes written to the local store, with their changelog
-// checkpoints. (At-least-once commits through epochs instead: epoch.go.)
-func (pp *processorPart) commitTransaction(ctx context.Context) error {
+// commit makes everything processed so far durable: state changes go to
+// the changelog, every produced record is acknowledged, and the input
+// offsets are committed (in one transaction with exactly-once). Only then
+// are state changes written to the local stores, with their changelog
+// checkpoints.
+func (pp *processorPart) commit(ctx context.Context) error {
 	pp.mu.Lock()
 	tasks := make([]*procTask, 0, len(pp.tasks))
 	for _, t := range pp.tasks {
@@ -587,37 +556,46 @@ func (pp *processorPart) commitTransaction(ctx context.Context) error {
 	pp.prodMu.Lock()
 	pp.changelogLast = map[int32]int64{}
 	pp.prodMu.Unlock()
-	prepared := map[*procTask][]*cacheEntry{}
 	for _, t := range tasks {
 		if t.state == nil || !t.state.pending() {
 			continue
 		}
-		prepared[t] = t.state.prepare(&pp.batch, func(key, value []byte) {
+		t.state.prepare(&pp.batch, func(key, value []byte) {
 			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
 		})
 	}
 
-	committed, err := pp.sess.End(ctx, kgo.TryCommit)
-	pp.inTxn = false
-	if err == nil {
-		err = pp.produceErr()
-	}
-	if err != nil {
-		return fmt.Errorf("commit transaction: %w", err)
-	}
-	if !committed {
-		// A rebalance or fencing aborted the transaction; the session
-		// rewound to the committed offsets, so the aborted records are
-		// processed again. Forget their state changes.
-		pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
-		pp.batch.Reset()
-		for _, t := range tasks {
-			if t.state != nil {
-				t.state.aborted(prepared[t])
-			}
+	if pp.sess != nil {
+		committed, err := pp.sess.End(ctx, kgo.TryCommit)
+		pp.inTxn = false
+		if err == nil {
+			err = pp.produceErr()
 		}
-		return nil
+		if err != nil {
+			return fmt.Errorf("commit transaction: %w", err)
+		}
+		if !committed {
+			// A rebalance or fencing aborted the transaction; the session
+			// rewound to the committed offsets, so the aborted records
+			// are processed again. Forget their state changes.
+			pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
+			pp.batch.Reset()
+			for _, t := range tasks {
+				if t.state != nil {
+					t.state.aborted()
+				}
+			}
+			return nil
+		}
+	} else {
+		if err := pp.cl.Flush(ctx); err != nil {
+			return fmt.Errorf("flush: %w", err)
+		}
+		if err := pp.produceErr(); err != nil {
+			return err
+		}
 	}
+
 	if pp.stateStore != nil && (pp.batch.Len() > 0 || len(pp.changelogLast) > 0) {
 		for p, off := range pp.changelogLast {
 			pp.batch.SetCheckpoint(p, off+1)
@@ -627,8 +605,26 @@ func (pp *processorPart) commitTransaction(ctx context.Context) error {
 		}
 	}
 	pp.batch.Reset()
-	for t, entries := range prepared {
-		t.state.committed(entries)
+	for _, t := range tasks {
+		if t.state != nil {
+			t.state.committed()
+		}
+	}
+	if pp.sess == nil {
+		// Commit exactly what was processed: the last handled record of
+		// each input partition.
+		var last []*kgo.Record
+		for _, t := range tasks {
+			for i, r := range t.last {
+				if r != nil {
+					last = append(last, r)
+					t.last[i] = nil
+				}
+			}
+		}
+		if err := pp.cl.CommitRecords(ctx, last...); err != nil {
+			return fmt.Errorf("commit offsets: %w", err)
+		}
 	}
 	pp.m.commits.Inc()
 	return nil
@@ -646,7 +642,7 @@ func (pp *processorPart) discardAll() {
 	defer pp.mu.Unlock()
 	for _, t := range pp.tasks {
 		if t.state != nil {
-			t.state.aborted(nil)
+			t.state.aborted()
 		}
 	}
 }
@@ -786,7 +782,7 @@ func (pp *processorPart) drop(ps []int32, discard bool) {
 	for _, t := range dropped {
 		t.cancel()
 		if discard && t.isReady() && t.state != nil {
-			t.state.aborted(nil)
+			t.state.aborted()
 		}
 	}
 	for _, j := range pp.p.spec.Joins {

@@ -163,7 +163,7 @@ func (t *procTask) apply(c *ProcessorContext) {
 		}
 	}
 	for j, out := range c.outputs {
-		t.pp.produceOutput(out)
+		t.pp.produce(out, t.pp.outputAck)
 		t.outCounts[c.outputIdx[j]]++
 	}
 }

@@ -13,9 +13,7 @@ import (
 // cache until the task commits: then each key changed since the last
 // commit is produced to the changelog once (with its latest value) and,
 // once the changelog has it, written to the store with the new checkpoint.
-// Several commits may be in flight at once (at-least-once pipelines them):
-// an entry counts the commits that hold its value, and a write to such an
-// entry replaces the slice instead of writing into it.
+// Values are never modified in place: a write replaces the slice.
 type stateCache struct {
 	st    store.Store
 	p     int32
@@ -23,13 +21,14 @@ type stateCache struct {
 
 	entries map[string]*cacheEntry
 	dirty   []*cacheEntry // changed since the last prepare
+	flushed []*cacheEntry // produced by prepare, awaiting committed/aborted
 }
 
 type cacheEntry struct {
 	key      string
 	value    []byte // nil: the key has no state
 	dirty    bool   // changed since the last prepare
-	inFlight int    // prepared commits not yet in the store
+	inFlight bool   // prepared, not yet committed to the store
 }
 
 func newStateCache(st store.Store, p int32, limit int) *stateCache {
@@ -80,7 +79,7 @@ func (c *stateCache) setEntry(e *cacheEntry, value []byte) {
 	switch {
 	case value == nil:
 		e.value = nil
-	case e.inFlight > 0 || e.value == nil || cap(e.value) < len(value):
+	case e.inFlight || e.value == nil || cap(e.value) < len(value):
 		e.value = append(make([]byte, 0, len(value)), value...)
 	default:
 		e.value = append(e.value[:0], value...)
@@ -92,7 +91,7 @@ func (c *stateCache) setEntry(e *cacheEntry, value []byte) {
 }
 
 // evict drops clean entries (in map order, i.e. at random) once the cache
-// is full. Entries with changes not yet in the store are never dropped.
+// is full. Dirty entries are never dropped.
 func (c *stateCache) evict() {
 	if len(c.entries) < c.limit {
 		return
@@ -102,7 +101,7 @@ func (c *stateCache) evict() {
 		if len(c.entries) <= target {
 			return
 		}
-		if !e.dirty && e.inFlight == 0 {
+		if !e.dirty && !e.inFlight {
 			delete(c.entries, k)
 		}
 	}
@@ -112,11 +111,11 @@ func (c *stateCache) evict() {
 func (c *stateCache) pending() bool { return len(c.dirty) > 0 }
 
 // prepare hands each changed key to emit (which produces the changelog
-// record), records the store writes in b and returns the entries it
-// prepared, for committed or aborted.
-func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) []*cacheEntry {
-	prepared := slices.Clone(c.dirty)
-	for _, e := range prepared {
+// record) and records the store writes in b. It returns how many keys
+// changed.
+func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) int {
+	n := len(c.dirty)
+	for _, e := range c.dirty {
 		key := []byte(e.key)
 		emit(key, e.value)
 		if e.value == nil {
@@ -124,33 +123,35 @@ func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) []*ca
 		} else {
 			b.Set(c.p, key, e.value)
 		}
-		e.dirty = false
-		e.inFlight++
+		e.dirty, e.inFlight = false, true
+		c.flushed = append(c.flushed, e)
 	}
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
-	return prepared
+	return n
 }
 
-// committed is called once the prepared entries are in the changelog and
+// committed is called once the prepared changes are in the changelog and
 // the store.
-func (c *stateCache) committed(prepared []*cacheEntry) {
-	for _, e := range prepared {
-		e.inFlight--
+func (c *stateCache) committed() {
+	for _, e := range c.flushed {
+		e.inFlight = false
 	}
+	clear(c.flushed)
+	c.flushed = c.flushed[:0]
 }
 
-// aborted forgets every change since the last commit: the prepared ones
-// (their transaction was aborted) and the unprepared ones. The next read of
-// those keys goes to the store again.
-func (c *stateCache) aborted(prepared []*cacheEntry) {
-	for _, e := range prepared {
-		e.inFlight--
+// aborted forgets every change since the last commit: prepared ones (their
+// transaction was aborted) and unprepared ones. The next read of those
+// keys goes to the store again.
+func (c *stateCache) aborted() {
+	for _, e := range c.flushed {
 		delete(c.entries, e.key)
 	}
 	for _, e := range c.dirty {
 		delete(c.entries, e.key)
 	}
+	c.committed()
 	clear(c.dirty)
 	c.dirty = c.dirty[:0]
 }
