@@ -35,26 +35,51 @@ func Proto[T any, M interface {
 	proto.Message
 }]() Codec[M] {
 	var zero M
-	return protoCodec[T, M]{desc: zero.ProtoReflect().Descriptor()}
+	desc := zero.ProtoReflect().Descriptor()
+	// Deterministic encoding (sorted map entries) costs about a third more
+	// per message; only messages with maps need it for equal values to
+	// encode to equal bytes (view sources write only changed values).
+	return protoCodec[T, M]{desc: desc, marshal: proto.MarshalOptions{Deterministic: hasMaps(desc, nil)}}
 }
 
 type protoCodec[T any, M interface {
 	*T
 	proto.Message
 }] struct {
-	desc protoreflect.MessageDescriptor
+	desc    protoreflect.MessageDescriptor
+	marshal proto.MarshalOptions
 }
 
-var marshalOpts = proto.MarshalOptions{Deterministic: true}
+// hasMaps reports whether d or a message it contains has a map field.
+func hasMaps(d protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+	if seen == nil {
+		seen = map[protoreflect.FullName]bool{}
+	}
+	if seen[d.FullName()] {
+		return false
+	}
+	seen[d.FullName()] = true
+	fields := d.Fields()
+	for i := range fields.Len() {
+		f := fields.Get(i)
+		if f.IsMap() {
+			return true
+		}
+		if m := f.Message(); m != nil && hasMaps(m, seen) {
+			return true
+		}
+	}
+	return false
+}
 
 func (protoCodec[T, M]) Type() TopicType                              { return TopicProtobuf }
 func (c protoCodec[T, M]) Descriptor() protoreflect.MessageDescriptor { return c.desc }
 
-func (protoCodec[T, M]) Encode(dst []byte, m M) ([]byte, error) {
+func (c protoCodec[T, M]) Encode(dst []byte, m M) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("cannot encode a nil message; use a delete to write a tombstone")
 	}
-	return nonNil(marshalOpts.MarshalAppend(dst, m))
+	return nonNil(c.marshal.MarshalAppend(dst, m))
 }
 
 // nonNil keeps an empty encoding from becoming a nil value, which Kafka

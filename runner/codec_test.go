@@ -132,3 +132,25 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// Messages with maps encode deterministically (equal values, equal bytes,
+// so view sources see no change); others take the faster plain encoding.
+func TestDeterministicOnlyWithMaps(t *testing.T) {
+	if !Proto[structpb.Struct]().(protoCodec[structpb.Struct, *structpb.Struct]).marshal.Deterministic {
+		t.Error("Struct has a map field but encodes non-deterministically")
+	}
+	if !Proto[structpb.Value]().(protoCodec[structpb.Value, *structpb.Value]).marshal.Deterministic {
+		t.Error("Value contains a Struct (a map) but encodes non-deterministically")
+	}
+	if Proto[wrapperspb.StringValue]().(protoCodec[wrapperspb.StringValue, *wrapperspb.StringValue]).marshal.Deterministic {
+		t.Error("StringValue has no map yet encodes deterministically")
+	}
+	codec := Proto[structpb.Struct]()
+	m, _ := structpb.NewStruct(map[string]any{"a": 1, "b": 2, "c": 3, "d": 4, "e": 5})
+	first, _ := codec.Encode(nil, m)
+	for range 50 {
+		if b, _ := codec.Encode(nil, m); !bytes.Equal(b, first) {
+			t.Fatal("a map encoded to different bytes")
+		}
+	}
+}

@@ -86,6 +86,7 @@ type ProcessorContext struct {
 	stateValue   []byte      // nil: delete; else a view of stateBuf
 	stateBuf     []byte      // scratch reused for every record of the task
 	outputs      []*kgo.Record
+	outputIdx    []int // the output index of each of outputs
 }
 
 // Context is canceled when the processor stops.
@@ -172,6 +173,7 @@ func Output[M any](c *ProcessorContext, i int, codec Codec[M], key string, m M) 
 	// that caused it (event time flows through the mesh).
 	out.Timestamp = c.rec.Timestamp
 	c.outputs = append(c.outputs, out)
+	c.outputIdx = append(c.outputIdx, i)
 	if c.trace != nil {
 		c.trace.output(spec.TopicRef, key, func() []byte { return codec.JSON(m) })
 	}

@@ -68,7 +68,7 @@ type processorPart struct {
 }
 
 type processorMetrics struct {
-	in                                                                 []prometheus.Counter
+	in, out                                                            []prometheus.Counter
 	latency                                                            prometheus.Observer
 	errFailed, errRetried, errSkipped, errDeadLettered, errUndecodable prometheus.Counter
 	commits                                                            prometheus.Counter
@@ -105,7 +105,9 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 	pp.m.errDeadLettered, pp.m.errUndecodable = errs("dead_lettered"), errs("undecodable")
 	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Group)
 	for _, o := range spec.Outputs {
-		pp.outputs[o.Topic] = s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
+		c := s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
+		pp.outputs[o.Topic] = c
+		pp.m.out = append(pp.m.out, c)
 	}
 	pp.outputs[pp.dlqTopic] = s.metrics.processorOut.WithLabelValues(spec.Group, pp.dlqTopic)
 	pp.outputAck, pp.changelogAck = pp.onOutputAck, pp.onChangelogAck
@@ -515,10 +517,6 @@ func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)
 func (pp *processorPart) onOutputAck(r *kgo.Record, err error) {
 	if err != nil {
 		pp.setProduceErr(fmt.Errorf("produce to %s: %w", r.Topic, err))
-		return
-	}
-	if c := pp.outputs[r.Topic]; c != nil {
-		c.Inc()
 	}
 }
 
@@ -679,7 +677,8 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned 
 		}
 		taskCtx, cancel := context.WithCancel(ctx)
 		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx}
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx,
+			outCounts: make([]int, len(pp.p.spec.Outputs))}
 		pp.tasks[p] = t
 		fresh = append(fresh, t)
 		numbers = append(numbers, p)

@@ -30,6 +30,8 @@ type procTask struct {
 	// since the last commit: what at-least-once commits.
 	last []*kgo.Record
 	seq  uint64 // records handled, for latency sampling
+	// outCounts counts outputs by output index until the end of a batch.
+	outCounts []int
 }
 
 func (t *procTask) isReady() bool {
@@ -83,6 +85,12 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 			handled++
 		}
 		t.pp.m.in[idx].Add(float64(handled))
+	}
+	for i, n := range t.outCounts {
+		if n > 0 {
+			t.pp.m.out[i].Add(float64(n))
+			t.outCounts[i] = 0
+		}
 	}
 	return nil
 }
@@ -154,8 +162,9 @@ func (t *procTask) apply(c *ProcessorContext) {
 			t.state.set(c.rec.Key, c.stateValue)
 		}
 	}
-	for _, out := range c.outputs {
+	for j, out := range c.outputs {
 		t.pp.produce(out, t.pp.outputAck)
+		t.outCounts[c.outputIdx[j]]++
 	}
 }
 
@@ -178,6 +187,7 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 			kgo.RecordHeader{Key: "kafmesh-offset", Value: strconv.AppendInt(nil, r.Offset, 10)},
 			kgo.RecordHeader{Key: "kafmesh-group", Value: []byte(t.p.spec.Group)},
 		)
+		pp.outputs[pp.dlqTopic].Inc()
 		pp.produceOutput(&kgo.Record{Topic: pp.dlqTopic, Key: r.Key, Value: r.Value, Headers: headers, Timestamp: r.Timestamp})
 		return nil
 	}
@@ -187,7 +197,7 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 
 func (c *ProcessorContext) reset(ctx context.Context, t *procTask, r *kgo.Record) {
 	clear(c.outputs)
-	*c = ProcessorContext{ctx: ctx, t: t, rec: r, outputs: c.outputs[:0], stateBuf: c.stateBuf}
+	*c = ProcessorContext{ctx: ctx, t: t, rec: r, outputs: c.outputs[:0], outputIdx: c.outputIdx[:0], stateBuf: c.stateBuf}
 }
 
 // outputRecord is an output record with room for a small key and value in
