@@ -4,6 +4,9 @@ import (
 	"context"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
 	"github.com/kafmesh/kafmesh/runner"
@@ -73,11 +76,15 @@ func TestDevicesInMemory(t *testing.T) {
 	// Heartbeats: enriched, re-keyed by customer, counted by the health
 	// processor in its state, written by the sink, and by the view sink at
 	// its sync.
-	for _, hb := range []struct {
+	// Distinct times: the warehouse keeps one row per device and time, and
+	// in memory three heartbeats fit in one millisecond.
+	start := time.Now()
+	for i, hb := range []struct {
 		device  int64
 		healthy bool
 	}{{sensor1, false}, {sensor2, true}, {sensor2, true}} {
-		if _, err := gw.Heartbeat(ctx, &gatewayv1.HeartbeatRequest{DeviceId: hb.device, IsHealthy: hb.healthy}); err != nil {
+		at := timestamppb.New(start.Add(time.Duration(i) * time.Second))
+		if _, err := gw.Heartbeat(ctx, &gatewayv1.HeartbeatRequest{DeviceId: hb.device, IsHealthy: hb.healthy, Time: at}); err != nil {
 			t.Fatal(err)
 		}
 	}
