@@ -43,14 +43,15 @@ const (
 
 var loadOnce sync.Map // brokers+topic -> loaded
 
-// loadInput fills a topic with n records of ~100 bytes over benchKeys keys,
-// once per broker and size.
-func loadInput(b *testing.B, brokers []string, n int) string {
+// loadTopic fills topic with n records made by record, once per broker: a
+// topic that already holds exactly n records is kept, so a second run of
+// a benchmark does not load again. The topic has benchPartitions partitions
+// and configs; keys are partitioned like the Java client does.
+func loadTopic(b *testing.B, brokers []string, topic string, n int, configs map[string]*string, record func(i int) (key, value []byte)) {
 	b.Helper()
-	topic := fmt.Sprintf("bench-count-in-%d", n)
 	key := strings.Join(brokers, ",") + "/" + topic
 	if _, ok := loadOnce.Load(key); ok {
-		return topic
+		return
 	}
 	adm := kadm.NewClient(client(b, brokers))
 	ends, err := adm.ListEndOffsets(context.Background(), topic)
@@ -59,40 +60,45 @@ func loadInput(b *testing.B, brokers []string, n int) string {
 		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
 		if total == int64(n) {
 			loadOnce.Store(key, true)
-			return topic
+			return
 		}
 		adm.DeleteTopics(context.Background(), topic)
 		time.Sleep(time.Second)
 	}
 	// Not kafmeshtest.CreateTopic: that deletes the topic when the first
 	// sub-benchmark ends, and the input is shared by all of them.
-	if _, err := adm.CreateTopic(context.Background(), benchPartitions, -1, nil, topic); err != nil {
+	if _, err := adm.CreateTopic(context.Background(), benchPartitions, -1, configs, topic); err != nil {
 		b.Fatal(err)
 	}
 	cl := client(b, brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
-	payload := strings.Repeat("x", 90)
 	var wg sync.WaitGroup
-	var perr error
-	var mu sync.Mutex
+	var failed atomic.Int64
 	for i := range n {
-		v, _ := proto.Marshal(wrapperspb.String(payload + strconv.Itoa(i%100000)))
+		k, v := record(i)
 		wg.Add(1)
-		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%05d", i%benchKeys), Value: v},
-			func(_ *kgo.Record, err error) {
-				if err != nil {
-					mu.Lock()
-					perr = err
-					mu.Unlock()
-				}
-				wg.Done()
-			})
+		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: k, Value: v}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				failed.Add(1)
+			}
+			wg.Done()
+		})
 	}
 	wg.Wait()
-	if perr != nil {
-		b.Fatal(perr)
+	if failed.Load() > 0 {
+		b.Fatalf("%d records of %s failed", failed.Load(), topic)
 	}
 	loadOnce.Store(key, true)
+}
+
+// loadInput fills a topic with n records of ~100 bytes over benchKeys keys.
+func loadInput(b *testing.B, brokers []string, n int) string {
+	topic := fmt.Sprintf("bench-count-in-%d", n)
+	payload := strings.Repeat("x", 90)
+	loadTopic(b, brokers, topic, n, nil, func(i int) ([]byte, []byte) {
+		v, _ := proto.Marshal(wrapperspb.String(payload + strconv.Itoa(i%100000)))
+		return fmt.Appendf(nil, "key-%05d", i%benchKeys), v
+	})
 	return topic
 }
 
@@ -154,50 +160,13 @@ func BenchmarkProcessorCountByKey(b *testing.B) {
 }
 
 // loadChangelog fills a compacted changelog topic with n keys whose values
-// are counts, once per broker and size.
+// are counts.
 func loadChangelog(b *testing.B, brokers []string, n int) string {
-	b.Helper()
 	topic := fmt.Sprintf("bench-restore-%d-table", n)
-	key := strings.Join(brokers, ",") + "/" + topic
-	if _, ok := loadOnce.Load(key); ok {
-		return topic
-	}
-	adm := kadm.NewClient(client(b, brokers))
-	ends, err := adm.ListEndOffsets(context.Background(), topic)
-	if err == nil && ends.Error() == nil {
-		var total int64
-		ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
-		if total == int64(n) {
-			loadOnce.Store(key, true)
-			return topic
-		}
-		adm.DeleteTopics(context.Background(), topic)
-		time.Sleep(time.Second)
-	}
-	if _, err := adm.CreateTopic(context.Background(), benchPartitions, -1,
-		map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, topic); err != nil {
-		b.Fatal(err)
-	}
-	cl := client(b, brokers, kgo.ProducerLinger(5*time.Millisecond), kgo.MaxBufferedRecords(200_000),
-		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)))
-	var wg sync.WaitGroup
-	var failed atomic.Int64
-	for i := range n {
+	loadTopic(b, brokers, topic, n, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}, func(i int) ([]byte, []byte) {
 		v, _ := proto.Marshal(wrapperspb.Int64(int64(i%1000 + 1)))
-		wg.Add(1)
-		cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: fmt.Appendf(nil, "key-%07d", i), Value: v},
-			func(_ *kgo.Record, err error) {
-				if err != nil {
-					failed.Add(1)
-				}
-				wg.Done()
-			})
-	}
-	wg.Wait()
-	if failed.Load() > 0 {
-		b.Fatalf("%d changelog records failed", failed.Load())
-	}
-	loadOnce.Store(key, true)
+		return fmt.Appendf(nil, "key-%07d", i), v
+	})
 	return topic
 }
 

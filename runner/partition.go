@@ -6,10 +6,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// murmur2 is the 32-bit murmur2 hash exactly as the Java client computes
-// it for record keys (seed 0x9747b28c), so a key lands on the partition
-// the Java client would pick.
-func murmur2(data []byte) uint32 {
+// Murmur2 is the 32-bit murmur2 hash exactly as the Java client computes
+// it for record keys (seed 0x9747b28c): KeyPartition takes it modulo the
+// partition count, so a key lands on the partition the Java client picks.
+func Murmur2(data []byte) uint32 {
 	const (
 		seed = 0x9747b28c
 		m    = 0x5bd1e995
@@ -46,7 +46,7 @@ func murmur2(data []byte) uint32 {
 // KeyPartition returns the partition the Java client's default partitioner
 // picks for key among n partitions.
 func KeyPartition(key []byte, n int) int32 {
-	return int32(int(murmur2(key)&0x7fffffff) % n)
+	return int32(int(Murmur2(key)&0x7fffffff) % n)
 }
 
 // partitioner sends records of the topics in manual to the partition set

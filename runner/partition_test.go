@@ -17,7 +17,7 @@ func TestMurmur2MatchesJava(t *testing.T) {
 		"lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8": -58897971,
 		"abc": 479470107,
 	} {
-		if got := int32(murmur2([]byte(key))); got != want {
+		if got := int32(Murmur2([]byte(key))); got != want {
 			t.Errorf("murmur2(%q) = %d, want %d", key, got, want)
 		}
 	}

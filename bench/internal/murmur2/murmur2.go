@@ -1,48 +1,23 @@
-// Package murmur2 is the key hash of Kafka's Java client (the default
-// partitioner: toPositive(murmur2(key)) % partitions), as a hash.Hash32 so
-// that libraries that take a hasher (goka, sarama) place keys where Java,
-// franz-go's StickyKeyPartitioner(nil) and kafmesh do.
+// Package murmur2 gives the key hash of Kafka's Java client (the default
+// partitioner: toPositive(murmur2(key)) % partitions), kafmesh's
+// runner.Murmur2, as a hash.Hash32, so that libraries that take a hasher
+// (goka, sarama) place keys where Java, franz-go's StickyKeyPartitioner(nil)
+// and kafmesh do.
 package murmur2
 
-import "hash"
+import (
+	"hash"
 
-// Sum is murmur2 of b with the Java client's seed.
-func Sum(b []byte) uint32 {
-	const (
-		seed uint32 = 0x9747b28c
-		m    uint32 = 0x5bd1e995
-		r           = 24
-	)
-	h := seed ^ uint32(len(b))
-	for len(b) >= 4 {
-		k := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
-		k *= m
-		k ^= k >> r
-		k *= m
-		h *= m
-		h ^= k
-		b = b[4:]
-	}
-	switch len(b) {
-	case 3:
-		h ^= uint32(b[2]) << 16
-		fallthrough
-	case 2:
-		h ^= uint32(b[1]) << 8
-		fallthrough
-	case 1:
-		h ^= uint32(b[0])
-		h *= m
-	}
-	h ^= h >> 13
-	h *= m
-	h ^= h >> 15
-	return h
-}
+	"github.com/kafmesh/kafmesh/runner"
+)
+
+// Sum is murmur2 of b with the Java client's seed: kafmesh's own
+// implementation, which its partitioner uses.
+func Sum(b []byte) uint32 { return runner.Murmur2(b) }
 
 // Partition is the partition the Java client picks for key.
 func Partition(key []byte, partitions int32) int32 {
-	return int32(Sum(key)&0x7fffffff) % partitions
+	return runner.KeyPartition(key, int(partitions))
 }
 
 // New32 returns a hash.Hash32 whose Sum32 is the positive murmur2 of

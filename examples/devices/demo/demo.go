@@ -97,30 +97,11 @@ func Run(ctx context.Context, cfg Config) error {
 	} else if runErr == nil {
 		runErr = a.Service.Run(runCtx)
 	}
-	if ctx.Err() != nil && errors.Is(runErr, context.Canceled) {
-		// Asked to stop: a part that gave up its work because of it (the
-		// view source's sync in flight, say) has not failed.
-		runErr = nil
-	}
 	stop() // the service stopped (or failed): so does the simulation
 	<-simulated
-	stopGracefully(srv, 5*time.Second)
+	app.StopGracefully(srv, 5*time.Second)
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
-}
-
-// stopGracefully lets calls in flight finish, for at most timeout.
-func stopGracefully(srv *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		srv.Stop()
-	}
 }

@@ -72,23 +72,9 @@ func run(ctx context.Context, brokers []string, grpcAddr, httpAddr, dbPath, stat
 	slog.Info("serving gRPC", "addr", lis.Addr().String())
 
 	runErr := a.Run(ctx)
-	stopGracefully(srv, 10*time.Second)
+	app.StopGracefully(srv, 10*time.Second)
 	if err := <-served; err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 		runErr = errors.Join(runErr, err)
 	}
 	return runErr
-}
-
-// stopGracefully lets calls in flight finish, for at most timeout.
-func stopGracefully(srv *grpc.Server, timeout time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		srv.GracefulStop()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(timeout):
-		srv.Stop()
-	}
 }

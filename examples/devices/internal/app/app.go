@@ -149,3 +149,18 @@ func (a *App) Run(ctx context.Context) error {
 	}
 	return a.Service.Run(ctx)
 }
+
+// StopGracefully stops srv, letting calls in flight finish for at most
+// timeout.
+func StopGracefully(srv *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		srv.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		srv.Stop()
+	}
+}
