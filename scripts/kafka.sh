@@ -105,9 +105,17 @@ EOF
 
 # random_cluster_id prints a random KRaft cluster id: 16 random bytes in
 # URL-safe base64 without padding (what `StorageTool random-uuid` prints,
-# without paying for a JVM start).
+# without paying for a JVM start). An id that starts with "-" (one in 64)
+# would be read by kafka-storage as an option, so those are drawn again.
 random_cluster_id() {
-	head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+	local id
+	while :; do
+		id="$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
+		if [[ "$id" != -* ]]; then
+			echo "$id"
+			return
+		fi
+	done
 }
 
 cmd_start() {

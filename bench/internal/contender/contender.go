@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -124,23 +125,36 @@ func Main(name string, run func(ctx context.Context, c Config, first *FirstRead,
 }
 
 // profile writes a CPU profile of the whole run to
-// $KMBENCH_CPUPROFILE_DIR/<name>-<pid>.prof when that variable is set, for
-// profiling a contender under the harness.
+// $KMBENCH_CPUPROFILE_DIR/<name>-<pid>.prof and an execution trace (where
+// goroutines wait) to $KMBENCH_TRACE_DIR/<name>-<pid>.trace when those
+// variables are set, for profiling a contender under the harness.
 func profile(name string, log *slog.Logger) (stop func()) {
-	dir := os.Getenv("KMBENCH_CPUPROFILE_DIR")
-	if dir == "" {
-		return func() {}
+	var stops []func()
+	if dir := os.Getenv("KMBENCH_CPUPROFILE_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, os.Getpid())))
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			log.Warn("no CPU profile", "error", err)
+		} else {
+			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+		}
 	}
-	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, os.Getpid())))
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
-	if err != nil {
-		log.Warn("no CPU profile", "error", err)
-		return func() {}
+	if dir := os.Getenv("KMBENCH_TRACE_DIR"); dir != "" {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.trace", name, os.Getpid())))
+		if err == nil {
+			err = trace.Start(f)
+		}
+		if err != nil {
+			log.Warn("no execution trace", "error", err)
+		} else {
+			stops = append(stops, func() { trace.Stop(); f.Close() })
+		}
 	}
 	return func() {
-		pprof.StopCPUProfile()
-		f.Close()
+		for _, stop := range stops {
+			stop()
+		}
 	}
 }
