@@ -36,40 +36,53 @@ func Proto[T any, M interface {
 }]() Codec[M] {
 	var zero M
 	desc := zero.ProtoReflect().Descriptor()
-	// Deterministic encoding (sorted map entries) costs about a third more
-	// per message; only messages with maps need it for equal values to
-	// encode to equal bytes (view sources write only changed values).
-	return protoCodec[T, M]{desc: desc, marshal: proto.MarshalOptions{Deterministic: hasMaps(desc, nil)}}
+	maps, required := inspect(desc, nil)
+	return protoCodec[T, M]{
+		desc: desc,
+		// Deterministic encoding (sorted map entries) costs about a third
+		// more per message; only messages with maps need it for equal
+		// values to encode to equal bytes (view sources write only changed
+		// values). The check for missing required fields costs a walk of
+		// every message; messages without any (all of proto3) skip it.
+		marshal: proto.MarshalOptions{Deterministic: maps, AllowPartial: !required},
+		// Merge: Decode unmarshals into a fresh message, which needs no
+		// Reset first.
+		unmarshal: proto.UnmarshalOptions{Merge: true, AllowPartial: !required},
+	}
 }
 
 type protoCodec[T any, M interface {
 	*T
 	proto.Message
 }] struct {
-	desc    protoreflect.MessageDescriptor
-	marshal proto.MarshalOptions
+	desc      protoreflect.MessageDescriptor
+	marshal   proto.MarshalOptions
+	unmarshal proto.UnmarshalOptions
 }
 
-// hasMaps reports whether d or a message it contains has a map field.
-func hasMaps(d protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) bool {
+// inspect reports whether d or a message it contains has a map field, and
+// whether any has a required (proto2) field.
+func inspect(d protoreflect.MessageDescriptor, seen map[protoreflect.FullName]bool) (maps, required bool) {
 	if seen == nil {
 		seen = map[protoreflect.FullName]bool{}
 	}
 	if seen[d.FullName()] {
-		return false
+		return false, false
 	}
 	seen[d.FullName()] = true
+	if d.RequiredNumbers().Len() > 0 {
+		required = true
+	}
 	fields := d.Fields()
 	for i := range fields.Len() {
 		f := fields.Get(i)
-		if f.IsMap() {
-			return true
-		}
-		if m := f.Message(); m != nil && hasMaps(m, seen) {
-			return true
+		maps = maps || f.IsMap()
+		if m := f.Message(); m != nil {
+			mm, mr := inspect(m, seen)
+			maps, required = maps || mm, required || mr
 		}
 	}
-	return false
+	return maps, required
 }
 
 func (protoCodec[T, M]) Type() TopicType                              { return TopicProtobuf }
@@ -91,13 +104,9 @@ func nonNil(b []byte, err error) ([]byte, error) {
 	return b, err
 }
 
-// unmarshalOpts merges into the fresh message Decode allocates, which
-// skips the reset a plain Unmarshal does first.
-var unmarshalOpts = proto.UnmarshalOptions{Merge: true}
-
 func (c protoCodec[T, M]) Decode(src []byte) (M, error) {
 	m := M(new(T))
-	if err := unmarshalOpts.Unmarshal(src, m); err != nil {
+	if err := c.unmarshal.Unmarshal(src, m); err != nil {
 		return nil, fmt.Errorf("decode %s: %w", c.desc.FullName(), err)
 	}
 	return m, nil

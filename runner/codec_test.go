@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/descriptorpb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -152,5 +153,34 @@ func TestDeterministicOnlyWithMaps(t *testing.T) {
 		if b, _ := codec.Encode(nil, m); !bytes.Equal(b, first) {
 			t.Fatal("a map encoded to different bytes")
 		}
+	}
+}
+
+// Messages without required fields skip protobuf's initialization check;
+// messages with them (proto2), also nested ones, still get it.
+func TestRequiredFieldsStillChecked(t *testing.T) {
+	part := Proto[descriptorpb.UninterpretedOption_NamePart]()
+	if _, err := part.Decode(nil); err == nil {
+		t.Error("decoding a NamePart without its required fields succeeded")
+	}
+	if _, err := part.Encode(nil, &descriptorpb.UninterpretedOption_NamePart{}); err == nil {
+		t.Error("encoding a NamePart without its required fields succeeded")
+	}
+	ok := &descriptorpb.UninterpretedOption_NamePart{NamePart: proto.String("a"), IsExtension: proto.Bool(false)}
+	b, err := part.Encode(nil, ok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := part.Decode(b); err != nil || got.GetNamePart() != "a" {
+		t.Errorf("round trip: %v, %v", got, err)
+	}
+	// UninterpretedOption has no required field itself, but its NamePart does.
+	opt := Proto[descriptorpb.UninterpretedOption]()
+	bad, _ := proto.MarshalOptions{AllowPartial: true}.Marshal(&descriptorpb.UninterpretedOption{Name: []*descriptorpb.UninterpretedOption_NamePart{{}}})
+	if _, err := opt.Decode(bad); err == nil {
+		t.Error("decoding an UninterpretedOption with an incomplete NamePart succeeded")
+	}
+	if c := Proto[wrapperspb.Int64Value]().(protoCodec[wrapperspb.Int64Value, *wrapperspb.Int64Value]); !c.unmarshal.AllowPartial || !c.marshal.AllowPartial {
+		t.Error("Int64Value has no required fields but is checked for them")
 	}
 }

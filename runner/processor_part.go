@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"sync"
@@ -480,16 +481,28 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 			return pp.err()
 		}
 	}
-	if len(work) == 1 {
-		return work[0].process(ctx, byTask[work[0].partition])
+	workers := min(len(work), runtime.GOMAXPROCS(0))
+	if workers <= 1 {
+		var errs []error
+		for _, t := range work {
+			if err := t.process(ctx, byTask[t.partition]); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
 	}
+	// One worker per CPU takes tasks in turn: more goroutines than CPUs
+	// would only contend for the producer's locks and be switched out.
 	errs := make([]error, len(work))
+	var next atomic.Int32
 	var wg sync.WaitGroup
-	for i, t := range work {
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = t.process(ctx, byTask[t.partition])
+			for i := int(next.Add(1)) - 1; i < len(work); i = int(next.Add(1)) - 1 {
+				errs[i] = work[i].process(ctx, byTask[work[i].partition])
+			}
 		}()
 	}
 	wg.Wait()
