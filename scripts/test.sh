@@ -242,6 +242,18 @@ run "go test" go_test
 # go test above (KAFMESH_TEST_CHROMIUM).
 run "web ui assets fresh" "$KAFMESH_ROOT/discovery/web/build.sh" --check
 
+# The peer benchmarks are a module of their own (bench/go.mod, so goka and
+# its dependencies never enter kafmesh's): their harness, loaders and
+# contenders must build, and the harness's own unit tests (report,
+# verification, murmur2) pass. They need no broker; the benchmarks
+# themselves run with bench/run.sh.
+bench_module() {
+	(cd "$KAFMESH_ROOT/bench" && go vet ./... && go test -count=1 ./...)
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "bench module" bench_module
+fi
+
 # More test runners go here, one `run` line each, so they are timed, counted
 # in the summary and fail the script.
 

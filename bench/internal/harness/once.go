@@ -126,6 +126,10 @@ func median(runs []Result) Result {
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Rate() < sorted[j].Rate() })
 	m := sorted[(len(sorted)-1)/2]
 	m.Runs = len(runs)
+	m.RoundRates = nil
+	for _, r := range runs {
+		m.RoundRates = append(m.RoundRates, r.Rate())
+	}
 	m.RateMin, m.RateMax = sorted[0].Rate(), sorted[len(sorted)-1].Rate()
 	return m
 }

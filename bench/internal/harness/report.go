@@ -129,6 +129,11 @@ func (rep *Report) Standing() string {
 			lines = append(lines, fmt.Sprintf("kafmesh exactly-once runs W1 at %.2f× the bare loop: it %s.", x, verdict(x, 0.5)))
 		}
 	}
+	if ok3 && bare.Err == nil {
+		if round := roundByRound(bare, []Result{alo, eos}, []bool{ok1, ok2}); round != "" {
+			lines = append(lines, round)
+		}
+	}
 	if ok1 && alo.Err == nil && alo.Rate() > 0 {
 		for _, peer := range []string{"goka", "streams"} {
 			p, ok := rep.result("w1", peer)
@@ -154,6 +159,29 @@ func (rep *Report) Standing() string {
 		return ""
 	}
 	return "**Standing.** " + strings.Join(lines, " ") + "\n"
+}
+
+// roundByRound states each round's ratio of the kafmesh runs to the bare
+// loop's run of the same round: the medians of a noisy machine can pair a
+// fast round of one with a slow round of the other.
+func roundByRound(bare Result, kafmesh []Result, ok []bool) string {
+	var parts []string
+	for i, k := range kafmesh {
+		if !ok[i] || k.Err != nil || len(k.RoundRates) < 2 || len(k.RoundRates) != len(bare.RoundRates) {
+			continue
+		}
+		var ratios []string
+		for r, rate := range k.RoundRates {
+			if bare.RoundRates[r] > 0 {
+				ratios = append(ratios, fmt.Sprintf("%.2f×", rate/bare.RoundRates[r]))
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s %s", k.Contender.Label, strings.Join(ratios, ", ")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "Round by round, against the bare loop's run of the same round: " + strings.Join(parts, "; ") + "."
 }
 
 // Markdown renders the whole docs section: results, machine, command,

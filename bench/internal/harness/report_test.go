@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestWriteDocsCreatesTheFile(t *testing.T) {
@@ -55,5 +56,39 @@ func TestThousands(t *testing.T) {
 		if got := thousands(n); got != want {
 			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The standing compares medians against the bar and, with repeats, gives
+// each round's ratio against the bare loop's run of the same round.
+func TestStandingVerdictsAndRounds(t *testing.T) {
+	res := func(name, label string, walls ...time.Duration) Result {
+		var runs []Result
+		for _, w := range walls {
+			runs = append(runs, Result{Workload: "w1", Contender: Contender{Name: name, Label: label}, Items: 1000, Wall: w})
+		}
+		return median(runs)
+	}
+	rep := &Report{Results: []Result{
+		// 1000/s, 500/s, 250/s: median 500/s
+		res("kafmesh", "kafmesh at-least-once", time.Second, 2*time.Second, 4*time.Second),
+		// 250/s in every round
+		res("kafmesh-eos", "kafmesh exactly-once", 4*time.Second, 4*time.Second, 4*time.Second),
+		// 1000/s, 1000/s, 500/s: median 1000/s
+		res("franz", "franz-go loop", time.Second, time.Second, 2*time.Second),
+	}}
+	got := rep.Standing()
+	for _, want := range []string{
+		"kafmesh at-least-once runs W1 at 0.50× the bare franz-go loop: it **misses the bar of 0.6×**.",
+		"kafmesh exactly-once runs W1 at 0.25× the bare loop: it **misses the bar of 0.5×**.",
+		"Round by round, against the bare loop's run of the same round: kafmesh at-least-once 1.00×, 0.50×, 0.50×; kafmesh exactly-once 0.25×, 0.25×, 0.50×.",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("standing lacks %q:\n%s", want, got)
+		}
+	}
+	rep.Results[0] = res("kafmesh", "kafmesh at-least-once", time.Second, time.Second, time.Second)
+	if got := rep.Standing(); !strings.Contains(got, "runs W1 at 1.00× the bare franz-go loop: it meets the bar of 0.6×.") {
+		t.Errorf("a kafmesh as fast as the loop does not meet the bar:\n%s", got)
 	}
 }

@@ -57,6 +57,9 @@ type Result struct {
 	// RateMax are their lowest and highest rates.
 	Runs             int
 	RateMin, RateMax float64
+	// RoundRates is the rate of each run in round order (contenders take
+	// turns, so round i of two contenders ran under similar load).
+	RoundRates []float64
 }
 
 // Rate is items per second of wall time.
