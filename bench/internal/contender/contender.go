@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -129,32 +130,33 @@ func Main(name string, run func(ctx context.Context, c Config, first *FirstRead,
 // goroutines wait) to $KMBENCH_TRACE_DIR/<name>-<pid>.trace when those
 // variables are set, for profiling a contender under the harness.
 func profile(name string, log *slog.Logger) (stop func()) {
-	var stops []func()
-	if dir := os.Getenv("KMBENCH_CPUPROFILE_DIR"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.prof", name, os.Getpid())))
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			log.Warn("no CPU profile", "error", err)
-		} else {
-			stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
-		}
-	}
-	if dir := os.Getenv("KMBENCH_TRACE_DIR"); dir != "" {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("%s-%d.trace", name, os.Getpid())))
-		if err == nil {
-			err = trace.Start(f)
-		}
-		if err != nil {
-			log.Warn("no execution trace", "error", err)
-		} else {
-			stops = append(stops, func() { trace.Stop(); f.Close() })
-		}
+	stops := []func(){
+		record("KMBENCH_CPUPROFILE_DIR", name+"-%d.prof", "CPU profile", pprof.StartCPUProfile, pprof.StopCPUProfile, log),
+		record("KMBENCH_TRACE_DIR", name+"-%d.trace", "execution trace", trace.Start, trace.Stop, log),
 	}
 	return func() {
 		for _, stop := range stops {
 			stop()
 		}
 	}
+}
+
+// record starts a recording (start, stop) into a file named by pattern (with
+// the pid) in the folder $env, when env is set; it returns what stops it.
+func record(env, pattern, what string, start func(io.Writer) error, stop func(), log *slog.Logger) func() {
+	dir := os.Getenv(env)
+	if dir == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf(pattern, os.Getpid())))
+	if err == nil {
+		if err = start(f); err != nil {
+			f.Close()
+		}
+	}
+	if err != nil {
+		log.Warn("no "+what, "error", err)
+		return func() {}
+	}
+	return func() { stop(); f.Close() }
 }
