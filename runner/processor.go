@@ -93,7 +93,14 @@ type ProcessorContext struct {
 func (c *ProcessorContext) Context() context.Context { return c.ctx }
 
 // Key is the record key.
-func (c *ProcessorContext) Key() string { return string(c.rec.Key) }
+func (c *ProcessorContext) Key() string {
+	if c.stateEntry != nil {
+		// The state cache holds the key as a string already: a stateful
+		// handler's Key costs no copy.
+		return c.stateEntry.key
+	}
+	return string(c.rec.Key)
+}
 
 // KeyBytes is the record key without a copy; do not modify or keep it.
 func (c *ProcessorContext) KeyBytes() []byte { return c.rec.Key }
