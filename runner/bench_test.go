@@ -126,7 +126,7 @@ func BenchmarkProcessorCountByKey(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		opts []runner.PartOption
-	}{{"at-least-once", nil}, {"exactly-once", []runner.PartOption{runner.ExactlyOnce()}}} {
+	}{{"at-least-once", nil}, {"at-least-once-100ms", []runner.PartOption{runner.CommitInterval(100 * time.Millisecond)}}, {"exactly-once", []runner.PartOption{runner.ExactlyOnce()}}} {
 		b.Run(mode.name, func(b *testing.B) {
 			brokers := kafmeshtest.StartBroker(b)
 			n := benchRecords()
