@@ -22,8 +22,13 @@ import (
 )
 
 const (
-	maxPollRecords   = 200_000
-	stateCacheLimit  = 100_000 // entries per partition
+	maxPollRecords  = 200_000
+	stateCacheLimit = 100_000 // entries per partition
+	// readCacheLimit bounds the read caches in front of the Pebble stores
+	// of joins (keys per partition) and of lookup and view tables (keys in
+	// all): a join or lookup of a recently read key costs a map lookup
+	// instead of a search of Pebble's memtable and files.
+	readCacheLimit   = 100_000
 	shutdownDeadline = 30 * time.Second
 )
 
@@ -277,6 +282,7 @@ func (pp *processorPart) open(ctx context.Context) error {
 		return store.OpenPebble(d, true)
 	}
 	if spec.State != nil {
+		// The state has its own write-back cache (stateCache).
 		if pp.stateStore, err = openStore("state"); err != nil {
 			return err
 		}
@@ -285,6 +291,9 @@ func (pp *processorPart) open(ctx context.Context) error {
 		st, err := openStore("join-" + j.Topic)
 		if err != nil {
 			return err
+		}
+		if !memory {
+			st = store.NewCached(st, true, readCacheLimit)
 		}
 		pp.joinStores = append(pp.joinStores, st)
 	}

@@ -121,9 +121,11 @@ func (ts *tableSet) start(ctx context.Context, fail func(error), wg *sync.WaitGr
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return closeAll(err)
 			}
-			if t.store, err = store.OpenPebble(dir, false); err != nil {
+			st, err := store.OpenPebble(dir, false)
+			if err != nil {
 				return closeAll(err)
 			}
+			t.store = store.NewCached(st, false, readCacheLimit)
 		}
 		partitions, err := topicPartitions(ctx, adm, t.ref.Topic)
 		if err != nil {

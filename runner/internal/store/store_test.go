@@ -16,6 +16,14 @@ func implementations(t *testing.T, partitioned bool) map[string]func() Store {
 			}
 			return s
 		},
+		"cached pebble": func() Store {
+			s, err := OpenPebble(t.TempDir(), partitioned)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return NewCached(s, partitioned, 1000)
+		},
+		"cached memory, 1 key a shard": func() Store { return NewCached(NewMemory(partitioned), partitioned, 1) },
 	}
 }
 
