@@ -125,28 +125,3 @@ func TestCachedReadersSeeWritesInOrder(t *testing.T) {
 		})
 	}
 }
-
-func BenchmarkCachedPebbleGet(b *testing.B) {
-	s, err := OpenPebble(b.TempDir(), true)
-	if err != nil {
-		b.Fatal(err)
-	}
-	c := NewCached(s, true, 100_000)
-	defer c.Close()
-	var batch Batch
-	keys := make([][]byte, 10000)
-	for i := range keys {
-		keys[i] = fmt.Appendf(nil, "key-%d", i)
-		batch.Set(0, keys[i], []byte("value"))
-	}
-	if err := c.Apply(&batch); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		if _, err := c.Get(0, keys[i%len(keys)], func([]byte) {}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
