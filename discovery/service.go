@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
 
 	"github.com/kafmesh/kafmesh/discovery/lag"
 	"github.com/kafmesh/kafmesh/discovery/mesh"
@@ -41,6 +42,7 @@ type Service struct {
 	settings   *topicsettings.Monitor
 	scrapeOpts []scrape.Option
 	serverOpts []server.Option
+	dialOpts   []grpc.DialOption
 	maxAge     time.Duration
 
 	mu        sync.Mutex
@@ -86,6 +88,13 @@ func WithTopicSettings(m *topicsettings.Monitor) Option { return func(s *Service
 // concurrency, …).
 func WithScrapeOptions(opts ...scrape.Option) Option {
 	return func(s *Service) { s.scrapeOpts = append(s.scrapeOpts, opts...) }
+}
+
+// WithTargetDialOptions adds gRPC dial options (TLS credentials, for
+// targets that serve TLS) to every connection to a target: the scrapes and
+// the live watch. The default is plaintext.
+func WithTargetDialOptions(opts ...grpc.DialOption) Option {
+	return func(s *Service) { s.dialOpts = append(s.dialOpts, opts...) }
 }
 
 // WithServerOptions passes options to the HTTP server (token, allowed
@@ -219,9 +228,10 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 		scrape.WithLogger(s.logger.With("part", "scrape")),
 		scrape.WithRegisterer(s.registry),
 		scrape.OnRound(s.onRound),
+		scrape.WithDialOptions(s.dialOpts...),
 	}, s.scrapeOpts...)...)
 	base := []server.Option{
-		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch"))).Watch),
+		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch")), watch.WithDialOptions(s.dialOpts...)).Watch),
 		server.WithMetrics(s.registry),
 		server.WithReadiness(s.Ready),
 		server.WithLogger(s.logger.With("part", "http")),

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -237,5 +238,69 @@ func TestDiscoverEndToEnd(t *testing.T) {
 			t.Fatalf("vanished target never removed: %+v", m)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Targets that serve TLS: scraped with --target-ca; without TLS, or with
+// TLS but an unknown CA, they are recorded as failing; a CA file without a
+// certificate is refused at start.
+func TestDiscoverTargetsOverTLS(t *testing.T) {
+	cert, certPEM := meshtest.SelfSigned(t)
+	devices := meshtest.Serve(t, meshtest.Devices(), meshtest.WithTLS(cert))
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args := func(store string, extra ...string) []string {
+		return append([]string{"--listen", "127.0.0.1:0", "--store", filepath.Join(dir, store), "--scrape-interval", "200ms",
+			"--timeout", "2s", "--target", devices.Addr}, extra...)
+	}
+
+	url, _ := discover(t, args("tls.db", "--target-ca", ca)...)
+	if m := waitMesh(t, url, 1); m.Services[0].Name != "devices" || len(m.Pods) != 1 || !m.Pods[0].Healthy {
+		t.Fatalf("over TLS: %+v", m)
+	}
+
+	for name, c := range map[string]struct {
+		extra []string
+		err   string
+	}{
+		"plaintext":  {nil, ""},
+		"unknown CA": {[]string{"--target-tls"}, "certificate"}, // the system's roots do not sign it
+	} {
+		url, _ := discover(t, args(strings.ReplaceAll(name, " ", "-")+".db", c.extra...)...)
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			var m meshView
+			gql(t, url, meshQuery, &m)
+			if len(m.Pods) == 1 && m.Pods[0].LastError != nil {
+				if m.Pods[0].Healthy || len(m.Services) != 0 || !strings.Contains(*m.Pods[0].LastError, c.err) {
+					t.Fatalf("%s: a target it cannot talk to shows as %+v (error %q)", name, m, *m.Pods[0].LastError)
+				}
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no failing pod recorded: %+v", name, m)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	url, _ = discover(t, args("insecure.db", "--target-tls-skip-verify")...)
+	if m := waitMesh(t, url, 1); !m.Pods[0].Healthy {
+		t.Fatalf("with verification skipped: %+v", m)
+	}
+
+	notPEM := filepath.Join(dir, "not.pem")
+	if err := os.WriteFile(notPEM, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := NewCommand(io.Discard)
+	cmd.SetOut(io.Discard)
+	cmd.SetErr(io.Discard)
+	cmd.SetArgs(args("bad.db", "--target-ca", notPEM))
+	if err := cmd.ExecuteContext(context.Background()); err == nil || !strings.Contains(err.Error(), "--target-ca "+notPEM+": no PEM certificate") {
+		t.Fatalf("a CA file without a certificate: %v", err)
 	}
 }

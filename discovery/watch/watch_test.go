@@ -2,11 +2,15 @@ package watch_test
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	discoveryv1 "github.com/kafmesh/kafmesh/api/discovery/v1"
@@ -152,5 +156,36 @@ func TestWatchServerRejectingTheStream(t *testing.T) {
 	}
 	if _, ok := <-ch; ok {
 		t.Error("stream still open after its only pod failed")
+	}
+}
+
+// A pod that serves TLS is watched over TLS with the dial options given.
+func TestWatchOverTLS(t *testing.T) {
+	cert, certPEM := meshtest.SelfSigned(t)
+	pod := meshtest.Serve(t, meshtest.Devices(), meshtest.WithTLS(cert))
+	g := graphOf(t, meshtest.Devices(), pod.Addr)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	// Plaintext against a TLS pod: an error in the stream, not a hang.
+	plain, err := watch.New().Watch(ctx, g, enricher, "device-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e := next(t, plain); e.Err == nil {
+		t.Fatalf("a plaintext watch of a TLS pod gave %+v", e)
+	}
+
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	creds := credentials.NewTLS(&tls.Config{RootCAs: roots})
+	ch, err := watch.New(watch.WithDialOptions(grpc.WithTransportCredentials(creds))).Watch(ctx, g, enricher, "device-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pod.WaitWatchers(t, 1)
+	pod.Emit("heartbeats", "enricher", "device-1", op(`{"over":"tls"}`))
+	if e := next(t, ch); e.Err != nil || e.Operation.GetInput().GetValue() != `{"over":"tls"}` {
+		t.Fatalf("over TLS: %+v", e)
 	}
 }

@@ -2,6 +2,7 @@ package meshtest
 
 import (
 	"context"
+	"crypto/tls"
 	"io"
 	"net"
 	"sync"
@@ -11,6 +12,7 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
 
 	discoverv1 "github.com/kafmesh/kafmesh/api/discover/v1"
@@ -40,6 +42,7 @@ type Option func(*targetConfig)
 type targetConfig struct {
 	oldNameOnly bool
 	noPing      bool
+	cert        *tls.Certificate
 }
 
 // OnlyDiscoverName serves GetServiceInfo only as
@@ -49,6 +52,9 @@ func OnlyDiscoverName() Option { return func(c *targetConfig) { c.oldNameOnly = 
 // WithoutPing leaves Ping unimplemented.
 func WithoutPing() Option { return func(c *targetConfig) { c.noPing = true } }
 
+// WithTLS serves over TLS with cert (see SelfSigned).
+func WithTLS(cert tls.Certificate) Option { return func(c *targetConfig) { c.cert = &cert } }
+
 // Serve starts a target answering svc; it stops when the test ends.
 func Serve(tb testing.TB, svc *discoveryv1.Service, opts ...Option) *Target {
 	tb.Helper()
@@ -57,7 +63,11 @@ func Serve(tb testing.TB, svc *discoveryv1.Service, opts ...Option) *Target {
 		o(&cfg)
 	}
 	lis := listen(tb)
-	t := &Target{Addr: lis.Addr().String(), srv: grpc.NewServer(), svc: svc}
+	var serverOpts []grpc.ServerOption
+	if cfg.cert != nil {
+		serverOpts = append(serverOpts, grpc.Creds(credentials.NewServerTLSFromCert(cfg.cert)))
+	}
+	t := &Target{Addr: lis.Addr().String(), srv: grpc.NewServer(serverOpts...), svc: svc}
 	t.hub.subs = map[*sub]struct{}{}
 	if !cfg.noPing {
 		pingv1.RegisterPingAPIServer(t.srv, pingServer{})
