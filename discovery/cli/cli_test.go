@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/kafmesh/kafmesh/discovery/internal/meshtest"
+	"github.com/kafmesh/kafmesh/internal/testcert"
 )
 
 func TestEnvironmentVariablesSetUnsetFlags(t *testing.T) {
@@ -245,7 +246,7 @@ func TestDiscoverEndToEnd(t *testing.T) {
 // TLS but an unknown CA, they are recorded as failing; a CA file without a
 // certificate is refused at start.
 func TestDiscoverTargetsOverTLS(t *testing.T) {
-	cert, certPEM := meshtest.SelfSigned(t)
+	cert, certPEM := testcert.SelfSigned(t)
 	devices := meshtest.Serve(t, meshtest.Devices(), meshtest.WithTLS(cert))
 	dir := t.TempDir()
 	ca := filepath.Join(dir, "ca.pem")

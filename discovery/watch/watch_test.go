@@ -18,6 +18,7 @@ import (
 	"github.com/kafmesh/kafmesh/discovery/internal/meshtest"
 	"github.com/kafmesh/kafmesh/discovery/mesh"
 	"github.com/kafmesh/kafmesh/discovery/watch"
+	"github.com/kafmesh/kafmesh/internal/testcert"
 )
 
 // graphOf builds the graph of devices run by the given pods (addresses).
@@ -161,7 +162,7 @@ func TestWatchServerRejectingTheStream(t *testing.T) {
 
 // A pod that serves TLS is watched over TLS with the dial options given.
 func TestWatchOverTLS(t *testing.T) {
-	cert, certPEM := meshtest.SelfSigned(t)
+	cert, certPEM := testcert.SelfSigned(t)
 	pod := meshtest.Serve(t, meshtest.Devices(), meshtest.WithTLS(cert))
 	g := graphOf(t, meshtest.Devices(), pod.Addr)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,4 +1,5 @@
-package meshtest
+// Package testcert makes TLS certificates for tests.
+package testcert
 
 import (
 	"crypto/ecdsa"
@@ -15,7 +16,7 @@ import (
 )
 
 // SelfSigned makes a certificate for 127.0.0.1 and localhost that signs
-// itself, for a target served WithTLS; certPEM is what a client trusts.
+// itself, for a target serving TLS in a test; certPEM is what a client trusts.
 func SelfSigned(tb testing.TB) (cert tls.Certificate, certPEM []byte) {
 	tb.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
