@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -144,13 +145,35 @@ func TestCrashedProcessorIsTakenOver(t *testing.T) {
 			s := newService(t, brokers, "crashing", cfg.StateDir, runner.WithInstanceID(cfg.Instance))
 			c.register(t, s)
 			stop := running(t, s)
-			outs := consumeN(t, brokers, c.out, total, 90*time.Second)
-			// Let anything extra arrive, then stop cleanly.
-			time.Sleep(time.Second)
+			// Done when the group committed the whole input (which comes
+			// after its outputs were acknowledged). Counting outputs would
+			// not do: at-least-once repeats some, so their number can
+			// reach the input's before every partition was processed.
+			ends := endOffsets(t, brokers, c.in)
+			adm := kadm.NewClient(client(t, brokers))
+			waitUntil(t, 90*time.Second, func() string {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				offs, err := adm.FetchOffsets(ctx, c.group)
+				if err != nil {
+					return fmt.Sprintf("fetch offsets: %v", err)
+				}
+				var behind []string
+				for p, end := range ends {
+					if o, _ := offs.Lookup(c.in, p); o.At < end {
+						behind = append(behind, fmt.Sprintf("partition %d committed %d of %d", p, o.At, end))
+					}
+				}
+				if len(behind) > 0 {
+					time.Sleep(100 * time.Millisecond)
+					return "input not processed: " + strings.Join(behind, ", ")
+				}
+				return ""
+			})
 			if err := stop(); err != nil {
 				t.Fatal(err)
 			}
-			outs = consumeQuiet(t, brokers, c.out, 2*time.Second)
+			outs := consumeQuiet(t, brokers, c.out, 2*time.Second)
 			perKey := outputsPerKey(t, outs)
 			for k := range keys {
 				key := fmt.Sprintf("key-%d", k)
