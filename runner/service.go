@@ -250,8 +250,14 @@ func (s *Service) Run(ctx context.Context) error {
 	defer stopServers()
 
 	if err := s.tables.start(ctx, fail, &wg); err != nil {
+		// Cancelled because Run is stopping (or a part already failed):
+		// a stop while starting, not a failure of its own.
+		stopping := ctx.Err() != nil && errors.Is(err, context.Canceled)
 		cancel(err)
 		wg.Wait()
+		if stopping {
+			return firstErr
+		}
 		return err
 	}
 	for _, p := range parts {

@@ -1,10 +1,12 @@
 package runner_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
+	"github.com/kafmesh/kafmesh/runner"
 )
 
 // Stopping a processor in the middle of a stream flushes what it buffered
@@ -54,4 +56,22 @@ func TestShutdownMidStreamLosesNothing(t *testing.T) {
 		}
 	}
 	expectCounts(t, lastCounts(t, outs), total, keys)
+}
+
+// A service told to stop while it is still starting (here: before Run
+// began, so its tables' first metadata request is cancelled) stops cleanly:
+// Run returns nil, as for any stop.
+func TestStopWhileStartingIsClean(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "starting-view")
+	kafmeshtest.CreateTopic(t, brokers, topic, 2, true)
+	s := newService(t, brokers, "starting", t.TempDir())
+	if _, err := runner.NewView(s, runner.ViewSpec{Component: "c", TopicRef: runner.TopicRef{Topic: topic, Type: runner.TopicProtobuf}}, stringCodec); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.Run(ctx); err != nil {
+		t.Fatalf("Run stopped before it started returned %v, want nil", err)
+	}
 }

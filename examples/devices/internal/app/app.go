@@ -145,6 +145,10 @@ func New(cfg Config) (*App, error) {
 // offsets committed) or one of them fails.
 func (a *App) Run(ctx context.Context) error {
 	if err := a.Service.ConfigureTopics(ctx); err != nil {
+		a.Service.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting: a clean stop
+		}
 		return err
 	}
 	return a.Service.Run(ctx)
