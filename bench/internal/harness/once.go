@@ -113,23 +113,20 @@ func (r *runner) once(ctx context.Context, w string, c Contender, rep int, t wor
 	return res, nil
 }
 
-// median returns the run with the median rate, with the spread of all runs;
+// median returns the run with the median rate, with the rates of all runs;
 // any failed run makes the whole result failed.
 func median(runs []Result) Result {
 	for _, r := range runs {
 		if r.Err != nil {
-			r.Runs = len(runs)
 			return r
 		}
 	}
 	sorted := append([]Result(nil), runs...)
 	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Rate() < sorted[j].Rate() })
 	m := sorted[(len(sorted)-1)/2]
-	m.Runs = len(runs)
 	m.RoundRates = nil
 	for _, r := range runs {
 		m.RoundRates = append(m.RoundRates, r.Rate())
 	}
-	m.RateMin, m.RateMax = sorted[0].Rate(), sorted[len(sorted)-1].Rate()
 	return m
 }

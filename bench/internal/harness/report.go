@@ -75,7 +75,8 @@ func (rep *Report) Tables() string {
 		for _, r := range rows {
 			rangeCell := ""
 			if repeated {
-				rangeCell = fmt.Sprintf(" %s–%s |", thousands(int(r.RateMin)), thousands(int(r.RateMax)))
+				lo, hi := r.RateRange()
+				rangeCell = fmt.Sprintf(" %s–%s |", thousands(int(lo)), thousands(int(hi)))
 			}
 			if r.Err != nil {
 				cols := 5

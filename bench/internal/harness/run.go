@@ -53,13 +53,18 @@ type Result struct {
 	CPU       float64       // seconds, over Wall
 	PeakRSS   int64
 	Load      string
-	// Runs is how many runs this result is the median of; RateMin and
-	// RateMax are their lowest and highest rates.
-	Runs             int
-	RateMin, RateMax float64
-	// RoundRates is the rate of each run in round order (contenders take
-	// turns, so round i of two contenders ran under similar load).
+	// RoundRates is the rate of each run this result is the median of,
+	// in round order (contenders take turns, so round i of two contenders
+	// ran under similar load); empty for a single or failed run.
 	RoundRates []float64
+}
+
+// RateRange is the lowest and highest rate of the runs.
+func (r Result) RateRange() (lo, hi float64) {
+	if len(r.RoundRates) == 0 {
+		return r.Rate(), r.Rate()
+	}
+	return slices.Min(r.RoundRates), slices.Max(r.RoundRates)
 }
 
 // Rate is items per second of wall time.
