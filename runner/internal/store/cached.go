@@ -93,30 +93,33 @@ func (c *Cached) Get(p int32, key []byte, fn func(value []byte)) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if !fill {
-		if present {
-			fn(value)
-		}
-		return present, nil
+	if fill {
+		s.fill(string(key), cachedValue{value: value, present: present}, gen, c.perShard)
 	}
-	s.mu.Lock()
-	if s.gen == gen {
-		if s.values == nil {
-			s.values = make(map[string]cachedValue)
-		}
-		if len(s.values) >= c.perShard {
-			for k := range s.values {
-				delete(s.values, k)
-				break
-			}
-		}
-		s.values[string(key)] = cachedValue{value: value, present: present}
-	}
-	s.mu.Unlock()
 	if present {
 		fn(value)
 	}
 	return present, nil
+}
+
+// fill caches v for key unless a write began since gen was read; a full
+// shard drops an arbitrary key first.
+func (s *cacheShard) fill(key string, v cachedValue, gen uint64, limit int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.gen != gen {
+		return
+	}
+	if s.values == nil {
+		s.values = make(map[string]cachedValue)
+	}
+	if len(s.values) >= limit {
+		for k := range s.values {
+			delete(s.values, k)
+			break
+		}
+	}
+	s.values[key] = v
 }
 
 // Apply implements Store: the batch's keys leave the cache, then the batch
