@@ -1,6 +1,6 @@
 module github.com/kafmesh/kafmesh
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/99designs/gqlgen v0.17.98
@@ -72,7 +72,6 @@ require (
 	github.com/hashicorp/golang-lru/v2 v2.0.7 // indirect
 	github.com/inconshreveable/mousetrap v1.1.0 // indirect
 	github.com/json-iterator/go v1.1.12 // indirect
-	github.com/kafmesh/kafmesh/examples/devices v0.0.0-00010101000000-000000000000
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/kr/pretty v0.3.1 // indirect
 	github.com/kr/text v0.2.0 // indirect
@@ -122,5 +121,3 @@ require (
 )
 
 tool github.com/99designs/gqlgen
-
-replace github.com/kafmesh/kafmesh/examples/devices => ./examples/devices

@@ -236,11 +236,11 @@ run "gofmt" gofmt_check
 run "go vet" go vet "${packages[@]}"
 run "go test" go_test
 
-# The web UI's built assets (discovery/web/dist, embedded in the binary)
+# The web UI's built assets (internal/discovery/web/dist, embedded in the binary)
 # must be exactly what its sources build to with the locked npm packages:
 # rebuild them and fail on any difference. Its browser tests run inside
 # go test above (KAFMESH_TEST_CHROMIUM).
-run "web ui assets fresh" "$KAFMESH_ROOT/discovery/web/build.sh" --check
+run "web ui assets fresh" "$KAFMESH_ROOT/internal/discovery/web/build.sh" --check
 
 # The peer benchmarks are a module of their own (bench/go.mod, so goka and
 # its dependencies never enter kafmesh's): their harness, loaders and

@@ -9,7 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
-	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
+	"github.com/kafmesh/kafmesh/internal/cli"
 )
 
 func main() {

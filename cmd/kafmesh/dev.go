@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
+	"github.com/kafmesh/kafmesh/internal/cli"
 	"github.com/kafmesh/kafmesh/internal/dev"
 )
 

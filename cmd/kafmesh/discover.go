@@ -3,9 +3,9 @@ package main
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
-	discover "github.com/kafmesh/kafmesh/discovery/cli"
-	"github.com/kafmesh/kafmesh/discovery/web"
+	"github.com/kafmesh/kafmesh/internal/cli"
+	discover "github.com/kafmesh/kafmesh/internal/discovery/cli"
+	"github.com/kafmesh/kafmesh/internal/discovery/web"
 )
 
 // newDiscoverCommand returns `kafmesh discover` (discovery/cli): scrape

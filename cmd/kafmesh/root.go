@@ -1,7 +1,7 @@
 package main
 
 import (
-	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
+	"github.com/kafmesh/kafmesh/internal/cli"
 	"github.com/spf13/cobra"
 )
 

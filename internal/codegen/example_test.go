@@ -6,19 +6,17 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/kafmesh/kafmesh/cmd/kafmesh/cli"
+	"github.com/kafmesh/kafmesh/internal/cli"
 	"github.com/kafmesh/kafmesh/internal/codegen"
 )
 
-// exampleDir is the example service, a module of its own
-// (github.com/kafmesh/kafmesh/examples/devices) that requires this one
-// through a replace directive. Root `go test ./...` does not enter it; the
-// tests below do.
+// exampleDir is the example service. It is part of this module (so that
+// `kafmesh dev` can run it and `go install` needs no replace directive), and
+// root `go test ./...` runs its tests.
 const exampleDir = "../../examples/devices"
 
 func exampleDefinition(t testing.TB) string {
@@ -33,8 +31,8 @@ func exampleDefinition(t testing.TB) string {
 // TestExampleUpToDate checks that the generated code committed in
 // examples/devices is what the generator writes now, and that no stale
 // generated file is left beside it: regenerate with
-// `go run ./cmd/kafmesh gen` in examples/devices (or `cd examples/devices
-// && go run github.com/kafmesh/kafmesh/cmd/kafmesh gen`).
+// `go run ./cmd/kafmesh gen examples/devices/docs/kafmesh/definition.yml`
+// from the repository root.
 func TestExampleUpToDate(t *testing.T) {
 	svc, set := load(t, exampleDefinition(t))
 	files, err := codegen.Files(context.Background(), svc, set)
@@ -46,55 +44,16 @@ func TestExampleUpToDate(t *testing.T) {
 		want[f.Path] = true
 		got, err := os.ReadFile(filepath.Join(svc.ModuleRoot, filepath.FromSlash(f.Path)))
 		if err != nil || !bytes.Equal(got, f.Content) {
-			t.Errorf("examples/devices/%s is not what kafmesh gen writes now (%v); run kafmesh gen in examples/devices", f.Path, err)
+			t.Errorf("%s is not what kafmesh gen writes now (%v); run kafmesh gen examples/devices/docs/kafmesh/definition.yml", f.Path, err)
 		}
 	}
 	onDisk := readTree(t, svc.Output.Dir, nil)
 	for rel, content := range onDisk {
-		path := "internal/definitions/" + rel
+		path := "examples/devices/internal/definitions/" + rel
 		if !want[path] && strings.Contains(content, "DO NOT EDIT.") {
-			t.Errorf("examples/devices/%s is a stale generated file; run kafmesh gen in examples/devices", path)
+			t.Errorf("%s is a stale generated file; run kafmesh gen examples/devices/docs/kafmesh/definition.yml", path)
 		}
 	}
-}
-
-// TestExampleBuildsAndPasses runs go build, go vet and go test in the
-// example module, against this checkout: the handler unit tests with the
-// generated fakes, and the end-to-end test of the whole service against a
-// broker (KAFMESH_TEST_BROKERS, else in-process kfake). scripts/test.sh can
-// run the same directly: (cd examples/devices && go test ./...).
-func TestExampleBuildsAndPasses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs go build, vet and test in examples/devices (a minute); run without -short")
-	}
-	goTool := goCommand(t)
-	dir, err := filepath.Abs(exampleDir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, args := range [][]string{{"build", "./..."}, {"vet", "./..."}, {"test", "-count=1", "./..."}} {
-		out := runGoExample(t, goTool, dir, args...)
-		if args[0] == "test" {
-			for _, pkg := range []string{"internal/app", "internal/gateway", "internal/devicedetails", "internal/deviceheartbeats", "internal/customers"} {
-				if !regexp.MustCompile(`(?m)^ok\s+github.com/kafmesh/kafmesh/examples/devices/` + pkg + `\s`).MatchString(out) {
-					t.Errorf("go test did not pass %s:\n%s", pkg, out)
-				}
-			}
-		}
-	}
-}
-
-// runGoExample runs the go command in the example module as a developer
-// would: with its own go.mod and go.sum, no -mod=mod.
-func runGoExample(t *testing.T, goTool, dir string, args ...string) string {
-	t.Helper()
-	cmd := commandIn(goTool, dir, args...)
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-buildvcs=false")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("go %s in examples/devices: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
 }
 
 // TestExampleFromScratch copies examples/devices into a fresh module
@@ -105,19 +64,27 @@ func TestExampleFromScratch(t *testing.T) {
 		t.Skip("builds the example in a fresh module; run without -short")
 	}
 	goTool := goCommand(t)
-	root := checkoutRoot(t)
 
+	// The example as a service module of its own, the way a user lays one
+	// out: its own module path, and the definition's output path relative to
+	// that module.
+	const module = "example.com/devices"
 	dir := t.TempDir()
 	files := readTree(t, exampleDir, func(rel string) bool {
-		return strings.HasPrefix(rel, "internal/definitions/") || rel == "go.mod"
+		return strings.HasPrefix(rel, "internal/definitions/")
 	})
-	writeTree(t, dir, files)
-	gomod, err := os.ReadFile(filepath.Join(exampleDir, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
+	for rel, content := range files {
+		if strings.HasSuffix(rel, ".go") {
+			files[rel] = strings.ReplaceAll(content, "github.com/kafmesh/kafmesh/examples/devices/", module+"/")
+		}
 	}
-	writeTree(t, dir, map[string]string{"go.mod": strings.Replace(string(gomod),
-		"replace github.com/kafmesh/kafmesh => ../..", "replace github.com/kafmesh/kafmesh => "+filepath.ToSlash(root), 1)})
+	def := "docs/kafmesh/definition.yml"
+	files[def] = strings.Replace(files[def], "path: examples/devices/internal/definitions", "path: internal/definitions", 1)
+	if !strings.Contains(files[def], "path: internal/definitions") {
+		t.Fatalf("%s: no output path to rewrite", def)
+	}
+	writeTree(t, dir, files)
+	writeTempModule(t, goTool, dir, module)
 
 	gen := func() {
 		t.Helper()

@@ -15,9 +15,9 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/twmb/franz-go/pkg/kfake"
 
-	"github.com/kafmesh/kafmesh/discovery/mesh"
-	"github.com/kafmesh/kafmesh/discovery/web/webtest"
 	"github.com/kafmesh/kafmesh/internal/dev"
+	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/web/webtest"
 )
 
 // startDev runs `kafmesh dev` in process (port 0, a temporary folder) and

@@ -8,13 +8,13 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/kafmesh/kafmesh/discovery"
-	"github.com/kafmesh/kafmesh/discovery/lag"
-	"github.com/kafmesh/kafmesh/discovery/scrape"
-	"github.com/kafmesh/kafmesh/discovery/store"
-	"github.com/kafmesh/kafmesh/discovery/store/sqlite"
-	"github.com/kafmesh/kafmesh/discovery/targets"
-	"github.com/kafmesh/kafmesh/discovery/web"
+	"github.com/kafmesh/kafmesh/internal/discovery"
+	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
+	"github.com/kafmesh/kafmesh/internal/discovery/store"
+	"github.com/kafmesh/kafmesh/internal/discovery/store/sqlite"
+	"github.com/kafmesh/kafmesh/internal/discovery/targets"
+	"github.com/kafmesh/kafmesh/internal/discovery/web"
 )
 
 // meshDiscovery is discovery as `kafmesh dev` runs it: the example service

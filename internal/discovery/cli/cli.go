@@ -1,0 +1,284 @@
+// Package cli is the `kafmesh discover` command: flags (each with an
+// environment variable), store and target set-up, logging, and running
+// the discovery service until interrupted.
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/kafmesh/kafmesh/internal/discovery"
+	"github.com/kafmesh/kafmesh/internal/discovery/graph"
+	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
+	"github.com/kafmesh/kafmesh/internal/discovery/server"
+	"github.com/kafmesh/kafmesh/internal/discovery/targets"
+	"github.com/kafmesh/kafmesh/internal/discovery/topicsettings"
+)
+
+// EnvPrefix prefixes the environment variable of every flag:
+// --scrape-interval is KAFMESH_DISCOVER_SCRAPE_INTERVAL. A flag given on the
+// command line wins over its variable.
+const EnvPrefix = "KAFMESH_DISCOVER_"
+
+type options struct {
+	listen         string
+	interval       time.Duration
+	concurrency    int
+	timeout        time.Duration
+	targets        []string
+	targetsFile    string
+	targetTLS      bool
+	targetCA       string
+	targetInsecure bool
+	kubernetes     bool
+	kubeconfig     string
+	namespaces     []string
+	selector       string
+	store          string
+	neo4jUser      string
+	neo4jPassword  string
+	neo4jDatabase  string
+	token          string
+	allowedOrigins []string
+	maxDepth       int
+	maxComplexity  int
+	brokers        []string
+	lagInterval    time.Duration
+	settingsEvery  time.Duration
+	logLevel       string
+	logFormat      string
+}
+
+// Extra lets the caller add server options (the web UI mounts itself
+// this way: server.WithUIFS(web.Assets())).
+type Extra func() []server.Option
+
+// NewCommand returns `discover`. Logs go to logOut.
+func NewCommand(logOut io.Writer, extra ...Extra) *cobra.Command {
+	var o options
+	cmd := &cobra.Command{
+		Use:   "discover",
+		Short: "Scrape every kafmesh service and serve the mesh as GraphQL",
+		Long: `Discover finds kafmesh services (Kubernetes pods annotated kafmesh/scrape: "true",
+with the gRPC port in kafmesh/port, default 443; and/or static host:port targets),
+scrapes each one's GetServiceInfo every interval, keeps the mesh in a store
+(an SQLite file by default, or Neo4j), and serves it read-only:
+
+  /query    GraphQL (POST, and websockets for the watchProcessor subscription)
+  /healthz  liveness      /readyz  readiness      /metrics  Prometheus
+
+Every flag can also be set through an environment variable: ` + EnvPrefix + `
+followed by the flag name in upper case with - as _ (for example
+` + EnvPrefix + `SCRAPE_INTERVAL=30s). A flag on the command line wins.`,
+		Args: cobra.NoArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			return applyEnv(cmd.Flags(), os.LookupEnv)
+		},
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return run(cmd, o, logOut, extra)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.listen, "listen", ":8080", "HTTP listen address")
+	f.DurationVar(&o.interval, "scrape-interval", scrape.DefaultInterval, "time between two scrapes of every target")
+	f.IntVar(&o.concurrency, "concurrency", scrape.DefaultConcurrency, "targets scraped at once")
+	f.DurationVar(&o.timeout, "timeout", scrape.DefaultTimeout, "deadline of each call to a target")
+	f.StringSliceVar(&o.targets, "target", nil, "static target host:port (repeatable, or comma-separated)")
+	f.StringVar(&o.targetsFile, "targets-file", "", "file of static targets, one host:port [name] a line, re-read every round")
+	f.BoolVar(&o.targetTLS, "target-tls", false, "call targets over TLS, verifying them against the system's roots (or --target-ca)")
+	f.StringVar(&o.targetCA, "target-ca", "", "PEM file of the CA(s) that sign the targets' certificates; implies --target-tls")
+	f.BoolVar(&o.targetInsecure, "target-tls-skip-verify", false, "with TLS, accept any target certificate (testing only); implies --target-tls")
+	f.BoolVar(&o.kubernetes, "kubernetes", false, `find pods annotated kafmesh/scrape: "true" through the Kubernetes API`)
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration); implies --kubernetes")
+	f.StringSliceVar(&o.namespaces, "namespace", nil, "namespaces to watch (repeatable; default all)")
+	f.StringVar(&o.selector, "selector", "", "label selector of the pods to consider (e.g. app.kubernetes.io/part-of=mesh)")
+	f.StringVar(&o.store, "store", discovery.DefaultStore, "SQLite file, or Neo4j URL (neo4j://host:7687, bolt://host:7687)")
+	f.StringVar(&o.neo4jUser, "neo4j-user", "", "Neo4j user (empty: no authentication)")
+	f.StringVar(&o.neo4jPassword, "neo4j-password", "", "Neo4j password (prefer the environment variable)")
+	f.StringVar(&o.neo4jDatabase, "neo4j-database", "", "Neo4j database (default: the server's default)")
+	f.StringVar(&o.token, "token", "", "require this bearer token on /query (prefer the environment variable)")
+	f.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil, "other origins (host patterns) whose pages may call /query; default same origin only")
+	f.IntVar(&o.maxDepth, "max-query-depth", graph.DefaultMaxDepth, "reject GraphQL operations nested deeper")
+	f.IntVar(&o.maxComplexity, "max-query-complexity", graph.DefaultMaxComplexity, "reject GraphQL operations more complex")
+	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag and read the topics' settings (plaintext, no SASL)")
+	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
+	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
+	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+// EnvName is the environment variable of a flag.
+func EnvName(flag string) string {
+	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// applyEnv sets every flag not given on the command line from its
+// environment variable, failing with the variable's name on a bad value.
+func applyEnv(fs *pflag.FlagSet, lookup func(string) (string, bool)) error {
+	var err error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if err != nil || f.Changed {
+			return
+		}
+		name := EnvName(f.Name)
+		v, ok := lookup(name)
+		if !ok && f.Name == "kubeconfig" {
+			v, ok = lookup("KUBECONFIG")
+			name = "KUBECONFIG"
+		}
+		if !ok {
+			return
+		}
+		if serr := fs.Set(f.Name, v); serr != nil {
+			err = fmt.Errorf("%s=%q: %w", name, v, serr)
+		}
+	})
+	return err
+}
+
+func newLogger(out io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(out, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(out, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
+	ctx := cmd.Context()
+	logger, err := newLogger(logOut, o.logLevel, o.logFormat)
+	if err != nil {
+		return err
+	}
+	if o.interval <= 0 || o.timeout <= 0 || o.concurrency <= 0 {
+		return fmt.Errorf("--scrape-interval, --timeout and --concurrency must be positive")
+	}
+	if o.lagInterval <= 0 || o.settingsEvery <= 0 {
+		return fmt.Errorf("--lag-interval and --topic-settings-interval must be positive")
+	}
+
+	var opts []discovery.Option
+	if len(o.targets) > 0 || o.targetsFile != "" {
+		static, err := targets.NewStatic(o.targets, o.targetsFile)
+		if err != nil {
+			return err
+		}
+		if o.targetsFile != "" {
+			if _, err := targets.ReadTargetsFile(o.targetsFile); err != nil {
+				return err
+			}
+		}
+		opts = append(opts, discovery.WithSources(static))
+	}
+	if o.kubernetes || o.kubeconfig != "" {
+		client, err := targets.ClientConfig(o.kubeconfig)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, discovery.WithKubernetes(targets.NewKubernetes(client,
+			targets.InNamespaces(o.namespaces...), targets.WithLabelSelector(o.selector),
+			targets.WithKubernetesLogger(logger.With("part", "kubernetes")))))
+	}
+	if len(opts) == 0 {
+		return fmt.Errorf("no targets: give --target host:port, --targets-file FILE or --kubernetes")
+	}
+	if o.targetTLS || o.targetCA != "" || o.targetInsecure {
+		cfg, err := targetTLSConfig(o.targetCA, o.targetInsecure)
+		if err != nil {
+			return err
+		}
+		opts = append(opts, discovery.WithTargetDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cfg))))
+	}
+
+	st, err := discovery.OpenStore(ctx, discovery.StoreConfig{URL: o.store, User: o.neo4jUser, Password: o.neo4jPassword, Database: o.neo4jDatabase})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	if len(o.brokers) > 0 {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(o.brokers...))
+		if err != nil {
+			return fmt.Errorf("--brokers: %w", err)
+		}
+		defer cl.Close()
+		adm := kadm.NewClient(cl)
+		opts = append(opts,
+			discovery.WithLag(lag.New(adm, lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))),
+			discovery.WithTopicSettings(topicsettings.New(adm, topicsettings.WithInterval(o.settingsEvery), topicsettings.WithLogger(logger.With("part", "topicsettings")))),
+		)
+	}
+
+	serverOpts := []server.Option{server.WithLimits(o.maxDepth, o.maxComplexity)}
+	if o.token != "" {
+		serverOpts = append(serverOpts, server.WithToken(o.token))
+	}
+	if len(o.allowedOrigins) > 0 {
+		serverOpts = append(serverOpts, server.WithAllowedOrigins(o.allowedOrigins...))
+	}
+	for _, e := range extra {
+		serverOpts = append(serverOpts, e()...)
+	}
+	opts = append(opts,
+		discovery.WithLogger(logger),
+		discovery.WithScrapeOptions(scrape.WithInterval(o.interval), scrape.WithTimeout(o.timeout), scrape.WithConcurrency(o.concurrency)),
+		discovery.WithServerOptions(serverOpts...),
+	)
+	logger.Info("kafmesh discover starting", "store", redact(o.store), "interval", o.interval, "timeout", o.timeout, "concurrency", o.concurrency,
+		"static_targets", len(o.targets), "target_tls", o.targetTLS || o.targetCA != "" || o.targetInsecure, "brokers", o.brokers, "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
+	return discovery.New(st, opts...).Run(ctx, o.listen, func(a net.Addr) {
+		fmt.Fprintf(cmd.OutOrStdout(), "kafmesh discover listening on %s\n", a)
+	})
+}
+
+// targetTLSConfig is the TLS client configuration of calls to targets:
+// verified against the system's roots, or the CAs in caFile.
+func targetTLSConfig(caFile string, skipVerify bool) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skipVerify} //nolint:gosec // only when asked for
+	if caFile == "" {
+		return cfg, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--target-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("--target-ca %s: no PEM certificate in the file (expected -----BEGIN CERTIFICATE----- blocks)", caFile)
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
+}
+
+// redact hides a password in a store URL.
+func redact(u string) string {
+	if i := strings.Index(u, "://"); i >= 0 {
+		if j := strings.Index(u[i+3:], "@"); j >= 0 {
+			return u[:i+3] + "***@" + u[i+3+j+1:]
+		}
+	}
+	return u
+}

@@ -1,0 +1,280 @@
+package discovery
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+
+	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
+	"github.com/kafmesh/kafmesh/internal/discovery/server"
+	"github.com/kafmesh/kafmesh/internal/discovery/store"
+	"github.com/kafmesh/kafmesh/internal/discovery/targets"
+	"github.com/kafmesh/kafmesh/internal/discovery/topicsettings"
+	"github.com/kafmesh/kafmesh/internal/discovery/watch"
+)
+
+// syncTimeout bounds how long Run waits for the pod informers' first list.
+const syncTimeout = time.Minute
+
+// Service is a running `kafmesh discover`: a scraper writing the store and
+// a server reading it.
+type Service struct {
+	store    store.Store
+	sources  []targets.Source
+	starters []func(context.Context)
+	syncs    []func(context.Context) error
+	logger   *slog.Logger
+	registry *prometheus.Registry
+
+	lag        *lag.Monitor
+	settings   *topicsettings.Monitor
+	scrapeOpts []scrape.Option
+	serverOpts []server.Option
+	dialOpts   []grpc.DialOption
+	maxAge     time.Duration
+
+	mu        sync.Mutex
+	cached    *mesh.Graph
+	cachedAt  time.Time
+	rounds    int
+	lastRound scrape.Round
+	firstDone chan struct{}
+}
+
+// Option configures New.
+type Option func(*Service)
+
+// WithLogger sets the logger of every part.
+func WithLogger(l *slog.Logger) Option { return func(s *Service) { s.logger = l } }
+
+// WithSources adds target sources.
+func WithSources(src ...targets.Source) Option {
+	return func(s *Service) { s.sources = append(s.sources, src...) }
+}
+
+// WithKubernetes adds a Kubernetes pod source; its informers start with Run.
+func WithKubernetes(k *targets.Kubernetes) Option {
+	return func(s *Service) {
+		s.sources = append(s.sources, k)
+		s.starters = append(s.starters, k.Start)
+		s.syncs = append(s.syncs, k.WaitSynced)
+	}
+}
+
+// WithLag measures the processors' consumer group lag with m (refreshed
+// while Run runs) and serves it in GraphQL. Unless WithTopicSettings gives
+// a monitor, the topics' settings are read from the same cluster too, every
+// topicsettings.DefaultInterval.
+func WithLag(m *lag.Monitor) Option { return func(s *Service) { s.lag = m } }
+
+// WithTopicSettings reads the settings of the mesh's topics with m
+// (refreshed while Run runs) and serves them in GraphQL (Topic.settings,
+// Query.kafka).
+func WithTopicSettings(m *topicsettings.Monitor) Option { return func(s *Service) { s.settings = m } }
+
+// WithScrapeOptions passes options to the scraper (interval, timeout,
+// concurrency, …).
+func WithScrapeOptions(opts ...scrape.Option) Option {
+	return func(s *Service) { s.scrapeOpts = append(s.scrapeOpts, opts...) }
+}
+
+// WithTargetDialOptions adds gRPC dial options (TLS credentials, for
+// targets that serve TLS) to every connection to a target: the scrapes and
+// the live watch. The default is plaintext.
+func WithTargetDialOptions(opts ...grpc.DialOption) Option {
+	return func(s *Service) { s.dialOpts = append(s.dialOpts, opts...) }
+}
+
+// WithServerOptions passes options to the HTTP server (token, allowed
+// origins, limits, and the web UI: server.WithUI or server.WithUIFS).
+func WithServerOptions(opts ...server.Option) Option {
+	return func(s *Service) { s.serverOpts = append(s.serverOpts, opts...) }
+}
+
+// WithSnapshotMaxAge bounds how long the API answers from a cached read of
+// the store (default 10 s); the cache is also dropped after every scrape
+// round. It matters when something else writes the store too (several
+// discover replicas on one Neo4j).
+func WithSnapshotMaxAge(d time.Duration) Option { return func(s *Service) { s.maxAge = d } }
+
+// New returns a service on st. The store is the caller's: Run does not
+// close it.
+func New(st store.Store, opts ...Option) *Service {
+	s := &Service{store: st, logger: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(), maxAge: 10 * time.Second, firstDone: make(chan struct{})}
+	for _, o := range opts {
+		o(s)
+	}
+	if s.settings == nil && s.lag != nil {
+		s.settings = topicsettings.New(s.lag.Admin(), topicsettings.WithLogger(s.logger.With("part", "topicsettings")))
+	}
+	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return s
+}
+
+// Registry is the service's own Prometheus registry, served at /metrics.
+func (s *Service) Registry() *prometheus.Registry { return s.registry }
+
+// Snapshot returns the mesh as stored, read at most maxAge ago and not
+// before the last scrape round ended.
+func (s *Service) Snapshot(ctx context.Context) (*mesh.Graph, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cached != nil && time.Since(s.cachedAt) < s.maxAge {
+		return s.cached, nil
+	}
+	g, err := s.store.Graph(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.cached, s.cachedAt = g, time.Now()
+	return g, nil
+}
+
+func (s *Service) onRound(r scrape.Round) {
+	s.mu.Lock()
+	s.cached = nil
+	s.rounds++
+	s.lastRound = r
+	first := s.rounds == 1
+	s.mu.Unlock()
+	if first {
+		close(s.firstDone)
+	}
+	s.logger.Info("scrape round done", "targets", len(r.Results), "failed", r.Failed(), "duration", r.Duration.Round(time.Millisecond), "changed", r.Changed())
+}
+
+// Ready reports whether the service answers the truth: a first round is
+// done and the store answers.
+func (s *Service) Ready(ctx context.Context) error {
+	select {
+	case <-s.firstDone:
+	default:
+		return errors.New("first scrape round not done")
+	}
+	if err := s.store.Ping(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// FirstRound is closed when the first scrape round has ended.
+func (s *Service) FirstRound() <-chan struct{} { return s.firstDone }
+
+// processorGroups lists the consumer groups of the mesh's processors.
+func (s *Service) processorGroups(ctx context.Context) ([]string, error) {
+	g, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range g.Nodes(mesh.KindProcessor) {
+		if p.GroupName != "" && !seen[p.GroupName] {
+			seen[p.GroupName] = true
+			out = append(out, p.GroupName)
+		}
+	}
+	return out, nil
+}
+
+// meshTopics lists the names of the mesh's topics.
+func (s *Service) meshTopics(ctx context.Context) ([]string, error) {
+	g, err := s.Snapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, t := range g.Nodes(mesh.KindTopic) {
+		out = append(out, t.Name)
+	}
+	return out, nil
+}
+
+// Run scrapes and serves on addr until ctx ends. listening, if not nil,
+// receives the bound address. A failure of either half stops both.
+func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)) error {
+	if len(s.sources) == 0 {
+		return errors.New("no target source: give --target, --targets-file or --kubernetes")
+	}
+	for _, start := range s.starters {
+		start(ctx)
+	}
+	// Let the pod informers list the cluster before the first round, so it
+	// scrapes every pod instead of none (a round then waits an interval).
+	for _, wait := range s.syncs {
+		wctx, cancel := context.WithTimeout(ctx, syncTimeout)
+		err := wait(wctx)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			s.logger.Warn("kubernetes pod informer not synced yet; scraping what is known and retrying every round", "after", syncTimeout, "error", err)
+		}
+	}
+	scraper := scrape.New(s.store, s.sources, append([]scrape.Option{
+		scrape.WithLogger(s.logger.With("part", "scrape")),
+		scrape.WithRegisterer(s.registry),
+		scrape.OnRound(s.onRound),
+		scrape.WithDialOptions(s.dialOpts...),
+	}, s.scrapeOpts...)...)
+	base := []server.Option{
+		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch")), watch.WithDialOptions(s.dialOpts...)).Watch),
+		server.WithMetrics(s.registry),
+		server.WithReadiness(s.Ready),
+		server.WithLogger(s.logger.With("part", "http")),
+	}
+	if s.lag != nil {
+		base = append(base, server.WithLag(s.lag))
+	}
+	if s.settings != nil {
+		base = append(base, server.WithTopicSettings(s.settings))
+	}
+	srv := server.New(s.Snapshot, append(base, s.serverOpts...)...)
+
+	g, gctx := errgroup.WithContext(ctx)
+	if s.lag != nil {
+		g.Go(func() error {
+			_ = s.lag.Run(gctx, s.processorGroups)
+			return nil
+		})
+	}
+	if s.settings != nil {
+		g.Go(func() error {
+			_ = s.settings.Run(gctx, s.meshTopics)
+			return nil
+		})
+	}
+	g.Go(func() error {
+		err := scraper.Run(gctx)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	})
+	g.Go(func() error {
+		err := srv.Serve(gctx, addr, listening)
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http %s: %w", addr, err)
+		}
+		// The server stopped: stop scraping too.
+		return context.Canceled
+	})
+	err := g.Wait()
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
+}
