@@ -13,6 +13,6 @@ func TestGeneratedCodeIsFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	if sum != generatedFrom {
-		t.Fatal("schema.graphql or gqlgen.yml changed since the code was generated: run `go generate ./discovery/graph` and commit the result")
+		t.Fatal("schema.graphql or gqlgen.yml changed since the code was generated: run `go generate ./internal/discovery/graph` and commit the result")
 	}
 }
