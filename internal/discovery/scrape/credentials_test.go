@@ -33,7 +33,7 @@ func TestScrapeTargetRequiringMutualTLSAndToken(t *testing.T) {
 		text  string
 	}{
 		"plaintext":          {scrape.Credentials{}, codes.Unavailable, ""},
-		"no client cert":     {scrape.Credentials{CAFile: sec.CA, Token: sec.Token}, codes.Unavailable, "certificate required"},
+		"no client cert":     {scrape.Credentials{CAFile: sec.CA, Token: sec.Token}, codes.Unavailable, ""}, // "certificate required" or a broken pipe, by timing
 		"a stranger's cert":  {scrape.Credentials{CAFile: sec.CA, CertFile: sec.StrangerCert, KeyFile: sec.StrangerKey, Token: sec.Token}, codes.Unavailable, ""},
 		"no token":           {scrape.Credentials{CAFile: sec.CA, CertFile: sec.ClientCert, KeyFile: sec.ClientKey}, codes.Unauthenticated, "no bearer token"},
 		"a wrong token":      {scrape.Credentials{CAFile: sec.CA, CertFile: sec.ClientCert, KeyFile: sec.ClientKey, TokenFile: wrongToken}, codes.Unauthenticated, "not accepted"},
