@@ -12,6 +12,8 @@ import (
 	"net"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -265,6 +267,11 @@ type guard struct {
 	a       *apiState
 	cfg     *grpcSecurity
 	limiter *watchLimiter
+
+	logMu         sync.Mutex
+	logWindow     time.Time // start of the second whose refusals are counted
+	logCount      int       // refusals logged in it
+	logSuppressed int       // refusals not logged in it
 }
 
 func newGuard(a *apiState, cfg *grpcSecurity) *guard {
@@ -349,14 +356,42 @@ func (g *guard) authenticate(ctx context.Context) (caller, error) {
 	return c, status.Errorf(codes.Unauthenticated, "service %s: unauthenticated: %s", g.a.svc.def.Name, strings.Join(reasons, "; "))
 }
 
-// refused logs a refused call and returns err.
+// refusalLogsPerSecond bounds how many refused calls are logged one by
+// one in a second; a flood of refusals must not flood the log. The rest
+// are counted and their number logged when the next second begins.
+const refusalLogsPerSecond = 10
+
+// refused logs a refused call (see refusalLogsPerSecond) and returns err.
 func (g *guard) refused(ctx context.Context, method string, err error) error {
 	addr := ""
 	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
 		addr = p.Addr.String()
 	}
-	g.a.svc.log.Warn("gRPC call refused", "method", method, "peer", addr, "code", status.Code(err).String(), "reason", status.Convert(err).Message())
+	log, suppressed := g.logQuota(time.Now())
+	if suppressed > 0 {
+		g.a.svc.log.Warn("gRPC calls refused and not logged one by one", "count", suppressed)
+	}
+	if log {
+		g.a.svc.log.Warn("gRPC call refused", "method", method, "peer", addr, "code", status.Code(err).String(), "reason", status.Convert(err).Message())
+	}
 	return err
+}
+
+// logQuota says whether a refusal at now may be logged, and how many were
+// suppressed in the second that ended (reported once).
+func (g *guard) logQuota(now time.Time) (log bool, suppressed int) {
+	g.logMu.Lock()
+	defer g.logMu.Unlock()
+	if now.Sub(g.logWindow) >= time.Second {
+		suppressed, g.logSuppressed = g.logSuppressed, 0
+		g.logWindow, g.logCount = now, 0
+	}
+	if g.logCount < refusalLogsPerSecond {
+		g.logCount++
+		return true, suppressed
+	}
+	g.logSuppressed++
+	return false, suppressed
 }
 
 // unary is the interceptor of the unary kafmesh APIs (Ping, Discovery).
