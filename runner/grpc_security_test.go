@@ -414,3 +414,39 @@ func TestGRPCMutualTLS(t *testing.T) {
 		t.Errorf("second operation %v, want event-2", op)
 	}
 }
+
+// On a server of the caller's own with interceptors of its own, the guard
+// runs inside them: they see every call, refused ones included, and the
+// refusal is the guard's.
+func TestGuardRunsInsideServerInterceptors(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	count := func(method string) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen[method]++
+	}
+	addr, _ := guardedService(t, []grpc.ServerOption{
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			count(info.FullMethod)
+			return h(ctx, req)
+		}),
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			count(info.FullMethod)
+			return h(srv, ss)
+		}),
+	}, runner.WithWatchToken("t"), runner.WithAuthenticatedAPIs())
+	conn := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wantCode(t, "ping without a token", ping(ctx, conn), codes.Unauthenticated, "no bearer token")
+	wantCode(t, "watch without a token", startWatch(ctx, conn, "k"), codes.Unauthenticated, "no bearer token")
+	if err := ping(withToken(ctx, "t"), conn); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if seen["/kafmesh.ping.v1.PingAPI/Ping"] != 2 || seen["/kafmesh.watch.v1.WatchAPI/Processor"] != 1 {
+		t.Errorf("the server's interceptors saw %v", seen)
+	}
+}
