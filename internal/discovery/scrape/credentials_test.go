@@ -93,3 +93,29 @@ func TestCredentialsRefusedAtStart(t *testing.T) {
 		}
 	}
 }
+
+// A token file is read again when it changes: a Secret rotated to the
+// service's token is used from the next call on, without new credentials.
+func TestTokenFileRotation(t *testing.T) {
+	sec := meshtest.ServeSecure(t, nil)
+	file := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(file, []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	opts, err := scrape.Credentials{CAFile: sec.CA, CertFile: sec.ClientCert, KeyFile: sec.ClientKey, TokenFile: file}.DialOptions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &listSource{}
+	src.set(nil, sec.Addr)
+	s := scrape.New(openStore(t), []targets.Source{src}, scrape.WithTimeout(3*time.Second), scrape.WithDialOptions(opts...))
+	if res := result(t, s.Round(context.Background()), sec.Addr); status.Code(res.Err) != codes.Unauthenticated {
+		t.Fatalf("with the stale token: %v", res.Err)
+	}
+	if err := os.WriteFile(file, []byte(sec.Token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if res := result(t, s.Round(context.Background()), sec.Addr); res.Err != nil {
+		t.Fatalf("after the rotation: %v", res.Err)
+	}
+}
