@@ -2,8 +2,10 @@ package runner
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/metadata"
@@ -65,3 +67,34 @@ type fakeStream struct {
 }
 
 func (f fakeStream) Context() context.Context { return f.ctx }
+
+// The limiter forgets idle callers whose buckets are full again once it
+// knows many, so a stream of distinct callers cannot grow it for ever;
+// callers with open streams or spent buckets are kept.
+func TestWatchLimiterForgetsIdleCallers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	l := newWatchLimiter(WatchLimits{PerCaller: 4, Total: -1, StartsPerSecond: 1, Burst: 2})
+	l.now = func() time.Time { return now }
+	release, err := l.admit("busy")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for i := range forgetAfter {
+		r, err := l.admit(fmt.Sprintf("caller-%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r()
+	}
+	if len(l.callers) != forgetAfter+1 {
+		t.Fatalf("%d callers known", len(l.callers))
+	}
+	now = now.Add(2 * time.Second) // every bucket is full again
+	if _, err := l.admit("newcomer"); err != nil {
+		t.Fatal(err)
+	}
+	if len(l.callers) != 2 || l.callers["busy"] == nil || l.callers["newcomer"] == nil {
+		t.Errorf("after forgetting, %d callers known, want busy and newcomer", len(l.callers))
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -448,5 +449,34 @@ func TestGuardRunsInsideServerInterceptors(t *testing.T) {
 	defer mu.Unlock()
 	if seen["/kafmesh.ping.v1.PingAPI/Ping"] != 2 || seen["/kafmesh.watch.v1.WatchAPI/Processor"] != 1 {
 		t.Errorf("the server's interceptors saw %v", seen)
+	}
+}
+
+// WithWatchAuth: the function names the caller from the call's metadata
+// (logged as such); its plain error is Unauthenticated with its message,
+// and a gRPC status it returns is passed on as it is.
+func TestWatchAuthFunc(t *testing.T) {
+	auth := func(ctx context.Context) (string, error) {
+		md, _ := metadata.FromIncomingContext(ctx)
+		switch u := md.Get("x-user"); {
+		case len(u) == 0:
+			return "", errors.New("no x-user header")
+		case u[0] == "mallory":
+			return "", status.Error(codes.PermissionDenied, "mallory may not watch")
+		default:
+			return "user:" + u[0], nil
+		}
+	}
+	addr, logs := guardedService(t, nil, runner.WithWatchAuth(auth))
+	conn := dial(t, addr)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	wantCode(t, "watch without x-user", startWatch(ctx, conn, "k"), codes.Unauthenticated, "no x-user header")
+	wantCode(t, "watch as mallory", startWatch(metadata.AppendToOutgoingContext(ctx, "x-user", "mallory"), conn, "k"), codes.PermissionDenied, "mallory may not watch")
+	if err := startWatch(metadata.AppendToOutgoingContext(ctx, "x-user", "alice"), conn, "k"); err != nil {
+		t.Fatalf("watch as alice: %v", err)
+	}
+	if len(logs.lines(`msg="watch started"`, "caller=user:alice", "auth=auth-func")) != 1 {
+		t.Errorf("alice's watch is not logged:\n%s", logs)
 	}
 }
