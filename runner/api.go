@@ -21,6 +21,7 @@ import (
 type apiState struct {
 	svc    *Service
 	health *health.Server
+	guard  *guard
 
 	// stopping is closed when Run stops serving: open watch streams end.
 	stopping chan struct{}
@@ -40,6 +41,7 @@ func newAPIState(s *Service) *apiState {
 		stopping: make(chan struct{}),
 		warned:   map[string]bool{},
 	}
+	a.guard = newGuard(a, &s.cfg.security)
 	// Not serving until Run starts.
 	a.health.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	return a
@@ -55,7 +57,9 @@ var apiServices = []string{
 
 // register adds Ping, Discovery (under both names), Watch, server
 // reflection and health to srv. A service that srv already has (e.g.
-// reflection or health registered by the caller) is left as it is.
+// reflection or health registered by the caller) is left as it is. Every
+// one but health is registered through the guard (see api_security.go),
+// so its checks hold whatever options srv was made with.
 func (a *apiState) register(srv *grpc.Server) {
 	have := srv.GetServiceInfo()
 	add := func(name string, fn func()) {
@@ -65,13 +69,21 @@ func (a *apiState) register(srv *grpc.Server) {
 		}
 		fn()
 	}
-	add(pingv1.PingAPI_ServiceDesc.ServiceName, func() { pingv1.RegisterPingAPIServer(srv, pingAPI{}) })
-	add(discoveryv1.DiscoveryAPI_ServiceDesc.ServiceName, func() { discoveryv1.RegisterDiscoveryAPIServer(srv, discoveryAPI{a: a}) })
-	add(discoverv1.Discover_ServiceDesc.ServiceName, func() { discoverv1.RegisterDiscoverServer(srv, discoverAPI{a: a}) })
-	add(watchv1.WatchAPI_ServiceDesc.ServiceName, func() { watchv1.RegisterWatchAPIServer(srv, watchAPI{a: a}) })
+	g := guardedRegistrar{srv: srv, g: a.guard}
+	sec := &a.svc.cfg.security
+	add(pingv1.PingAPI_ServiceDesc.ServiceName, func() { pingv1.RegisterPingAPIServer(g, pingAPI{}) })
+	add(discoveryv1.DiscoveryAPI_ServiceDesc.ServiceName, func() { discoveryv1.RegisterDiscoveryAPIServer(g, discoveryAPI{a: a}) })
+	add(discoverv1.Discover_ServiceDesc.ServiceName, func() { discoverv1.RegisterDiscoverServer(g, discoverAPI{a: a}) })
+	if sec.noWatch {
+		add(watchv1.WatchAPI_ServiceDesc.ServiceName, func() { watchv1.RegisterWatchAPIServer(g, watchOff{a: a}) })
+	} else {
+		add(watchv1.WatchAPI_ServiceDesc.ServiceName, func() { watchv1.RegisterWatchAPIServer(g, watchAPI{a: a}) })
+	}
 	add(healthpb.Health_ServiceDesc.ServiceName, func() { healthpb.RegisterHealthServer(srv, a.health) })
-	// reflection.Register adds v1 and v1alpha; skip both if v1 is there.
-	add("grpc.reflection.v1.ServerReflection", func() { reflection.Register(srv) })
+	if !sec.noReflection {
+		// reflection.Register adds v1 and v1alpha; skip both if v1 is there.
+		add("grpc.reflection.v1.ServerReflection", func() { reflection.Register(g) })
+	}
 }
 
 // begin marks the service running: health is SERVING until ctx ends.

@@ -2,9 +2,11 @@ package runner
 
 import (
 	"errors"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -24,9 +26,18 @@ type watchAPI struct {
 // Processor streams every operation of one processor for one key until the
 // client goes away, the service stops, or the client falls so far behind
 // that the processor drops it (then the stream ends with ResourceExhausted;
-// processing never waits for a watcher).
+// processing never waits for a watcher). The guard (api_security.go) has
+// admitted the caller before it runs. Once the watch is in place the
+// stream's headers are sent (kafmesh-watch: started), so a client knows it
+// is watching before the first operation; the start and the end of every
+// watch are logged with the caller.
 func (w watchAPI) Processor(req *watchv1.ProcessorRequest, stream grpc.ServerStreamingServer[watchv1.ProcessorResponse]) error {
 	s := w.a.svc
+	c := callerFrom(stream.Context())
+	log := s.log.With("caller", c.id, "auth", c.method, "peer", c.peer, "component", req.GetComponent(), "processor", req.GetProcessor(), "key", req.GetKey())
+	if c.cert != "" {
+		log = log.With("client_cert", c.cert)
+	}
 	buffer := s.cfg.watchBuffer
 	if buffer <= 0 {
 		buffer = defaultWatchBuffer
@@ -39,6 +50,14 @@ func (w watchAPI) Processor(req *watchv1.ProcessorRequest, stream grpc.ServerStr
 		return status.Error(codes.Internal, err.Error())
 	}
 	defer watcher.Stop()
+	log.Info("watch started")
+	started, sent := time.Now(), 0
+	defer func() {
+		log.Info("watch ended", "operations", sent, "duration", time.Since(started).Round(time.Millisecond))
+	}()
+	if err := stream.SendHeader(metadata.Pairs("kafmesh-watch", "started")); err != nil {
+		return err
+	}
 	s.metrics.watchersConnected.Inc()
 	defer s.metrics.watchersConnected.Dec()
 
@@ -57,12 +76,23 @@ func (w watchAPI) Processor(req *watchv1.ProcessorRequest, stream grpc.ServerStr
 			if err := stream.Send(&watchv1.ProcessorResponse{Operation: operationProto(op)}); err != nil {
 				return err
 			}
+			sent++
 		case <-ctx.Done():
 			return status.FromContextError(ctx.Err()).Err()
 		case <-w.a.stopping:
 			return status.Error(codes.Unavailable, "the watch ended: the service is stopping")
 		}
 	}
+}
+
+// watchOff serves WatchAPI when WithoutWatch turned it off.
+type watchOff struct {
+	watchv1.UnimplementedWatchAPIServer
+	a *apiState
+}
+
+func (w watchOff) Processor(*watchv1.ProcessorRequest, grpc.ServerStreamingServer[watchv1.ProcessorResponse]) error {
+	return status.Errorf(codes.Unimplemented, "Watch is turned off in service %s (runner.WithoutWatch)", w.a.svc.def.Name)
 }
 
 // operationProto converts an operation to its wire form.

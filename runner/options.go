@@ -32,6 +32,7 @@ type serviceConfig struct {
 	registry    SchemaRegistry
 	instanceID  string
 	watchBuffer int
+	security    grpcSecurity // see api_security.go
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.

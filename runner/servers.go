@@ -2,6 +2,7 @@ package runner
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 )
 
 // serverStopTimeout bounds a graceful stop of the runtime's own gRPC and
@@ -41,7 +43,11 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 		if err != nil {
 			return nil, fmt.Errorf("runner: gRPC listener: %w", err)
 		}
-		srv := grpc.NewServer()
+		var sopts []grpc.ServerOption
+		if s.cfg.security.tls != nil {
+			sopts = append(sopts, grpc.Creds(credentials.NewTLS(s.cfg.security.serverTLS())))
+		}
+		srv := grpc.NewServer(sopts...)
 		a.register(srv)
 		done := make(chan struct{})
 		go func() {
@@ -53,7 +59,9 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 		a.mu.Lock()
 		a.grpcAddr = lis.Addr().String()
 		a.mu.Unlock()
-		s.log.Info("serving gRPC", "addr", lis.Addr().String())
+		s.log.Info("serving gRPC", "addr", lis.Addr().String(), "tls", s.cfg.security.tls != nil,
+			"mutual_tls", s.cfg.security.tls != nil && s.cfg.security.serverTLS().ClientAuth == tls.RequireAndVerifyClientCert,
+			"watch", s.cfg.security.describeWatch(), "authenticated_apis", s.cfg.security.authAll, "reflection", !s.cfg.security.noReflection)
 		stops = append(stops, func() {
 			stopped := make(chan struct{})
 			go func() {

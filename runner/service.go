@@ -99,6 +99,9 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	}
 	s.tables.svc = s
 	s.api = newAPIState(s)
+	if err := s.cfg.security.check(s.cfg.grpcServer != nil); err != nil {
+		return nil, err
+	}
 	if s.cfg.grpcServer != nil {
 		// Now, not in Run: gRPC refuses registrations once it serves.
 		s.api.register(s.cfg.grpcServer)

@@ -4,8 +4,6 @@
 package cli
 
 import (
-	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,8 +16,6 @@ import (
 	"github.com/spf13/pflag"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/kafmesh/kafmesh/internal/discovery"
 	"github.com/kafmesh/kafmesh/internal/discovery/graph"
@@ -45,6 +41,7 @@ type options struct {
 	targetTLS      bool
 	targetCA       string
 	targetInsecure bool
+	targetCreds    scrape.Credentials // --target-cert, --target-key, --target-token, --target-token-file
 	kubernetes     bool
 	kubeconfig     string
 	namespaces     []string
@@ -103,6 +100,10 @@ followed by the flag name in upper case with - as _ (for example
 	f.BoolVar(&o.targetTLS, "target-tls", false, "call targets over TLS, verifying them against the system's roots (or --target-ca)")
 	f.StringVar(&o.targetCA, "target-ca", "", "PEM file of the CA(s) that sign the targets' certificates; implies --target-tls")
 	f.BoolVar(&o.targetInsecure, "target-tls-skip-verify", false, "with TLS, accept any target certificate (testing only); implies --target-tls")
+	f.StringVar(&o.targetCreds.CertFile, "target-cert", "", "PEM file of discover's client certificate, for targets that require mutual TLS; with --target-key; implies --target-tls")
+	f.StringVar(&o.targetCreds.KeyFile, "target-key", "", "PEM file of the key of --target-cert")
+	f.StringVar(&o.targetCreds.Token, "target-token", "", "bearer token sent to targets (their runner.WithWatchToken); needs TLS (prefer the environment variable or --target-token-file)")
+	f.StringVar(&o.targetCreds.TokenFile, "target-token-file", "", "file holding the bearer token sent to targets, read again when it changes; needs TLS")
 	f.BoolVar(&o.kubernetes, "kubernetes", false, `find pods annotated kafmesh/scrape: "true" through the Kubernetes API`)
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file (default: in-cluster configuration); implies --kubernetes")
 	f.StringSliceVar(&o.namespaces, "namespace", nil, "namespaces to watch (repeatable; default all)")
@@ -205,13 +206,13 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	if len(opts) == 0 {
 		return fmt.Errorf("no targets: give --target host:port, --targets-file FILE or --kubernetes")
 	}
-	if o.targetTLS || o.targetCA != "" || o.targetInsecure {
-		cfg, err := targetTLSConfig(o.targetCA, o.targetInsecure)
-		if err != nil {
-			return err
-		}
-		opts = append(opts, discovery.WithTargetDialOptions(grpc.WithTransportCredentials(credentials.NewTLS(cfg))))
+	creds := o.targetCreds
+	creds.TLS, creds.CAFile, creds.SkipVerify = o.targetTLS, o.targetCA, o.targetInsecure
+	targetDial, err := creds.DialOptions()
+	if err != nil {
+		return err
 	}
+	opts = append(opts, discovery.WithTargetDialOptions(targetDial...))
 
 	st, err := discovery.OpenStore(ctx, discovery.StoreConfig{URL: o.store, User: o.neo4jUser, Password: o.neo4jPassword, Database: o.neo4jDatabase})
 	if err != nil {
@@ -248,29 +249,11 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		discovery.WithServerOptions(serverOpts...),
 	)
 	logger.Info("kafmesh discover starting", "store", redact(o.store), "interval", o.interval, "timeout", o.timeout, "concurrency", o.concurrency,
-		"static_targets", len(o.targets), "target_tls", o.targetTLS || o.targetCA != "" || o.targetInsecure, "brokers", o.brokers, "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
+		"static_targets", len(o.targets), "target_tls", o.targetTLS || o.targetCA != "" || o.targetInsecure || creds.CertFile != "",
+		"target_client_cert", creds.CertFile != "", "target_token", creds.Token != "" || creds.TokenFile != "", "brokers", o.brokers, "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
 	return discovery.New(st, opts...).Run(ctx, o.listen, func(a net.Addr) {
 		fmt.Fprintf(cmd.OutOrStdout(), "kafmesh discover listening on %s\n", a)
 	})
-}
-
-// targetTLSConfig is the TLS client configuration of calls to targets:
-// verified against the system's roots, or the CAs in caFile.
-func targetTLSConfig(caFile string, skipVerify bool) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12, InsecureSkipVerify: skipVerify} //nolint:gosec // only when asked for
-	if caFile == "" {
-		return cfg, nil
-	}
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		return nil, fmt.Errorf("--target-ca: %w", err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("--target-ca %s: no PEM certificate in the file (expected -----BEGIN CERTIFICATE----- blocks)", caFile)
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
 }
 
 // redact hides a password in a store URL.
