@@ -11,12 +11,17 @@
 //	grpcurl -plaintext -d '{"customer_id": 7, "name": "Acme"}' localhost:8443 kafmesh.gateway.v1.GatewayAPI/UpsertCustomer
 //	grpcurl -plaintext localhost:8443 kafmesh.discovery.v1.DiscoveryAPI/GetServiceInfo
 //
+// Watch answers loopback callers only unless --watch-token-file names the
+// bearer token that kafmesh discover sends (--target-token-file); serve TLS
+// with --tls-cert and --tls-key (docs/security.md).
+//
 // SIGINT or SIGTERM stop it cleanly: every part stops, the sinks flush and
 // offsets are committed before it exits.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +34,9 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/kafmesh/kafmesh/runner"
 
 	"github.com/kafmesh/kafmesh/examples/devices/internal/app"
 	"github.com/kafmesh/kafmesh/examples/devices/internal/store"
@@ -40,25 +48,70 @@ func main() {
 	httpAddr := flag.String("http-addr", ":8080", "address of /metrics, /healthz and /readyz; empty for none")
 	dbPath := flag.String("db", "devices.db", "SQLite database file (customers, warehouse, customer health)")
 	stateDir := flag.String("state-dir", "", "folder of the local state stores (default: under the user cache directory)")
+	tokenFile := flag.String("watch-token-file", "", "file holding the bearer token that Watch callers (kafmesh discover --target-token-file) must send; without it only loopback callers may watch")
+	tlsCert := flag.String("tls-cert", "", "PEM certificate of the gRPC server (with --tls-key); empty serves plaintext")
+	tlsKey := flag.String("tls-key", "", "PEM private key of --tls-cert")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, strings.Split(*brokers, ","), *grpcAddr, *httpAddr, *dbPath, *stateDir); err != nil {
+	sec, err := security(*tokenFile, *tlsCert, *tlsKey)
+	if err != nil {
+		slog.Error("devices: bad flags", "error", err)
+		os.Exit(2)
+	}
+	if err := run(ctx, strings.Split(*brokers, ","), *grpcAddr, *httpAddr, *dbPath, *stateDir, sec); err != nil {
 		slog.Error("devices stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, brokers []string, grpcAddr, httpAddr, dbPath, stateDir string) error {
+// serverSecurity is what the flags ask of the gRPC server: its TLS
+// credentials and Watch's credential.
+type serverSecurity struct {
+	serverOptions []grpc.ServerOption
+	options       []runner.Option
+}
+
+// security reads the token and certificate files named by the flags.
+func security(tokenFile, certFile, keyFile string) (serverSecurity, error) {
+	var sec serverSecurity
+	if (certFile == "") != (keyFile == "") {
+		return sec, errors.New("--tls-cert and --tls-key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return sec, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		sec.serverOptions = append(sec.serverOptions, grpc.Creds(credentials.NewTLS(&tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+		})))
+	}
+	if tokenFile != "" {
+		b, err := os.ReadFile(tokenFile)
+		if err != nil {
+			return sec, fmt.Errorf("--watch-token-file: %w", err)
+		}
+		token := strings.TrimSpace(string(b))
+		if token == "" {
+			return sec, fmt.Errorf("--watch-token-file: %s is empty", tokenFile)
+		}
+		sec.options = append(sec.options, runner.WithWatchToken(token))
+	}
+	return sec, nil
+}
+
+func run(ctx context.Context, brokers []string, grpcAddr, httpAddr, dbPath, stateDir string, sec serverSecurity) error {
 	db, err := store.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
 
-	srv := grpc.NewServer()
-	a, err := app.New(app.Config{Brokers: brokers, DB: db, StateDir: stateDir, GRPCServer: srv, HTTPAddr: httpAddr})
+	srv := grpc.NewServer(sec.serverOptions...)
+	a, err := app.New(app.Config{Brokers: brokers, DB: db, StateDir: stateDir, GRPCServer: srv, HTTPAddr: httpAddr, Options: sec.options})
 	if err != nil {
 		return err
 	}
