@@ -221,13 +221,14 @@ type ComplexityRoot struct {
 	}
 
 	Service struct {
-		Components  func(childComplexity int) int
-		Dependents  func(childComplexity int) int
-		DependsOn   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Pods        func(childComplexity int) int
+		Components    func(childComplexity int) int
+		Dependents    func(childComplexity int) int
+		DependsOn     func(childComplexity int) int
+		Description   func(childComplexity int) int
+		DescriptorSet func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Pods          func(childComplexity int) int
 	}
 
 	SetState struct {
@@ -1210,6 +1211,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Description(childComplexity), true
+	case "Service.descriptorSet":
+		if e.ComplexityRoot.Service.DescriptorSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.DescriptorSet(childComplexity), true
 	case "Service.id":
 		if e.ComplexityRoot.Service.ID == nil {
 			break
@@ -1989,6 +1996,8 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_dependents(ctx, field)
 	case "pods":
 		return ec.fieldContext_Service_pods(ctx, field)
+	case "descriptorSet":
+		return ec.fieldContext_Service_descriptorSet(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }
@@ -2396,7 +2405,7 @@ func (ec *executionContext) field_Subscription_watchProcessor_args(ctx context.C
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "options",
 		func(ctx context.Context, v any) (*WatchProcessorInput, error) {
-			return ec.unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx, v)
+			return ec.unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2515,7 +2524,7 @@ func (ec *executionContext) _Component_service(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2593,7 +2602,7 @@ func (ec *executionContext) _Component_processors(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2625,7 +2634,7 @@ func (ec *executionContext) _Component_sinks(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2657,7 +2666,7 @@ func (ec *executionContext) _Component_sources(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2689,7 +2698,7 @@ func (ec *executionContext) _Component_viewSinks(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2721,7 +2730,7 @@ func (ec *executionContext) _Component_viewSources(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2753,7 +2762,7 @@ func (ec *executionContext) _Component_views(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2785,7 +2794,7 @@ func (ec *executionContext) _Component_dependsOn(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2817,7 +2826,7 @@ func (ec *executionContext) _Component_dependents(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2918,7 +2927,7 @@ func (ec *executionContext) _ConsumerGroupLag_topics(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
-			return ec.marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx, selections, v)
+			return ec.marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3019,7 +3028,7 @@ func (ec *executionContext) _ConsumerTopicLag_topic(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3649,7 +3658,7 @@ func (ec *executionContext) _MessageSchema_service(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3681,7 +3690,7 @@ func (ec *executionContext) _MessageSchema_fields(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*MessageField) graphql.Marshaler {
-			return ec.marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx, selections, v)
+			return ec.marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3713,7 +3722,7 @@ func (ec *executionContext) _Operation_input(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Input) graphql.Marshaler {
-			return ec.marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐInput(ctx, selections, v)
+			return ec.marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐInput(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3791,7 +3800,7 @@ func (ec *executionContext) _Operation_actions(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Action) graphql.Marshaler {
-			return ec.marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐActionᚄ(ctx, selections, v)
+			return ec.marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐActionᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3823,7 +3832,7 @@ func (ec *executionContext) _Operation_pod(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Pod) graphql.Marshaler {
-			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
+			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4200,7 +4209,7 @@ func (ec *executionContext) _Pod_service(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4232,7 +4241,7 @@ func (ec *executionContext) _Pod_processors(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4264,7 +4273,7 @@ func (ec *executionContext) _Pod_sinks(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4296,7 +4305,7 @@ func (ec *executionContext) _Pod_sources(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4328,7 +4337,7 @@ func (ec *executionContext) _Pod_viewSinks(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4360,7 +4369,7 @@ func (ec *executionContext) _Pod_viewSources(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4392,7 +4401,7 @@ func (ec *executionContext) _Pod_views(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4447,7 +4456,7 @@ func (ec *executionContext) _Processor_component(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4548,7 +4557,7 @@ func (ec *executionContext) _Processor_persistence(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4580,7 +4589,7 @@ func (ec *executionContext) _Processor_pods(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4612,7 +4621,7 @@ func (ec *executionContext) _Processor_inputs(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
-			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4644,7 +4653,7 @@ func (ec *executionContext) _Processor_joins(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
-			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
+			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4676,7 +4685,7 @@ func (ec *executionContext) _Processor_lookups(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
-			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
+			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4708,7 +4717,7 @@ func (ec *executionContext) _Processor_outputs(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
-			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4740,7 +4749,7 @@ func (ec *executionContext) _Processor_lag(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
-			return ec.marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx, selections, v)
+			return ec.marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4795,7 +4804,7 @@ func (ec *executionContext) _ProcessorInput_processor(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4827,7 +4836,7 @@ func (ec *executionContext) _ProcessorInput_topic(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4882,7 +4891,7 @@ func (ec *executionContext) _ProcessorJoin_processor(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4914,7 +4923,7 @@ func (ec *executionContext) _ProcessorJoin_topic(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4969,7 +4978,7 @@ func (ec *executionContext) _ProcessorLookup_processor(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5001,7 +5010,7 @@ func (ec *executionContext) _ProcessorLookup_topic(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5056,7 +5065,7 @@ func (ec *executionContext) _ProcessorOutput_processor(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5088,7 +5097,7 @@ func (ec *executionContext) _ProcessorOutput_topic(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5143,7 +5152,7 @@ func (ec *executionContext) _Query_services(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5175,7 +5184,7 @@ func (ec *executionContext) _Query_pods(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5207,7 +5216,7 @@ func (ec *executionContext) _Query_topics(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicᚄ(ctx, selections, v)
+			return ec.marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5240,7 +5249,7 @@ func (ec *executionContext) _Query_serviceById(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5284,7 +5293,7 @@ func (ec *executionContext) _Query_componentById(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5328,7 +5337,7 @@ func (ec *executionContext) _Query_processorById(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5372,7 +5381,7 @@ func (ec *executionContext) _Query_topicById(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5416,7 +5425,7 @@ func (ec *executionContext) _Query_podById(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Pod) graphql.Marshaler {
-			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
+			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5460,7 +5469,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []SearchResult) graphql.Marshaler {
-			return ec.marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx, selections, v)
+			return ec.marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5504,7 +5513,7 @@ func (ec *executionContext) _Query_messageSchema(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
-			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
+			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5547,7 +5556,7 @@ func (ec *executionContext) _Query_kafka(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Kafka) graphql.Marshaler {
-			return ec.marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx, selections, v)
+			return ec.marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐKafka(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5724,7 +5733,7 @@ func (ec *executionContext) _Service_components(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5756,7 +5765,7 @@ func (ec *executionContext) _Service_dependsOn(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5788,7 +5797,7 @@ func (ec *executionContext) _Service_dependents(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5820,7 +5829,7 @@ func (ec *executionContext) _Service_pods(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5837,6 +5846,29 @@ func (ec *executionContext) fieldContext_Service_pods(_ context.Context, field g
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Service_descriptorSet(ctx context.Context, field graphql.CollectedField, obj *Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Service_descriptorSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DescriptorSet(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Service_descriptorSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Service", field, true, false, "String")
 }
 
 func (ec *executionContext) _SetState_topic(ctx context.Context, field graphql.CollectedField, obj *SetState) (ret graphql.Marshaler) {
@@ -5944,7 +5976,7 @@ func (ec *executionContext) _Sink_component(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6022,7 +6054,7 @@ func (ec *executionContext) _Sink_topic(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6054,7 +6086,7 @@ func (ec *executionContext) _Sink_pods(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6109,7 +6141,7 @@ func (ec *executionContext) _Source_component(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6141,7 +6173,7 @@ func (ec *executionContext) _Source_topic(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6173,7 +6205,7 @@ func (ec *executionContext) _Source_pods(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6206,7 +6238,7 @@ func (ec *executionContext) _Subscription_watchProcessor(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Operation) graphql.Marshaler {
-			return ec.marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐOperation(ctx, selections, v)
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6341,7 +6373,7 @@ func (ec *executionContext) _Topic_messageSchema(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
-			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
+			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6373,7 +6405,7 @@ func (ec *executionContext) _Topic_processorInputs(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
-			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6405,7 +6437,7 @@ func (ec *executionContext) _Topic_processorJoins(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
-			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
+			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6437,7 +6469,7 @@ func (ec *executionContext) _Topic_processorLookups(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
-			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
+			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6469,7 +6501,7 @@ func (ec *executionContext) _Topic_processorOutputs(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
-			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6501,7 +6533,7 @@ func (ec *executionContext) _Topic_processorPersistences(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6533,7 +6565,7 @@ func (ec *executionContext) _Topic_sinks(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6565,7 +6597,7 @@ func (ec *executionContext) _Topic_sources(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6597,7 +6629,7 @@ func (ec *executionContext) _Topic_viewSinks(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6629,7 +6661,7 @@ func (ec *executionContext) _Topic_viewSources(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6661,7 +6693,7 @@ func (ec *executionContext) _Topic_views(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6693,7 +6725,7 @@ func (ec *executionContext) _Topic_producers(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Part) graphql.Marshaler {
-			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
+			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6716,7 +6748,7 @@ func (ec *executionContext) _Topic_consumers(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Part) graphql.Marshaler {
-			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
+			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6739,7 +6771,7 @@ func (ec *executionContext) _Topic_producerServices(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6771,7 +6803,7 @@ func (ec *executionContext) _Topic_consumerServices(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6826,7 +6858,7 @@ func (ec *executionContext) _Topic_settings(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
-			return ec.marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx, selections, v)
+			return ec.marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicSettings(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6927,7 +6959,7 @@ func (ec *executionContext) _TopicConfig_source(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
-			return ec.marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx, selections, v)
+			return ec.marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7019,7 +7051,7 @@ func (ec *executionContext) _TopicSettings_configs(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
-			return ec.marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx, selections, v)
+			return ec.marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7120,7 +7152,7 @@ func (ec *executionContext) _View_component(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7152,7 +7184,7 @@ func (ec *executionContext) _View_topic(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7184,7 +7216,7 @@ func (ec *executionContext) _View_pods(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7239,7 +7271,7 @@ func (ec *executionContext) _ViewSink_component(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7317,7 +7349,7 @@ func (ec *executionContext) _ViewSink_topic(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7349,7 +7381,7 @@ func (ec *executionContext) _ViewSink_pods(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7404,7 +7436,7 @@ func (ec *executionContext) _ViewSource_component(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7482,7 +7514,7 @@ func (ec *executionContext) _ViewSource_topic(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7514,7 +7546,7 @@ func (ec *executionContext) _ViewSource_pods(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -10020,6 +10052,11 @@ func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Service_pods(ctx, field, obj)
 				})
+		case "descriptorSet":
+			out.Values[i] = ec._Service_descriptorSet(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11003,7 +11040,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐAction(ctx context.Context, sel ast.SelectionSet, v Action) graphql.Marshaler {
+func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐAction(ctx context.Context, sel ast.SelectionSet, v Action) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Action!")
 		return graphql.Null
@@ -11011,11 +11048,11 @@ func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdi
 	return ec._Action(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []Action) graphql.Marshaler {
+func (ec *executionContext) marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []Action) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐAction(ctx, sel, v[i])
+		return ec.marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐAction(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11041,11 +11078,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx context.Context, sel ast.SelectionSet, v []*Component) graphql.Marshaler {
+func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx context.Context, sel ast.SelectionSet, v []*Component) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, sel, v[i])
+		return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11057,7 +11094,7 @@ func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
+func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Component!")
 		return graphql.Null
@@ -11065,11 +11102,11 @@ func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Component(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
+func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx, sel, v[i])
+		return ec.marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11081,7 +11118,7 @@ func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmes
 	return ret
 }
 
-func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerTopicLag) graphql.Marshaler {
+func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerTopicLag) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConsumerTopicLag!")
 		return graphql.Null
@@ -11117,7 +11154,7 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
-func (ec *executionContext) marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐInput(ctx context.Context, sel ast.SelectionSet, v *Input) graphql.Marshaler {
+func (ec *executionContext) marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐInput(ctx context.Context, sel ast.SelectionSet, v *Input) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Input!")
 		return graphql.Null
@@ -11153,11 +11190,11 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
-func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*MessageField) graphql.Marshaler {
+func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*MessageField) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageField(ctx, sel, v[i])
+		return ec.marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageField(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11169,7 +11206,7 @@ func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageField(ctx context.Context, sel ast.SelectionSet, v *MessageField) graphql.Marshaler {
+func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageField(ctx context.Context, sel ast.SelectionSet, v *MessageField) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MessageField!")
 		return graphql.Null
@@ -11177,7 +11214,7 @@ func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ec._MessageField(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
+func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Operation!")
 		return graphql.Null
@@ -11185,7 +11222,7 @@ func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Operation(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPart(ctx context.Context, sel ast.SelectionSet, v Part) graphql.Marshaler {
+func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPart(ctx context.Context, sel ast.SelectionSet, v Part) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Part!")
 		return graphql.Null
@@ -11193,11 +11230,11 @@ func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdisc
 	return ec._Part(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx context.Context, sel ast.SelectionSet, v []Part) graphql.Marshaler {
+func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx context.Context, sel ast.SelectionSet, v []Part) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPart(ctx, sel, v[i])
+		return ec.marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPart(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11209,11 +11246,11 @@ func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ret
 }
 
-func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx context.Context, sel ast.SelectionSet, v []*Pod) graphql.Marshaler {
+func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx context.Context, sel ast.SelectionSet, v []*Pod) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, sel, v[i])
+		return ec.marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11225,7 +11262,7 @@ func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
+func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Pod!")
 		return graphql.Null
@@ -11233,11 +11270,11 @@ func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdi
 	return ec._Pod(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx context.Context, sel ast.SelectionSet, v []*Processor) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx context.Context, sel ast.SelectionSet, v []*Processor) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, sel, v[i])
+		return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11249,7 +11286,7 @@ func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Processor!")
 		return graphql.Null
@@ -11257,11 +11294,11 @@ func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Processor(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInput(ctx, sel, v[i])
+		return ec.marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInput(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11273,7 +11310,7 @@ func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInput(ctx context.Context, sel ast.SelectionSet, v *ProcessorInput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInput(ctx context.Context, sel ast.SelectionSet, v *ProcessorInput) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorInput!")
 		return graphql.Null
@@ -11281,11 +11318,11 @@ func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋk
 	return ec._ProcessorInput(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoin(ctx, sel, v[i])
+		return ec.marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoin(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11297,7 +11334,7 @@ func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoin(ctx context.Context, sel ast.SelectionSet, v *ProcessorJoin) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoin(ctx context.Context, sel ast.SelectionSet, v *ProcessorJoin) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorJoin!")
 		return graphql.Null
@@ -11305,11 +11342,11 @@ func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋka
 	return ec._ProcessorJoin(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookup(ctx, sel, v[i])
+		return ec.marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookup(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11321,7 +11358,7 @@ func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookup(ctx context.Context, sel ast.SelectionSet, v *ProcessorLookup) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookup(ctx context.Context, sel ast.SelectionSet, v *ProcessorLookup) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorLookup!")
 		return graphql.Null
@@ -11329,11 +11366,11 @@ func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋ
 	return ec._ProcessorLookup(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutput(ctx, sel, v[i])
+		return ec.marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutput(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11345,7 +11382,7 @@ func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutput(ctx context.Context, sel ast.SelectionSet, v *ProcessorOutput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutput(ctx context.Context, sel ast.SelectionSet, v *ProcessorOutput) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorOutput!")
 		return graphql.Null
@@ -11353,7 +11390,7 @@ func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋ
 	return ec._ProcessorOutput(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResult(ctx context.Context, sel ast.SelectionSet, v SearchResult) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResult(ctx context.Context, sel ast.SelectionSet, v SearchResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SearchResult!")
 		return graphql.Null
@@ -11361,11 +11398,11 @@ func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmes
 	return ec._SearchResult(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx context.Context, sel ast.SelectionSet, v []SearchResult) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx context.Context, sel ast.SelectionSet, v []SearchResult) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResult(ctx, sel, v[i])
+		return ec.marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResult(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11377,11 +11414,11 @@ func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Service) graphql.Marshaler {
+func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Service) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, sel, v[i])
+		return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11393,7 +11430,7 @@ func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafme
 	return ret
 }
 
-func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
+func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Service!")
 		return graphql.Null
@@ -11401,11 +11438,11 @@ func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ec._Service(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*Sink) graphql.Marshaler {
+func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*Sink) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSink(ctx, sel, v[i])
+		return ec.marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSink(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11417,7 +11454,7 @@ func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSink(ctx context.Context, sel ast.SelectionSet, v *Sink) graphql.Marshaler {
+func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSink(ctx context.Context, sel ast.SelectionSet, v *Sink) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Sink!")
 		return graphql.Null
@@ -11425,11 +11462,11 @@ func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ec._Sink(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Source) graphql.Marshaler {
+func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Source) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSource(ctx, sel, v[i])
+		return ec.marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSource(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11441,7 +11478,7 @@ func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ret
 }
 
-func (ec *executionContext) marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSource(ctx context.Context, sel ast.SelectionSet, v *Source) graphql.Marshaler {
+func (ec *executionContext) marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSource(ctx context.Context, sel ast.SelectionSet, v *Source) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Source!")
 		return graphql.Null
@@ -11477,11 +11514,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*Topic) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, sel, v[i])
+		return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11493,7 +11530,7 @@ func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Topic!")
 		return graphql.Null
@@ -11501,11 +11538,11 @@ func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋ
 	return ec._Topic(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx, sel, v[i])
+		return ec.marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfig(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11517,7 +11554,7 @@ func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋk
 	return ret
 }
 
-func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx context.Context, sel ast.SelectionSet, v *TopicConfig) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfig(ctx context.Context, sel ast.SelectionSet, v *TopicConfig) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TopicConfig!")
 		return graphql.Null
@@ -11525,21 +11562,21 @@ func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafm
 	return ec._TopicConfig(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, v any) (TopicConfigSource, error) {
+func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, v any) (TopicConfigSource, error) {
 	var res TopicConfigSource
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
+func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐView(ctx, sel, v[i])
+		return ec.marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐView(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11551,7 +11588,7 @@ func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐView(ctx context.Context, sel ast.SelectionSet, v *View) graphql.Marshaler {
+func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐView(ctx context.Context, sel ast.SelectionSet, v *View) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "View!")
 		return graphql.Null
@@ -11559,11 +11596,11 @@ func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ec._View(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSink(ctx, sel, v[i])
+		return ec.marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSink(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11575,7 +11612,7 @@ func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafm
 	return ret
 }
 
-func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSink(ctx context.Context, sel ast.SelectionSet, v *ViewSink) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSink(ctx context.Context, sel ast.SelectionSet, v *ViewSink) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ViewSink!")
 		return graphql.Null
@@ -11583,11 +11620,11 @@ func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmesh
 	return ec._ViewSink(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSource(ctx, sel, v[i])
+		return ec.marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSource(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11599,7 +11636,7 @@ func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋka
 	return ret
 }
 
-func (ec *executionContext) marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSource(ctx context.Context, sel ast.SelectionSet, v *ViewSource) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSource(ctx context.Context, sel ast.SelectionSet, v *ViewSource) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ViewSource!")
 		return graphql.Null
@@ -11779,14 +11816,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
+func (ec *executionContext) marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Component(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
+func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11828,35 +11865,35 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx context.Context, sel ast.SelectionSet, v *Kafka) graphql.Marshaler {
+func (ec *executionContext) marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐKafka(ctx context.Context, sel ast.SelectionSet, v *Kafka) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Kafka(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx context.Context, sel ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
+func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx context.Context, sel ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._MessageSchema(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
+func (ec *executionContext) marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Pod(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
+func (ec *executionContext) marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Processor(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
+func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11899,21 +11936,21 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
+func (ec *executionContext) marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Topic(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx context.Context, sel ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
+func (ec *executionContext) marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicSettings(ctx context.Context, sel ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._TopicSettings(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx context.Context, v any) (*WatchProcessorInput, error) {
+func (ec *executionContext) unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx context.Context, v any) (*WatchProcessorInput, error) {
 	if v == nil {
 		return nil, nil
 	}

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "e1f8628080024e33a0a663b5773cb13c5f5641f67bf01eacb7596081fd5da703"
+const generatedFrom = "0717e41ad9582726efc4b89a1ca0e0e7ccd3e84375fd077b777047b07f851ad6"
