@@ -165,3 +165,87 @@ func TestCheckAgainstDescriptorSet(t *testing.T) {
 		t.Errorf("bad format: exit %d stderr %q", r.code, r.stderr)
 	}
 }
+
+// copyTree copies the regular files under src to dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		target := filepath.Join(dst, rel)
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCheckAgainstDiscover runs kafmesh dev in process (the example
+// service on an embedded broker, scraped by a real discover), then checks
+// a copy of the example's definition with a changed heartbeat against
+// discover's GraphQL API: the live service and its pod are named as the
+// reader and writer the change breaks.
+func TestCheckAgainstDiscover(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts kafmesh dev")
+	}
+	info := startDevMesh(t)
+
+	dir := t.TempDir()
+	copyTree(t, filepath.Join("..", "..", "examples", "devices", "docs"), filepath.Join(dir, "docs"))
+	writeFiles(t, dir, map[string]string{"go.mod": "module example.com/devices\n"})
+	if r := execute(t, dir, nil, NewCheckCommand, "--against", info); r.code != 0 {
+		t.Fatalf("the unchanged example against its own live service: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	hb := filepath.Join(dir, "docs", "protos", "kafmesh", "deviceId", "heartbeat.proto")
+	b, err := os.ReadFile(hb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	changed := strings.Replace(string(b), "bool is_healthy = 2;", "string is_healthy = 2;", 1)
+	if changed == string(b) {
+		t.Fatal("heartbeat.proto changed upstream; update the test")
+	}
+	writeFiles(t, dir, map[string]string{"docs/protos/kafmesh/deviceId/heartbeat.proto": changed})
+	r := execute(t, dir, nil, NewCheckCommand, "--against", info, "--format", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d; stdout %s stderr %s", r.code, r.stdout, r.stderr)
+	}
+	var out struct {
+		Findings []contracts.Finding `json:"findings"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatal(err)
+	}
+	var readBy, writtenBy bool
+	for _, f := range out.Findings {
+		if f.Rule != "FIELD_TYPE_CHANGED" || f.Topic != "kafmesh.deviceId.heartbeat" {
+			t.Errorf("unexpected finding %+v", f)
+			continue
+		}
+		if f.File != "docs/protos/kafmesh/deviceId/heartbeat.proto" || f.Line != 10 || f.Col != 3 {
+			t.Errorf("position %s:%d:%d", f.File, f.Line, f.Col)
+		}
+		if !strings.HasPrefix(f.Other, "service kafmesh (pods 127.0.0.1:") {
+			t.Errorf("other side %q, want the live service with its pod", f.Other)
+		}
+		readBy = readBy || f.Direction == "writes-to"
+		writtenBy = writtenBy || f.Direction == "reads-from"
+	}
+	if !readBy || !writtenBy {
+		t.Errorf("want both directions (the live source writes, the live enricher reads): %+v", out.Findings)
+	}
+
+	if r := execute(t, dir, nil, NewCheckCommand, "--against", "http://127.0.0.1:1"); r.code != 1 || !strings.Contains(r.stderr, "query discover") {
+		t.Errorf("unreachable discover: exit %d stderr %q", r.code, r.stderr)
+	}
+}
