@@ -26,6 +26,7 @@ func NewCheckCommand(env *Env) *cobra.Command {
 	var against []string
 	var format string
 	var categories []string
+	var token string
 	cmd := &cobra.Command{
 		Use:   "check [DEFINITION]",
 		Short: "Validate a service definition, its components and its .proto files",
@@ -77,7 +78,10 @@ The exit status is 1 when a breaking change is found. --format json prints
 			var others []*contracts.Contract
 			var names []string
 			for _, src := range against {
-				cs, err := loadAgainst(cmd.Context(), env, workDir, def.service, after, src)
+				if token == "" {
+					token = os.Getenv("KAFMESH_DISCOVER_TOKEN")
+				}
+				cs, err := loadAgainst(cmd.Context(), env, workDir, def.service, after, src, token)
 				if err != nil {
 					return fmt.Errorf("--against %s: %w", src, err)
 				}
@@ -101,6 +105,7 @@ The exit status is 1 when a breaking change is found. --format json prints
 	}
 	cmd.Flags().StringArrayVar(&against, "against", nil, "compare with git:REF, a FileDescriptorSet file or a discover URL (repeatable)")
 	cmd.Flags().StringVar(&format, "format", "text", "findings as text or json")
+	cmd.Flags().StringVar(&token, "token", "", "bearer token of a discover started with --token (default $KAFMESH_DISCOVER_TOKEN)")
 	cmd.Flags().StringSliceVar(&categories, "category", nil, "report only these categories: WIRE, WIRE_JSON, TOPIC (default all)")
 	return cmd
 }
@@ -141,10 +146,10 @@ func relativize(c *contracts.Contract, workDir string) {
 }
 
 // loadAgainst reads one --against source into contracts.
-func loadAgainst(ctx context.Context, env *Env, workDir string, svc *spec.Service, after *contracts.Contract, src string) ([]*contracts.Contract, error) {
+func loadAgainst(ctx context.Context, env *Env, workDir string, svc *spec.Service, after *contracts.Contract, src, token string) ([]*contracts.Contract, error) {
 	switch {
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		return contracts.FromDiscover(ctx, src)
+		return contracts.FromDiscover(ctx, src, contracts.WithToken(token))
 	case strings.HasPrefix(src, "git:"):
 		ref := strings.TrimPrefix(src, "git:")
 		if ref == "" {

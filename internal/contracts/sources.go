@@ -58,6 +58,13 @@ type DiscoverOption func(*discoverConfig)
 type discoverConfig struct {
 	client   *http.Client
 	maxBytes int64
+	token    string
+}
+
+// WithToken sends "Authorization: Bearer <token>", for a discover started
+// with --token.
+func WithToken(token string) DiscoverOption {
+	return func(d *discoverConfig) { d.token = token }
 }
 
 // WithHTTPClient sets the client used to query discover (default: one with
@@ -165,6 +172,9 @@ func FromDiscover(ctx context.Context, base string, opts ...DiscoverOption) ([]*
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if cfg.token != "" {
+		req.Header.Set("Authorization", "Bearer "+cfg.token)
+	}
 	resp, err := cfg.client.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("query discover: %w", err)
