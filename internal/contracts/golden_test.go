@@ -87,7 +87,7 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			before := contractOf("baseline", spec.Before, spec.Topic, compileDir(t, filepath.Join(dir, "before")))
-			after := contractOf("changed", spec.After, spec.Topic, compileDir(t, filepath.Join(dir, "after")))
+			after := contractOf("the changed schema", spec.After, spec.Topic, compileDir(t, filepath.Join(dir, "after")))
 			findings := Compare(after, before)
 			var b strings.Builder
 			for _, f := range findings {

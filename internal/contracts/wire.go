@@ -58,9 +58,9 @@ func (w *walker) report(at protoreflect.Descriptor, cat Category, rule, format s
 // who names the writer and reader for messages.
 func (w *walker) who() (writer, reader string) {
 	if w.afterIsWriter {
-		return "the changed schema", w.p.other.Name
+		return w.p.after.Name, w.p.other.Name
 	}
-	return w.p.other.Name, "the changed schema"
+	return w.p.other.Name, w.p.after.Name
 }
 
 func (w *walker) messages(wm, rm protoreflect.MessageDescriptor, path string) {

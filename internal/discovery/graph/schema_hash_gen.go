@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "0717e41ad9582726efc4b89a1ca0e0e7ccd3e84375fd077b777047b07f851ad6"
+const generatedFrom = "155465bd123f6a6bf1c60f9f02ea9df081ac119392998292a38f2a5e04835aa7"
