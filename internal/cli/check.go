@@ -149,7 +149,13 @@ func relativize(c *contracts.Contract, workDir string) {
 func loadAgainst(ctx context.Context, env *Env, workDir string, svc *spec.Service, after *contracts.Contract, src, token string) ([]*contracts.Contract, error) {
 	switch {
 	case strings.HasPrefix(src, "http://") || strings.HasPrefix(src, "https://"):
-		return contracts.FromDiscover(ctx, src, contracts.WithToken(token))
+		cs, err := contracts.FromDiscover(ctx, src, contracts.WithToken(token))
+		for _, c := range cs {
+			// Live pods of this very service run the older schema: a
+			// baseline, checked in both directions.
+			c.Both = c.Service == svc.Name
+		}
+		return cs, err
 	case strings.HasPrefix(src, "git:"):
 		ref := strings.TrimPrefix(src, "git:")
 		if ref == "" {
