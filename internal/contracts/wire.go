@@ -80,8 +80,8 @@ func (w *walker) messages(wm, rm protoreflect.MessageDescriptor, path string) {
 		if f == nil {
 			if w.afterIsWriter && !wm.ReservedRanges().Has(r.Number()) {
 				w.report(afterMsg, Wire, "FIELD_REMOVED",
-					"field %d %q of %s was removed and its number is not reserved; %s still reads it and sees its zero value (and a later field with that number would be misread)",
-					r.Number(), r.Name(), path, readerName)
+					"field %d %q of %s is not in %s (removed without reserving its number); %s still reads it and sees its zero value (and a later field with that number would be misread)",
+					r.Number(), r.Name(), path, writerName, readerName)
 			}
 			continue
 		}
@@ -101,8 +101,8 @@ func (w *walker) messages(wm, rm protoreflect.MessageDescriptor, path string) {
 				continue
 			}
 			w.report(afterMsg, WireJSON, "FIELD_REMOVED_NAME_NOT_RESERVED",
-				"field %d %q of %s was removed but %s still writes it; its name is not reserved, so JSON parsing rejects it as unknown",
-				f.Number(), f.Name(), path, writerName)
+				"field %d %q of %s is not in %s but %s still writes it; its name is not reserved, so JSON parsing rejects it as unknown",
+				f.Number(), f.Name(), path, readerName, writerName)
 		}
 	}
 }
