@@ -85,6 +85,7 @@ scrapes each one's GetServiceInfo every interval, keeps the mesh in a store
 (an SQLite file by default, or Neo4j), and serves it read-only:
 
   /query    GraphQL (POST, and websockets for the watchProcessor subscription)
+  /export/asyncapi|backstage|openlineage   the whole mesh in those formats
   /healthz  liveness      /readyz  readiness      /metrics  Prometheus
 
 Every flag can also be set through an environment variable: ` + EnvPrefix + `
