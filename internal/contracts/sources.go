@@ -195,7 +195,11 @@ func FromDiscover(ctx context.Context, base string, opts ...DiscoverOption) ([]*
 		return nil, fmt.Errorf("discover's answer is not GraphQL JSON: %w", err)
 	}
 	if len(m.Errors) > 0 {
-		return nil, fmt.Errorf("discover: %s", m.Errors[0].Message)
+		hint := ""
+		if strings.Contains(m.Errors[0].Message, "descriptorSet") {
+			hint = " (this discover predates Service.descriptorSet; upgrade it)"
+		}
+		return nil, fmt.Errorf("discover: %s%s", m.Errors[0].Message, hint)
 	}
 	var out []*Contract
 	for _, s := range m.Data.Services {
