@@ -158,8 +158,8 @@ func loadAgainst(ctx context.Context, env *Env, workDir string, svc *spec.Servic
 		return cs, err
 	case strings.HasPrefix(src, "git:"):
 		ref := strings.TrimPrefix(src, "git:")
-		if ref == "" {
-			return nil, errors.New("no git ref after git:")
+		if ref == "" || strings.HasPrefix(ref, "-") {
+			return nil, fmt.Errorf("%q is not a git ref", ref)
 		}
 		c, err := gitBaseline(ctx, env, workDir, svc, ref)
 		if err != nil {

@@ -104,6 +104,9 @@ func TestCheckAgainstGit(t *testing.T) {
 	if r := execute(t, dir, nil, NewCheckCommand, "--against", "git:nosuchref"); r.code != 1 || !strings.Contains(r.stderr, `no commit "nosuchref"`) {
 		t.Errorf("unknown ref: exit %d, stderr %q", r.code, r.stderr)
 	}
+	if r := execute(t, dir, nil, NewCheckCommand, "--against", "git:--output=/tmp/x"); r.code != 1 || !strings.Contains(r.stderr, "is not a git ref") {
+		t.Errorf("option as ref: exit %d, stderr %q", r.code, r.stderr)
+	}
 }
 
 // TestCheckAgainstDescriptorSet writes the old messages as a
