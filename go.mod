@@ -27,6 +27,8 @@ require (
 
 require github.com/twmb/franz-go/pkg/sr v1.8.0
 
+require github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
+
 require (
 	github.com/DataDog/zstd v1.5.7 // indirect
 	github.com/RaduBerinde/axisds v0.1.0 // indirect

@@ -59,6 +59,11 @@ type options struct {
 	settingsEvery  time.Duration
 	logLevel       string
 	logFormat      string
+	// OpenLineage emission (--openlineage-*).
+	openLineageURL      string
+	openLineageInterval time.Duration
+	openLineageToken    string
+	openLineageNS       string
 }
 
 // Extra lets the caller add server options (the web UI mounts itself
@@ -77,6 +82,7 @@ scrapes each one's GetServiceInfo every interval, keeps the mesh in a store
 (an SQLite file by default, or Neo4j), and serves it read-only:
 
   /query    GraphQL (POST, and websockets for the watchProcessor subscription)
+  /export/asyncapi|backstage|openlineage   the whole mesh in those formats
   /healthz  liveness      /readyz  readiness      /metrics  Prometheus
 
 Every flag can also be set through an environment variable: ` + EnvPrefix + `
@@ -121,6 +127,10 @@ followed by the flag name in upper case with - as _ (for example
 	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	f.StringVar(&o.openLineageURL, "openlineage-url", "", "POST the mesh's OpenLineage run events here when it changes (Marquez: http://host:5000/api/v1/lineage)")
+	f.DurationVar(&o.openLineageInterval, "openlineage-interval", 30*time.Second, "how often the mesh is looked at for changes to send (with --openlineage-url)")
+	f.StringVar(&o.openLineageToken, "openlineage-token", "", "bearer token for --openlineage-url (prefer the environment variable)")
+	f.StringVar(&o.openLineageNS, "openlineage-namespace", "", "dataset namespace of the topics (default kafka://<first --brokers>, else kafka://kafmesh)")
 	return cmd
 }
 
@@ -251,7 +261,15 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	logger.Info("kafmesh discover starting", "store", redact(o.store), "interval", o.interval, "timeout", o.timeout, "concurrency", o.concurrency,
 		"static_targets", len(o.targets), "target_tls", o.targetTLS || o.targetCA != "" || o.targetInsecure || creds.CertFile != "",
 		"target_client_cert", creds.CertFile != "", "target_token", creds.Token != "" || creds.TokenFile != "", "brokers", o.brokers, "targets_file", o.targetsFile, "kubernetes", o.kubernetes || o.kubeconfig != "", "auth", o.token != "")
-	return discovery.New(st, opts...).Run(ctx, o.listen, func(a net.Addr) {
+	svc := discovery.New(st, opts...)
+	if o.openLineageURL != "" {
+		stop, err := startOpenLineage(ctx, o, svc, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
+	return svc.Run(ctx, o.listen, func(a net.Addr) {
 		fmt.Fprintf(cmd.OutOrStdout(), "kafmesh discover listening on %s\n", a)
 	})
 }

@@ -220,14 +220,23 @@ type ComplexityRoot struct {
 		Topics        func(childComplexity int) int
 	}
 
+	SchemaConflict struct {
+		Category func(childComplexity int) int
+		Message  func(childComplexity int) int
+		Reader   func(childComplexity int) int
+		Rule     func(childComplexity int) int
+		Writer   func(childComplexity int) int
+	}
+
 	Service struct {
-		Components  func(childComplexity int) int
-		Dependents  func(childComplexity int) int
-		DependsOn   func(childComplexity int) int
-		Description func(childComplexity int) int
-		ID          func(childComplexity int) int
-		Name        func(childComplexity int) int
-		Pods        func(childComplexity int) int
+		Components    func(childComplexity int) int
+		Dependents    func(childComplexity int) int
+		DependsOn     func(childComplexity int) int
+		Description   func(childComplexity int) int
+		DescriptorSet func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Name          func(childComplexity int) int
+		Pods          func(childComplexity int) int
 	}
 
 	SetState struct {
@@ -271,6 +280,7 @@ type ComplexityRoot struct {
 		ProducerServices      func(childComplexity int) int
 		Producers             func(childComplexity int) int
 		RecordsPerSecond      func(childComplexity int) int
+		SchemaConflicts       func(childComplexity int) int
 		Settings              func(childComplexity int) int
 		Sinks                 func(childComplexity int) int
 		Sources               func(childComplexity int) int
@@ -1186,6 +1196,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Query.Topics(childComplexity), true
 
+	case "SchemaConflict.category":
+		if e.ComplexityRoot.SchemaConflict.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaConflict.Category(childComplexity), true
+	case "SchemaConflict.message":
+		if e.ComplexityRoot.SchemaConflict.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaConflict.Message(childComplexity), true
+	case "SchemaConflict.reader":
+		if e.ComplexityRoot.SchemaConflict.Reader == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaConflict.Reader(childComplexity), true
+	case "SchemaConflict.rule":
+		if e.ComplexityRoot.SchemaConflict.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaConflict.Rule(childComplexity), true
+	case "SchemaConflict.writer":
+		if e.ComplexityRoot.SchemaConflict.Writer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SchemaConflict.Writer(childComplexity), true
+
 	case "Service.components":
 		if e.ComplexityRoot.Service.Components == nil {
 			break
@@ -1210,6 +1251,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Service.Description(childComplexity), true
+	case "Service.descriptorSet":
+		if e.ComplexityRoot.Service.DescriptorSet == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Service.DescriptorSet(childComplexity), true
 	case "Service.id":
 		if e.ComplexityRoot.Service.ID == nil {
 			break
@@ -1406,6 +1453,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Topic.RecordsPerSecond(childComplexity), true
+	case "Topic.schemaConflicts":
+		if e.ComplexityRoot.Topic.SchemaConflicts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Topic.SchemaConflicts(childComplexity), true
 	case "Topic.settings":
 		if e.ComplexityRoot.Topic.Settings == nil {
 			break
@@ -1973,6 +2026,22 @@ func (ec *executionContext) childFields_ProcessorOutput(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ProcessorOutput", field.Name)
 }
 
+func (ec *executionContext) childFields_SchemaConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_SchemaConflict_category(ctx, field)
+	case "rule":
+		return ec.fieldContext_SchemaConflict_rule(ctx, field)
+	case "message":
+		return ec.fieldContext_SchemaConflict_message(ctx, field)
+	case "writer":
+		return ec.fieldContext_SchemaConflict_writer(ctx, field)
+	case "reader":
+		return ec.fieldContext_SchemaConflict_reader(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SchemaConflict", field.Name)
+}
+
 func (ec *executionContext) childFields_Service(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -1989,6 +2058,8 @@ func (ec *executionContext) childFields_Service(ctx context.Context, field graph
 		return ec.fieldContext_Service_dependents(ctx, field)
 	case "pods":
 		return ec.fieldContext_Service_pods(ctx, field)
+	case "descriptorSet":
+		return ec.fieldContext_Service_descriptorSet(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Service", field.Name)
 }
@@ -2069,6 +2140,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_recordsPerSecond(ctx, field)
 	case "settings":
 		return ec.fieldContext_Topic_settings(ctx, field)
+	case "schemaConflicts":
+		return ec.fieldContext_Topic_schemaConflicts(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
 }
@@ -5642,6 +5715,139 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _SchemaConflict_category(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaConflict_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaConflict_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaConflict", field, false, false, "String")
+}
+
+func (ec *executionContext) _SchemaConflict_rule(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaConflict_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaConflict_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaConflict", field, false, false, "String")
+}
+
+func (ec *executionContext) _SchemaConflict_message(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaConflict_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaConflict_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SchemaConflict", field, false, false, "String")
+}
+
+func (ec *executionContext) _SchemaConflict_writer(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaConflict_writer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Writer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
+			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaConflict_writer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaConflict",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SchemaConflict_reader(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SchemaConflict_reader(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reader, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
+			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SchemaConflict_reader(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SchemaConflict",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Service(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Service_id(ctx context.Context, field graphql.CollectedField, obj *Service) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -5837,6 +6043,29 @@ func (ec *executionContext) fieldContext_Service_pods(_ context.Context, field g
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Service_descriptorSet(ctx context.Context, field graphql.CollectedField, obj *Service) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Service_descriptorSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DescriptorSet(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Service_descriptorSet(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Service", field, true, false, "String")
 }
 
 func (ec *executionContext) _SetState_topic(ctx context.Context, field graphql.CollectedField, obj *SetState) (ret graphql.Marshaler) {
@@ -6840,6 +7069,38 @@ func (ec *executionContext) fieldContext_Topic_settings(_ context.Context, field
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TopicSettings(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Topic_schemaConflicts(ctx context.Context, field graphql.CollectedField, obj *Topic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Topic_schemaConflicts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SchemaConflicts(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*SchemaConflict) graphql.Marshaler {
+			return ec.marshalNSchemaConflict2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflictᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Topic_schemaConflicts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Topic",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SchemaConflict(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9970,6 +10231,59 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 	return out
 }
 
+var schemaConflictImplementors = []string{"SchemaConflict"}
+
+func (ec *executionContext) _SchemaConflict(ctx context.Context, sel ast.SelectionSet, obj *SchemaConflict) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, schemaConflictImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SchemaConflict")
+		case "category":
+			out.Values[i] = ec._SchemaConflict_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "rule":
+			out.Values[i] = ec._SchemaConflict_rule(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._SchemaConflict_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "writer":
+			out.Values[i] = ec._SchemaConflict_writer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "reader":
+			out.Values[i] = ec._SchemaConflict_reader(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var serviceImplementors = []string{"Service", "SearchResult"}
 
 func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, obj *Service) graphql.Marshaler {
@@ -10020,6 +10334,11 @@ func (ec *executionContext) _Service(ctx context.Context, sel ast.SelectionSet, 
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Service_pods(ctx, field, obj)
 				})
+		case "descriptorSet":
+			out.Values[i] = ec._Service_descriptorSet(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10344,6 +10663,12 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_settings(ctx, field, obj)
+				})
+		case "schemaConflicts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Topic_schemaConflicts(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -11351,6 +11676,30 @@ func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋ
 		return graphql.Null
 	}
 	return ec._ProcessorOutput(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSchemaConflict2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflictᚄ(ctx context.Context, sel ast.SelectionSet, v []*SchemaConflict) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSchemaConflict2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflict(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSchemaConflict2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflict(ctx context.Context, sel ast.SelectionSet, v *SchemaConflict) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SchemaConflict!")
+		return graphql.Null
+	}
+	return ec._SchemaConflict(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResult(ctx context.Context, sel ast.SelectionSet, v SearchResult) graphql.Marshaler {

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "a9e96fe58fd30379fdd53917bc6d56aa70315504fe8970127cd72ad240b564c6"
+const generatedFrom = "155465bd123f6a6bf1c60f9f02ea9df081ac119392998292a38f2a5e04835aa7"

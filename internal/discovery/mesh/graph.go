@@ -47,6 +47,9 @@ type Graph struct {
 
 	schemasOnce sync.Once
 	schemas     *schemaIndex
+
+	conflictsOnce sync.Once
+	conflicts     map[string][]SchemaConflict
 }
 
 // NewGraph indexes nodes, edges, pods and reports (pod id → ids of the

@@ -23,6 +23,7 @@ import (
 
 	"github.com/kafmesh/kafmesh/internal/discovery/graph"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/export"
 )
 
 // Server serves discovery over HTTP.
@@ -119,6 +120,7 @@ func (s *Server) Handler() http.Handler {
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("GET /export/{format}", s.auth(export.Handler(export.GraphSource{Snapshot: s.snapshot, Partitions: s.partitions}, export.Options{})))
 	if s.gatherer != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(s.gatherer, promhttp.HandlerOpts{}))
 	}
@@ -315,4 +317,16 @@ func spa(fsys fs.FS) http.Handler {
 		}
 		files.ServeHTTP(w, r)
 	})
+}
+
+// partitions is a topic's partition count as the brokers last reported it
+// (0 without --brokers or before the first read), for /export.
+func (s *Server) partitions(topic string) int32 {
+	if s.settings == nil {
+		return 0
+	}
+	if st, ok := s.settings.Topic(topic); ok {
+		return int32(st.Partitions)
+	}
+	return 0
 }

@@ -242,6 +242,7 @@ export const topicQuery = `query Topic($id: ID!) {
     processorOutputs { processor { id } }
     processorPersistences { id }
     settings { partitions replicationFactor readAt error configs { name value isDefault source } }
+    schemaConflicts { category rule message writer { id name } reader { id name } }
   }
   kafka { topicSettingsReadAt topicSettingsError }
 }`;
@@ -281,6 +282,8 @@ export interface TopicData {
     processorPersistences: { id: string }[];
     /** As the brokers report them; null without --brokers or when Kafka has no such topic. */
     settings: TopicSettings | null;
+    /** Breaking differences between a writer's and a reader's schema (docs/contracts.md). */
+    schemaConflicts: SchemaConflict[];
   } | null;
   /** Discovery's reads from the brokers; null without --brokers. */
   kafka: KafkaStatus | null;
@@ -371,4 +374,13 @@ export interface SearchHit {
 
 export interface SearchData {
   search: SearchHit[];
+}
+
+/** A breaking difference between the schemas a topic's writer and reader use. */
+export interface SchemaConflict {
+  category: string;
+  rule: string;
+  message: string;
+  writer: Ref;
+  reader: Ref;
 }

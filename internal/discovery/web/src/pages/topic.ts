@@ -5,7 +5,7 @@
 import { formatCount, h } from "../dom";
 import { renderGraph, type EdgeKind, type GraphEdge, type GraphNode, type NodeKind } from "../graphview";
 import type { PageContext } from "../page";
-import { topicQuery, type MessageField, type PartRef, type TopicData } from "../queries";
+import { topicQuery, type MessageField, type PartRef, type SchemaConflict, type TopicData } from "../queries";
 import { href } from "../router";
 import { facts, loadPage, pageHeader } from "./common";
 import { settingsSection } from "./topicsettings";
@@ -108,6 +108,29 @@ function schemaTable(fields: MessageField[]): HTMLElement {
   );
 }
 
+/** conflictTable lists the breaking differences between writers' and readers' schemas. */
+function conflictTable(cs: SchemaConflict[]): HTMLElement {
+  return h(
+    "table",
+    { "data-testid": "schema-conflicts" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Writer"), h("th", {}, "Reader"), h("th", {}, "Rule"), h("th", {}, "Difference"))),
+    h(
+      "tbody",
+      {},
+      cs.map((c) =>
+        h(
+          "tr",
+          {},
+          h("td", {}, h("a", { href: href("service", c.writer.id) }, c.writer.name)),
+          h("td", {}, h("a", { href: href("service", c.reader.id) }, c.reader.name)),
+          h("td", {}, h("code", {}, `${c.category} ${c.rule}`)),
+          h("td", {}, c.message),
+        ),
+      ),
+    ),
+  );
+}
+
 /** written is the topic's measured write rate, or why there is none. */
 function written(t: TopicPage): string {
   if (t.recordsPerSecond !== null) return `${formatCount(t.recordsPerSecond)} records/s`;
@@ -130,6 +153,9 @@ export function renderTopic(ctx: PageContext): Promise<void> {
         ["Role", stateOf || (t.producers.length ? "stream" : "written outside the mesh")],
         ["Producers", String(t.producers.length)],
         ["Consumers", String(t.consumers.length)],
+        ["Contracts", t.schemaConflicts.length
+          ? h("a", { href: "#schema-conflicts", class: "conflict-mark", "data-testid": "conflict-mark" }, `⚠ ${t.schemaConflicts.length} schema conflict${t.schemaConflicts.length === 1 ? "" : "s"}`)
+          : "writers and readers agree (or reported no descriptors)"],
       ]),
       graphBox,
       h("h2", {}, "Producers"),
@@ -138,6 +164,7 @@ export function renderTopic(ctx: PageContext): Promise<void> {
       partTable(t, t.consumers, false, "consumer-table"),
       h("h2", {}, "Settings"),
       settingsSection(t.settings, t.kafka),
+      ...(t.schemaConflicts.length ? [h("h2", { id: "schema-conflicts" }, "Schema conflicts"), conflictTable(t.schemaConflicts)] : []),
       h("h2", {}, "Schema"),
       t.messageSchema
         ? h("div", {}, h("p", { class: "muted" }, `${t.messageSchema.name} in ${t.messageSchema.file}${t.messageSchema.service ? ", as " + t.messageSchema.service.name + " describes it" : ""}`), schemaTable(t.messageSchema.fields))
