@@ -32,6 +32,7 @@ type serviceConfig struct {
 	registry    SchemaRegistry
 	instanceID  string
 	watchBuffer int
+	framing     framingConfig
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.
