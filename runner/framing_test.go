@@ -200,4 +200,3 @@ func TestFramingKafmesh2021NeedsARegistry(t *testing.T) {
 		t.Fatalf("emit without a registry: %v", err)
 	}
 }
-
