@@ -127,7 +127,7 @@ func (sp *sinkPart[M]) run(ctx context.Context) error {
 	cl, err := kgo.NewClient(sp.svc.clientOpts(append(producerOpts(),
 		kgo.ConsumerGroup(sp.spec.Group),
 		kgo.ConsumeTopics(sp.spec.Topic),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(sinkBalancers()...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
