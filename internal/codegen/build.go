@@ -304,6 +304,12 @@ func (b *builder) service(components []*componentData) *serviceData {
 		Package:     s.Output.Package,
 		Source:      relSource(s.ModuleRoot, s.File),
 		Components:  components,
+		Framing:     s.Framing,
+	}
+	for _, t := range s.Topics {
+		if t.Framing != "" {
+			sd.TopicFramings = append(sd.TopicFramings, topicFraming{t.Name, t.Framing})
+		}
 	}
 	for _, t := range s.OwnedTopics() {
 		td := topicData{Name: t.Name}

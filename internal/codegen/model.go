@@ -149,9 +149,15 @@ type serviceData struct {
 	Topics     []topicData
 	// Files are the file descriptor variables of every message used.
 	Files []string
+	// Framing is the service's framing: key ("" when not written);
+	// TopicFramings the topics with their own, sorted by topic.
+	Framing       string
+	TopicFramings []topicFraming
 
 	imports map[string]string
 }
+
+type topicFraming struct{ Topic, Framing string }
 
 type topicData struct {
 	Name     string

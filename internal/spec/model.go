@@ -28,6 +28,10 @@ type Service struct {
 	ProtoDirs []string
 	// Defaults are the topic defaults with built-in defaults applied.
 	Defaults Defaults
+	// Framing is the service's framing: key ("plain", "confluent",
+	// "kafmesh2021", "auto"; "" when not written): how it writes protobuf
+	// values to topics without their own.
+	Framing string
 	// Components are in the order their files were found (globs in the
 	// order written, the files of one glob sorted by path).
 	Components []*Component
@@ -196,6 +200,9 @@ type Topic struct {
 	// Settings.
 	Owned    bool
 	Settings TopicSettings
+	// Framing is the framing: key of the entries naming the topic ("" when
+	// none has one); it overrides the service's.
+	Framing string
 	// Uses are every entry naming the topic, in definition order.
 	Uses []*Entry
 }

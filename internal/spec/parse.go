@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -8,13 +10,13 @@ import (
 
 // The keys each mapping of the definition format accepts.
 var (
-	serviceKeys    = []string{"name", "description", "output", "messages", "components", "defaults"}
+	serviceKeys    = []string{"name", "description", "output", "messages", "components", "defaults", "framing"}
 	outputKeys     = []string{"package", "path", "module"}
 	messagesKeys   = []string{"protobuf", "avro"}
 	defaultsKeys   = []string{"partition", "replication", "type", "retention", "segment"}
 	componentKeys  = []string{"name", "description", "sources", "processors", "sinks", "views", "viewSources", "viewSinks", "emitters"}
 	processorKeys  = []string{"name", "groupName", "description", "inputs", "joins", "lookups", "outputs", "persistence"}
-	readKeys       = []string{"message", "topic", "type"}
+	readKeys       = []string{"message", "topic", "type", "framing"}
 	creationKeys   = []string{"partitions", "replicas", "compact", "retention", "segment"}
 	namedKeys      = []string{"name", "description"}
 	descriptionKey = []string{"description"}
@@ -75,6 +77,7 @@ type rawService struct {
 	components        []opt[string]
 
 	defaults rawDefaults
+	framing  opt[string]
 }
 
 type rawDefaults struct {
@@ -128,6 +131,7 @@ type rawEntry struct {
 	compact     opt[bool]
 	retention   opt[time.Duration]
 	segment     opt[time.Duration]
+	framing     opt[string]
 }
 
 func (p *parser) service(root *yaml.Node) rawService {
@@ -178,6 +182,8 @@ func (p *parser) service(root *yaml.Node) rawService {
 				continue
 			}
 			s.components = p.strList(f)
+		case "framing":
+			s.framing = p.framing(f)
 		case "defaults":
 			df, _ := p.mapping(f.value, "defaults", defaultsKeys)
 			for _, d := range df {
@@ -325,7 +331,23 @@ func (p *parser) entry(n *yaml.Node, role Role) (rawEntry, bool) {
 			e.retention = p.duration(f, true)
 		case "segment":
 			e.segment = p.duration(f, false)
+		case "framing":
+			e.framing = p.framing(f)
 		}
 	}
 	return e, true
+}
+
+// Framings are the values of the framing key: how protobuf values are laid
+// out in a topic (runner.Framing).
+var Framings = []string{"plain", "confluent", "kafmesh2021", "auto"}
+
+// framing reads a framing: key.
+func (p *parser) framing(f field) opt[string] {
+	v := p.str(f)
+	if v.Set && !slices.Contains(Framings, v.Value) {
+		p.errorf(v.Pos, "framing %q is not one of %s", v.Value, strings.Join(Framings, ", "))
+		return invalid[string]()
+	}
+	return v
 }

@@ -49,6 +49,7 @@ func (r *resolver) service(raw rawService, defFile string) *Service {
 		Name:        raw.name.Value,
 		Description: raw.description.Value,
 		File:        defFile,
+		Framing:     raw.framing.Value,
 		Pos:         raw.pos,
 	}
 	r.svc = s
