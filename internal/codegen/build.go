@@ -2,6 +2,8 @@ package codegen
 
 import (
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -86,6 +88,8 @@ func (b *builder) component(c *spec.Component) *componentData {
 		Description: strings.TrimSpace(c.Description),
 		Package:     c.Package,
 		Source:      relSource(b.svc.ModuleRoot, c.File),
+		GoName:      c.GoName,
+		ImportPath:  path.Join(b.svc.Output.ImportPath, c.Package),
 	}
 	if c.Package == "models" {
 		b.errorf(c.Pos, "component %q would be generated into %s/models, where the models are generated; rename the component", c.Name, b.svc.Output.Path)
@@ -361,6 +365,12 @@ func (b *builder) service(components []*componentData) *serviceData {
 		return slices.Contains(reservedNames, n) || n == "Definition" || n == "NewService" || n == "Topics"
 	}
 	sd.imports = aliases(paths, names, taken)
+	for _, c := range sd.Components {
+		c.Alias = c.Package
+		for taken(c.Alias) || slices.Contains(slices.Collect(maps.Values(sd.imports)), c.Alias) {
+			c.Alias += "Component"
+		}
+	}
 	var protoPaths []string
 	for p := range files {
 		protoPaths = append(protoPaths, p)

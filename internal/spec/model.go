@@ -76,7 +76,13 @@ type Output struct {
 	// ImportPath is the Go import path of the output package
 	// (Module + "/" + Path, cleaned).
 	ImportPath string
+	// Compat is output.compat: "kafmesh2021" generates, beside the API,
+	// the 2021 kafmesh names as deprecated wrappers; "" generates none.
+	Compat string
 }
+
+// CompatKafmesh2021 is the output.compat value of the 2021 kafmesh names.
+const CompatKafmesh2021 = "kafmesh2021"
 
 // Defaults are the service-wide topic settings.
 type Defaults struct {

@@ -11,7 +11,7 @@ import (
 // The keys each mapping of the definition format accepts.
 var (
 	serviceKeys    = []string{"name", "description", "output", "messages", "components", "defaults", "framing"}
-	outputKeys     = []string{"package", "path", "module"}
+	outputKeys     = []string{"package", "path", "module", "compat"}
 	messagesKeys   = []string{"protobuf", "avro"}
 	defaultsKeys   = []string{"partition", "replication", "type", "retention", "segment"}
 	componentKeys  = []string{"name", "description", "sources", "processors", "sinks", "views", "viewSources", "viewSinks", "emitters"}
@@ -66,6 +66,7 @@ type rawService struct {
 	outputPackage opt[string]
 	outputPath    opt[string]
 	outputModule  opt[string]
+	outputCompat  opt[string]
 
 	messagesPos     Position
 	protobufDirs    []opt[string]
@@ -155,6 +156,12 @@ func (p *parser) service(root *yaml.Node) rawService {
 					s.outputPath = p.str(o)
 				case "module":
 					s.outputModule = p.str(o)
+				case "compat":
+					s.outputCompat = p.str(o)
+					if c := s.outputCompat; c.Set && c.Value != CompatKafmesh2021 {
+						p.errorf(c.Pos, "output compat %q is not known; the one compat output is %s", c.Value, CompatKafmesh2021)
+						s.outputCompat = invalid[string]()
+					}
 				}
 			}
 		case "messages":

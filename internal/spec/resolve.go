@@ -97,6 +97,7 @@ func (r *resolver) output(raw rawService, s *Service) {
 	s.Output.Package = raw.outputPackage.Value
 	s.Output.Path = raw.outputPath.Value
 	s.Output.Module = raw.outputModule.Value
+	s.Output.Compat = raw.outputCompat.Value
 	switch {
 	case raw.outputPackage.Invalid || raw.output.typo("package"):
 	case !raw.outputPackage.Set:
