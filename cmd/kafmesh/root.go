@@ -30,6 +30,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		cli.NewVersionCommand(env),
 		newDiscoverCommand(env),
 		newDevCommand(env),
+		cli.NewMigrateCommand(env),
 	)
 	return root
 }

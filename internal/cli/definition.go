@@ -44,7 +44,7 @@ type loaded struct {
 // every diagnostic on stderr. With compile, the .proto files are compiled
 // and every message ref is checked against them. It returns errReported
 // when there is any error diagnostic.
-func loadDefinition(ctx context.Context, env *Env, args []string, compile bool) (*loaded, error) {
+func loadDefinition(ctx context.Context, env *Env, args []string, compile bool, extra ...spec.Option) (*loaded, error) {
 	workDir, err := env.workDir()
 	if err != nil {
 		return nil, err
@@ -54,7 +54,7 @@ func loadDefinition(ctx context.Context, env *Env, args []string, compile bool) 
 		return nil, err
 	}
 	out := &loaded{}
-	opts := []spec.Option{spec.WithWorkDir(workDir)}
+	opts := append([]spec.Option{spec.WithWorkDir(workDir)}, extra...)
 	if compile {
 		opts = append(opts, spec.WithMessageLoader(compileMessages(workDir, &out.protos)))
 	}

@@ -18,6 +18,8 @@ type resolver struct {
 	// where records, for every resolved entry, the part it belongs to and
 	// where its ref was written, for messages.
 	where map[*Entry]entryPlace
+	// compat is the older kafmesh whose leniency applies (WithCompat).
+	compat string
 }
 
 // entryPlace is what messages say about an entry: which part it belongs to
