@@ -21,9 +21,10 @@ file:line:col: message. It writes nothing. The exit status is 1 when there
 is any error; warnings are printed but do not fail the check.
 
 With --compat kafmesh2021 it accepts what the 2021 kafmesh accepted and
-reports it as warnings that say the fix: unknown (dead) keys are ignored, and
-a component declared in two files is merged. kafmesh migrate makes those
-fixes.`,
+reports it as warnings that say the fix: unknown (dead) keys are ignored, a
+component declared in two files is merged, and a message is also found by
+the directory of its .proto file when the file's package line differs.
+kafmesh migrate fixes the definition; the package lines are yours to fix.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var opts []spec.Option

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kafmesh/kafmesh/internal/protoc"
 	"github.com/kafmesh/kafmesh/internal/spec"
@@ -110,3 +113,16 @@ func (m protoMessages) Has(fullName string) bool {
 }
 
 func (m protoMessages) Names() []string { return m.set.MessageNames() }
+
+// InDirectory implements spec.MessagesByDirectory for check --compat.
+func (m protoMessages) InDirectory(dir, name string) (file, pkg string, ok bool) {
+	for _, f := range m.set.Files() {
+		if path.Dir(f.Path()) != dir {
+			continue
+		}
+		if md := f.Messages().ByName(protoreflect.Name(name)); md != nil {
+			return m.set.SourcePath(f.Path()), string(f.Package()), true
+		}
+	}
+	return "", "", false
+}

@@ -78,3 +78,43 @@ definition.yml:6:3: removed unknown key "mocks" in output
 		t.Errorf("second migrate: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A .proto whose package line differs from its directory: kafmesh 2021
+// found its messages by the directory. The strict check refuses the ref;
+// check --compat kafmesh2021 accepts it with a warning naming the file and
+// the package line to write.
+func TestCheckCompatProtoPackageVsDirectory(t *testing.T) {
+	dir := t.TempDir()
+	writeFiles(t, dir, map[string]string{
+		"go.mod": "module legacy\n",
+		"docs/kafmesh/definition.yml": `name: legacy
+output:
+  package: definitions
+  path: internal/definitions
+messages:
+  protobuf:
+    - ../protos
+components:
+  - ./components/*.yaml
+`,
+		"docs/kafmesh/components/pings.yaml": `name: pings
+sources:
+  - message: deviceId.ping
+`,
+		"docs/protos/legacy/deviceId/ping.proto": `syntax = "proto3";
+package deviceId;
+message Ping {
+  string id = 1;
+}
+`,
+	})
+	r := execute(t, dir, nil, NewCheckCommand)
+	if r.code != 1 || !strings.Contains(r.stderr, `message legacy.deviceId.Ping (from ref "deviceId.ping") is not defined`) {
+		t.Fatalf("strict check: exit %d\n%s", r.code, r.stderr)
+	}
+	r = execute(t, dir, nil, NewCheckCommand, "--compat", "kafmesh2021")
+	want := `docs/kafmesh/components/pings.yaml:3:14: warning: message legacy.deviceId.Ping (from ref "deviceId.ping") is message Ping in docs/protos/legacy/deviceId/ping.proto, whose package line (deviceId) differs from its directory; kafmesh 2021 went by the directory: write package legacy.deviceId; in that file (the wire format does not change)`
+	if r.code != 0 || !strings.Contains(r.stderr, want) {
+		t.Fatalf("check --compat: exit %d\n%s\nwant a line:\n%s", r.code, r.stderr, want)
+	}
+}

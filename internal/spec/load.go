@@ -23,8 +23,10 @@ type config struct {
 
 // WithCompat accepts what an older kafmesh accepted, reporting it as
 // warnings that say the fix instead of errors. The one value is
-// CompatKafmesh2021: unknown (dead) keys are ignored, and a component
-// declared in two files is reported, not refused.
+// CompatKafmesh2021: unknown (dead) keys are ignored, a component declared
+// in two files is merged, and a message ref is also resolved by the
+// directory of a .proto file whose package line differs (when the Messages
+// implement MessagesByDirectory).
 func WithCompat(c string) Option {
 	return func(cfg *config) { cfg.compat = c }
 }

@@ -216,10 +216,17 @@ func (r *resolver) checkRefs(msgs Messages) {
 			if e.Type != TypeProtobuf || msgs.Has(e.Message) {
 				continue
 			}
+			place := r.where[e]
+			if byDir, ok := msgs.(MessagesByDirectory); ok && r.compat == CompatKafmesh2021 {
+				if file, pkg, ok := byDir.InDirectory(strings.ReplaceAll(e.ProtoPackage, ".", "/"), e.ProtoName); ok {
+					r.warnf(place.refPos, "message %s (from ref %q) is message %s in %s, whose package line (%s) differs from its directory; kafmesh 2021 went by the directory: write package %s; in that file (the wire format does not change)",
+						e.Message, e.Ref, e.ProtoName, file, pkg, e.ProtoPackage)
+					continue
+				}
+			}
 			if known == nil {
 				known = msgs.Names()
 			}
-			place := r.where[e]
 			if best := suggestMessages(e.Message, known); len(best) > 0 {
 				r.errorf(place.refPos, "message %s (from ref %q) is not defined in the .proto files; did you mean %s?", e.Message, e.Ref, strings.Join(best, " or "))
 			} else {
