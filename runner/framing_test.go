@@ -200,3 +200,37 @@ func TestFramingKafmesh2021NeedsARegistry(t *testing.T) {
 		t.Fatalf("emit without a registry: %v", err)
 	}
 }
+
+// FramingAuto sees the framing of a topic written transactionally, whose
+// last offset is a commit marker, not a record.
+func TestFramingAutoReadsPastTransactionMarkers(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "txn")
+	kafmeshtest.CreateTopic(t, brokers, topic, 1, false)
+	tx := client(t, brokers, kgo.TransactionalID(kafmeshtest.Unique(t, "txid")))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := tx.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("a"), Value: frame2021(1201, wrapperspb.String("old"))}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	s := newService(t, brokers, "framingtxn", t.TempDir(),
+		runner.WithFraming(runner.FramingAuto), runner.WithKafmesh2021Registry(runner.StaticSchemaIDs(ids2021)))
+	src, err := runner.NewSource(s, runner.SourceSpec{Component: "c", TopicRef: runner.TopicRef{Topic: topic, Type: runner.TopicProtobuf}}, stringCodec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Emit(ctx, "b", wrapperspb.String("new")); err != nil {
+		t.Fatal(err)
+	}
+	rs := consumeN(t, brokers, topic, 2, 30*time.Second)
+	var v wrapperspb.StringValue
+	if id, err := decode2021(rs[1].Value, &v); err != nil || id != 1201 || v.Value != "new" {
+		t.Errorf("auto after a transaction wrote %x (id %d, %v); want 0x02 framing", rs[1].Value, id, err)
+	}
+}

@@ -267,7 +267,10 @@ func framingOf(value []byte) Framing {
 	return FramingPlain
 }
 
-// readLast reads the last record of every non-empty partition of topic.
+// readLast calls fn with the last data record of every non-empty partition
+// of topic. It reads the last records of each partition, not only the one
+// at the end offset minus one: there, in a topic written transactionally,
+// sits a commit marker.
 func (f *framer) readLast(ctx context.Context, topic string, fn func(*kgo.Record)) error {
 	cl, err := kgo.NewClient(f.svc.clientOpts()...)
 	if err != nil {
@@ -289,40 +292,52 @@ func (f *framer) readLast(ctx context.Context, topic string, fn func(*kgo.Record
 	if err != nil {
 		return fmt.Errorf("list end offsets: %w", err)
 	}
+	const window = 32 // records read back from the end of each partition
 	want := map[int32]kgo.Offset{}
+	end := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) {
 		if s, ok := starts.Lookup(o.Topic, o.Partition); ok && o.Offset > s.Offset {
-			want[o.Partition] = kgo.NewOffset().At(o.Offset - 1)
+			want[o.Partition] = kgo.NewOffset().At(max(s.Offset, o.Offset-window))
+			end[o.Partition] = o.Offset
 		}
 	})
 	if len(want) == 0 {
 		return nil
 	}
-	// A transaction marker or an aborted record can sit at end-1: read
-	// uncommitted from there, which still ends at end-1's record or none.
 	rd, err := kgo.NewClient(f.svc.clientOpts(kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: want}))...)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	for len(want) > 0 {
-		fetches := rd.PollFetches(rctx)
-		if rctx.Err() != nil {
-			// Partitions whose last offset is a control record never
-			// return a record; what was read decides.
-			return nil
+	last := map[int32]*kgo.Record{}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fetches := rd.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			return ctx.Err()
 		}
-		if err := fetches.Err0(); err != nil {
-			return err
-		}
+		n, done := 0, true
 		fetches.EachRecord(func(r *kgo.Record) {
-			if _, ok := want[r.Partition]; ok {
-				fn(r)
-				delete(want, r.Partition)
+			n++
+			if r.Offset < end[r.Partition] {
+				last[r.Partition] = r
 			}
 		})
+		for p, e := range end {
+			// Done with a partition once its last offset was read, or
+			// (a control record at the end) once nothing more comes.
+			if r := last[p]; r == nil || r.Offset < e-1 {
+				done = false
+			}
+		}
+		if done || (n == 0 && len(last) > 0) {
+			break
+		}
+	}
+	for _, r := range last {
+		fn(r)
 	}
 	return nil
 }
