@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -139,8 +140,10 @@ type framer struct {
 	// so writing needs no lookup at all.
 	allPlain bool
 
-	mu      sync.Mutex
-	headers sync.Map // topic -> []byte (nil: plain)
+	mu sync.Mutex // serializes deciding a topic's header
+	// headers maps topic to its header (nil: plain). Writers copy the map
+	// under mu and publish it; readers load it without a lock.
+	headers atomic.Pointer[map[string][]byte]
 	ids     sync.Map // resolveKey -> bool
 }
 
@@ -185,13 +188,17 @@ func (f *framer) header(ctx context.Context, topic string, desc protoreflect.Mes
 	if f.allPlain {
 		return nil, nil
 	}
-	if h, ok := f.headers.Load(topic); ok {
-		return h.([]byte), nil
+	if m := f.headers.Load(); m != nil {
+		if h, ok := (*m)[topic]; ok {
+			return h, nil
+		}
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if h, ok := f.headers.Load(topic); ok {
-		return h.([]byte), nil
+	if m := f.headers.Load(); m != nil {
+		if h, ok := (*m)[topic]; ok {
+			return h, nil
+		}
 	}
 	if f.warn != nil {
 		return nil, f.warn
@@ -228,7 +235,13 @@ func (f *framer) header(ctx context.Context, topic string, desc protoreflect.Mes
 		}
 		h = appendKafmesh2021Header(nil, id)
 	}
-	f.headers.Store(topic, h)
+	next := map[string][]byte{topic: h}
+	if m := f.headers.Load(); m != nil {
+		for t, v := range *m {
+			next[t] = v
+		}
+	}
+	f.headers.Store(&next)
 	return h, nil
 }
 
