@@ -85,3 +85,42 @@ func TestSinkJoinsAGroupOf2021Members(t *testing.T) {
 		t.Errorf("the sink collected %d of 20 records after taking over the group", got)
 	}
 }
+
+// A processor joins a group whose other member speaks only "range", as a
+// 2021 kafmesh (goka) processor does: the group forms on range, the new
+// member takes over every partition when the old one leaves, the group
+// moves to kafmesh-copartition, and every input is counted.
+func TestProcessorJoinsAGroupOf2021Members(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	c := newCounter(t)
+	kafmeshtest.CreateTopic(t, brokers, c.in, 4, false)
+	kafmeshtest.CreateTopic(t, brokers, c.out, 4, false)
+	kafmeshtest.CreateTopic(t, brokers, c.group+"-table", 4, true)
+	// The old member only holds its partitions; it commits nothing.
+	old, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(c.group), kgo.ConsumeTopics(c.in),
+		kgo.Balancers(kgo.RangeBalancer()), kgo.DisableAutoCommit())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	polled := make(chan struct{})
+	go func() {
+		defer close(polled)
+		for ctx.Err() == nil {
+			old.PollFetches(ctx)
+		}
+	}()
+	waitGroupProtocol(t, brokers, c.group, 1, "range")
+
+	s := newService(t, brokers, "proc2021", t.TempDir())
+	c.register(t, s)
+	running(t, s)
+	waitGroupProtocol(t, brokers, c.group, 2, "range")
+	produce(t, client(t, brokers), inputRecords(c.in, 0, 40, 8)...)
+
+	cancel()
+	<-polled
+	old.Close()
+	waitGroupProtocol(t, brokers, c.group, 1, "kafmesh-copartition")
+	expectCounts(t, lastCounts(t, consumeN(t, brokers, c.out, 40, 60*time.Second)), 40, 8)
+}
