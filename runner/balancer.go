@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -70,7 +71,7 @@ func (copartitionBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]i
 		if n < 0 {
 			n, first = topics[t], t
 		} else if topics[t] != n {
-			cb.SetError(fmt.Errorf("inputs are not co-partitioned: %s has %d partitions, %s has %d", first, n, t, topics[t]))
+			cb.SetError(fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, first, n, t, topics[t]))
 			return nil
 		}
 	}
@@ -141,4 +142,128 @@ func (copartitionBalancer) Balance(cb *kgo.ConsumerBalancer, topics map[string]i
 	}
 	plan.AdjustCooperative(cb)
 	return plan
+}
+
+// ErrNotCopartitioned is wrapped by the error of a processor group whose
+// inputs cannot be co-partitioned: unequal partition counts, members that
+// subscribe different topics, or an assignment (made by another group
+// member, e.g. a kafmesh 2021 one) that gives a member different partition
+// numbers of different inputs. It cannot heal by retrying.
+var ErrNotCopartitioned = errors.New("inputs are not co-partitioned")
+
+// processorBalancers are the group protocols a processor offers, most
+// preferred first. Kafka picks, among the protocols every member offers,
+// the one most members prefer: a group of new members runs the
+// cooperative kafmesh-copartition protocol; while a kafmesh 2021 (goka,
+// sarama) member is in the group, only "range" is common to all, and the
+// group runs range, eagerly (every member revokes everything at each
+// rebalance). The first rebalance after the last 2021 member left moves
+// the group back to kafmesh-copartition.
+func processorBalancers() []kgo.GroupBalancer {
+	return []kgo.GroupBalancer{copartitionBalancer{}, copartitionedRange{kgo.RangeBalancer()}}
+}
+
+// sinkBalancers are the group protocols a sink offers: cooperative-sticky
+// first, then the "range" and "roundrobin" of kafmesh 2021 sinks
+// (sarama-cluster), so a group with old and new members forms.
+func sinkBalancers() []kgo.GroupBalancer {
+	return []kgo.GroupBalancer{kgo.CooperativeStickyBalancer(), kgo.RangeBalancer(), kgo.RoundRobinBalancer()}
+}
+
+// copartitionedRange is the "range" protocol (the Java and sarama range
+// assignor) for processors, checked for co-partitioning. Range assigns
+// each topic on its own, with the members in the same order; when every
+// input has the same partition count and every member subscribes the same
+// inputs, it gives one member the same partition numbers of every input,
+// which is co-partitioning. As the leader it refuses to balance anything
+// else; as a member it refuses an assignment (whoever made it) that is not
+// co-partitioned, with ErrNotCopartitioned, rather than process
+// partition i of one input with the state of another partition.
+type copartitionedRange struct{ kgo.GroupBalancer }
+
+func (b copartitionedRange) ParseSyncAssignment(assignment []byte) (map[string][]int32, error) {
+	m, err := b.GroupBalancer.ParseSyncAssignment(assignment)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCopartitioned(m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// checkCopartitioned checks that every topic of an assignment has the same
+// partition numbers.
+func checkCopartitioned(m map[string][]int32) error {
+	var first string
+	var want []int32
+	topics := make([]string, 0, len(m))
+	for t := range m {
+		topics = append(topics, t)
+	}
+	sort.Strings(topics)
+	for i, t := range topics {
+		ps := slices.Sorted(slices.Values(m[t]))
+		if i == 0 {
+			first, want = t, ps
+			continue
+		}
+		if !slices.Equal(ps, want) {
+			return fmt.Errorf("%w: assigned %s partitions %v but %s partitions %v", ErrNotCopartitioned, first, want, t, ps)
+		}
+	}
+	return nil
+}
+
+func (b copartitionedRange) MemberBalancer(members []kmsg.JoinGroupResponseMember) (kgo.GroupMemberBalancer, map[string]struct{}, error) {
+	inner, topics, err := b.GroupBalancer.MemberBalancer(members)
+	if err != nil {
+		return nil, nil, err
+	}
+	rc := rangeCheck{inner: inner}
+	var first []string
+	for i, m := range members {
+		meta := kmsg.NewConsumerMemberMetadata()
+		if err := meta.ReadFrom(m.ProtocolMetadata); err != nil {
+			return nil, nil, fmt.Errorf("member %s: %w", m.MemberID, err)
+		}
+		subs := slices.Sorted(slices.Values(meta.Topics))
+		if i == 0 {
+			first = subs
+		} else if !slices.Equal(subs, first) && rc.err == nil {
+			rc.err = fmt.Errorf("%w: member %s subscribes %v, member %s subscribes %v", ErrNotCopartitioned, members[0].MemberID, first, m.MemberID, subs)
+		}
+	}
+	return rc, topics, nil
+}
+
+type rangeCheck struct {
+	inner kgo.GroupMemberBalancer
+	err   error
+}
+
+// Balance is never called: kgo calls BalanceOrError.
+func (r rangeCheck) Balance(topics map[string]int32) kgo.IntoSyncAssignment {
+	into, _ := r.BalanceOrError(topics)
+	return into
+}
+
+func (r rangeCheck) BalanceOrError(topics map[string]int32) (kgo.IntoSyncAssignment, error) {
+	if r.err != nil {
+		return nil, r.err
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	sort.Strings(names)
+	for _, t := range names[min(1, len(names)):] {
+		if topics[t] != topics[names[0]] {
+			return nil, fmt.Errorf("%w: %s has %d partitions, %s has %d", ErrNotCopartitioned, names[0], topics[names[0]], t, topics[t])
+		}
+	}
+	if oe, ok := r.inner.(kgo.GroupMemberBalancerOrError); ok {
+		return oe.BalanceOrError(topics)
+	}
+	return r.inner.Balance(topics), nil
 }

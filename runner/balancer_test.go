@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -127,5 +128,106 @@ func TestCopartitionBalancerRefusesUnequalInputs(t *testing.T) {
 	_, err = mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(map[string]int32{"a": 4, "b": 6})
 	if err == nil || fmt.Sprint(err) == "" {
 		t.Fatal("balanced inputs with 4 and 6 partitions")
+	}
+}
+
+// rangeMembers joins members to the range protocol processors offer for
+// kafmesh 2021 members, each subscribing subs[i] (all of topics if nil).
+func rangeBalance(topics map[string]int32, subs ...[]string) (map[string]map[string][]int32, error) {
+	b := processorBalancers()[1]
+	var jms []kmsg.JoinGroupResponseMember
+	for i, s := range subs {
+		if s == nil {
+			for t := range topics {
+				s = append(s, t)
+			}
+			slices.Sort(s)
+		}
+		jm := kmsg.NewJoinGroupResponseMember()
+		jm.MemberID = fmt.Sprintf("m%d", i)
+		jm.ProtocolMetadata = b.JoinGroupMetadata(s, nil, -1)
+		jms = append(jms, jm)
+	}
+	mb, _, err := b.MemberBalancer(jms)
+	if err != nil {
+		return nil, err
+	}
+	into, err := mb.(kgo.GroupMemberBalancerOrError).BalanceOrError(topics)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]map[string][]int32{}
+	for _, a := range into.IntoSyncAssignment() {
+		parsed, err := b.ParseSyncAssignment(a.MemberAssignment)
+		if err != nil {
+			return nil, err
+		}
+		out[a.MemberID] = parsed
+	}
+	return out, nil
+}
+
+// With equal partition counts, range gives each member the same partition
+// numbers of every input: a group of kafmesh 2021 and new members stays
+// co-partitioned.
+func TestRangeForKafmesh2021IsCopartitioned(t *testing.T) {
+	for _, n := range []int{1, 2, 3, 5, 7} {
+		topics := map[string]int32{"in-a": 6, "in-b": 6, "in-c": 6}
+		got, err := rangeBalance(topics, make([][]string, n)...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[int32]bool{}
+		for _, m := range got {
+			for _, p := range numbers(t, topics, m) {
+				if seen[p] {
+					t.Fatalf("%d members: partition %d assigned twice", n, p)
+				}
+				seen[p] = true
+			}
+		}
+		if len(seen) != 6 {
+			t.Fatalf("%d members: %d of 6 partitions assigned", n, len(seen))
+		}
+	}
+}
+
+// Whatever range cannot co-partition is refused loudly: unequal partition
+// counts and members subscribing different inputs as the leader, and an
+// assignment another leader made that is not co-partitioned as a member.
+func TestRangeForKafmesh2021RefusesWhatIsNotCopartitioned(t *testing.T) {
+	if _, err := rangeBalance(map[string]int32{"a": 6, "b": 4}, nil, nil); !errors.Is(err, ErrNotCopartitioned) {
+		t.Errorf("unequal partition counts: %v", err)
+	}
+	if _, err := rangeBalance(map[string]int32{"a": 6, "b": 6}, []string{"a", "b"}, []string{"a"}); !errors.Is(err, ErrNotCopartitioned) {
+		t.Errorf("different subscriptions: %v", err)
+	}
+	a := kmsg.NewConsumerMemberAssignment()
+	for t, ps := range map[string][]int32{"a": {0, 1}, "b": {1, 2}} {
+		ta := kmsg.NewConsumerMemberAssignmentTopic()
+		ta.Topic, ta.Partitions = t, ps
+		a.Topics = append(a.Topics, ta)
+	}
+	if _, err := processorBalancers()[1].ParseSyncAssignment(a.AppendTo(nil)); !errors.Is(err, ErrNotCopartitioned) {
+		t.Errorf("a crossed assignment was accepted: %v", err)
+	}
+}
+
+// Processors offer their cooperative protocol first and range second,
+// sinks cooperative-sticky, then range and roundrobin: Kafka runs the
+// first protocol every member supports, so new members join a group of
+// 2021 members and move it to cooperative once those are gone.
+func TestBalancersOfferThe2021Protocols(t *testing.T) {
+	names := func(bs []kgo.GroupBalancer) (out []string) {
+		for _, b := range bs {
+			out = append(out, b.ProtocolName())
+		}
+		return out
+	}
+	if got := names(processorBalancers()); !slices.Equal(got, []string{copartitionProtocol, "range"}) {
+		t.Errorf("processor protocols %v", got)
+	}
+	if got := names(sinkBalancers()); !slices.Equal(got, []string{"cooperative-sticky", "range", "roundrobin"}) {
+		t.Errorf("sink protocols %v", got)
 	}
 }

@@ -228,18 +228,62 @@ func messageIndexes(d protoreflect.MessageDescriptor) []int {
 	return path
 }
 
-// decodeValue decodes a record value of a topic of codec's type. A nil
-// value is a tombstone and decodes to the zero M with deleted set.
-func decodeValue[M any](c Codec[M], value []byte) (m M, deleted bool, err error) {
+// decodeValue decodes a record value read from topic, of a topic of
+// codec's type. A nil value is a tombstone and decodes to the zero M with
+// deleted set. f decides which framings topic accepts (see
+// [framer.unframe]); a nil f accepts plain values only.
+func decodeValue[M any](f *framer, topic string, c Codec[M], value []byte) (m M, deleted bool, err error) {
 	if value == nil {
 		return m, true, nil
 	}
 	if c.Type() == TopicProtobuf {
-		value, _, err = Unframe(value)
+		if f == nil {
+			f = &framer{cfg: framingConfig{def: FramingPlain}}
+		}
+		value, err = f.unframe(topic, value)
 		if err != nil {
 			return m, false, err
 		}
 	}
 	m, err = c.Decode(value)
 	return m, false, err
+}
+
+// Framing is how protobuf values are laid out in a topic. Every framing
+// is read whatever a topic is configured for when the value's first byte
+// is unambiguous: plain protobuf never starts with 0x00 or 0x02. A value
+// that starts with one of them is taken as framed only when its topic is
+// configured for that framing (or FramingAuto), or its schema id resolves
+// in the service's registry ([SchemaIDResolver]); anything else is a
+// decode error, never a guess.
+type Framing string
+
+const (
+	// FramingPlain writes the protobuf encoding alone: the default for
+	// new topics.
+	FramingPlain Framing = "plain"
+	// FramingConfluent writes 0x00, the 4-byte schema id of the subject
+	// "<topic>-value", the message indexes, then the payload. It needs
+	// [WithSchemaRegistry].
+	FramingConfluent Framing = "confluent"
+	// FramingKafmesh2021 writes 0x02, the 4-byte big-endian schema id of
+	// the message, then the payload: what kafmesh 2021 services read
+	// (their decoder strips 5 bytes without checking). It needs
+	// [WithKafmesh2021Registry].
+	FramingKafmesh2021 Framing = "kafmesh2021"
+	// FramingAuto writes the framing the topic's latest records use,
+	// decided once per topic at its first write (plain for an empty
+	// topic), so 2021 readers keep working until they are migrated. It
+	// accepts every framing when reading.
+	FramingAuto Framing = "auto"
+)
+
+// ParseFraming checks a framing name ("plain", "confluent",
+// "kafmesh2021", "auto").
+func ParseFraming(s string) (Framing, error) {
+	switch f := Framing(s); f {
+	case FramingPlain, FramingConfluent, FramingKafmesh2021, FramingAuto:
+		return f, nil
+	}
+	return "", fmt.Errorf("unknown framing %q (want plain, confluent, kafmesh2021 or auto)", s)
 }

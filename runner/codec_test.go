@@ -12,6 +12,9 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
+// autoFramer accepts every framing, as a topic configured FramingAuto does.
+var autoFramer = &framer{cfg: framingConfig{def: FramingAuto}}
+
 func TestDecodeReadsEveryFraming(t *testing.T) {
 	codec := Proto[wrapperspb.StringValue]()
 	plain, _ := proto.Marshal(wrapperspb.String("hello"))
@@ -21,7 +24,7 @@ func TestDecodeReadsEveryFraming(t *testing.T) {
 	for name, value := range map[string][]byte{
 		"plain": plain, "kafmesh": kafmesh, "confluent": confluentFirst, "confluent nested": confluentNested,
 	} {
-		m, deleted, err := decodeValue(codec, value)
+		m, deleted, err := decodeValue(autoFramer, "t", codec, value)
 		if err != nil || deleted || m.GetValue() != "hello" {
 			t.Errorf("%s: %v deleted=%v err=%v", name, m, deleted, err)
 		}
@@ -39,12 +42,12 @@ func TestDecodeReadsEveryFraming(t *testing.T) {
 
 func TestDecodeTombstoneAndErrors(t *testing.T) {
 	codec := Proto[wrapperspb.StringValue]()
-	m, deleted, err := decodeValue(codec, nil)
+	m, deleted, err := decodeValue(nil, "t", codec, nil)
 	if err != nil || !deleted || m != nil {
 		t.Fatalf("nil value: %v %v %v; want a tombstone", m, deleted, err)
 	}
 	// An empty, non-nil value is an empty message, not a delete.
-	if m, deleted, err := decodeValue(codec, []byte{}); err != nil || deleted || m == nil {
+	if m, deleted, err := decodeValue(nil, "t", codec, []byte{}); err != nil || deleted || m == nil {
 		t.Fatalf("empty value: %v %v %v", m, deleted, err)
 	}
 	for name, value := range map[string][]byte{
@@ -52,11 +55,11 @@ func TestDecodeTombstoneAndErrors(t *testing.T) {
 		"short confluent header": {magicConfluent, 0, 0, 0, 1},
 		"bad index count":        {magicConfluent, 0, 0, 0, 1, 0x80},
 	} {
-		if _, _, err := decodeValue(codec, value); !errors.Is(err, ErrFraming) {
+		if _, _, err := decodeValue(autoFramer, "t", codec, value); !errors.Is(err, ErrFraming) {
 			t.Errorf("%s: err %v, want ErrFraming", name, err)
 		}
 	}
-	if _, _, err := decodeValue(codec, []byte{0xff, 0xff}); err == nil {
+	if _, _, err := decodeValue(nil, "t", codec, []byte{0xff, 0xff}); err == nil {
 		t.Error("garbage decoded without error")
 	}
 }
@@ -98,7 +101,7 @@ func TestMessageIndexes(t *testing.T) {
 
 func TestRawCodecIsBytes(t *testing.T) {
 	c := Raw()
-	m, deleted, err := decodeValue(c, []byte{0x00, 0x02, 0xff})
+	m, deleted, err := decodeValue(nil, "t", c, []byte{0x00, 0x02, 0xff})
 	if err != nil || deleted || !bytes.Equal(m, []byte{0x00, 0x02, 0xff}) {
 		t.Fatalf("raw values are never unframed: %x %v %v", m, deleted, err)
 	}
@@ -116,7 +119,7 @@ func FuzzDecode(f *testing.F) {
 		if err == nil && len(payload) > len(value) {
 			t.Fatal("payload longer than value")
 		}
-		m, deleted, err := decodeValue(codec, value)
+		m, deleted, err := decodeValue(nil, "t", codec, value)
 		if deleted {
 			t.Fatal("a non-nil value decoded as a tombstone")
 		}
@@ -126,7 +129,7 @@ func FuzzDecode(f *testing.F) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			m2, _, err := decodeValue(codec, b)
+			m2, _, err := decodeValue(nil, "t", codec, b)
 			if err != nil || !proto.Equal(m, m2) {
 				t.Fatalf("round trip: %v", err)
 			}

@@ -33,6 +33,7 @@ type serviceConfig struct {
 	instanceID  string
 	watchBuffer int
 	security    grpcSecurity // see api_security.go
+	framing     framingConfig
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.

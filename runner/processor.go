@@ -52,7 +52,7 @@ func (p *Processor) Spec() ProcessorSpec { return p.spec }
 // HandleInput sets the handler of input i (the index in ProcessorSpec.Inputs).
 func HandleInput[M any](p *Processor, i int, codec Codec[M], fn func(*ProcessorContext, M) error) {
 	p.handlers[i] = func(c *ProcessorContext, value []byte) (handleOutcome, error) {
-		m, deleted, err := decodeValue(codec, value)
+		m, deleted, err := decodeValue(c.t.svc.framer, c.rec.Topic, codec, value)
 		if err != nil {
 			return outcomeUndecoded, err
 		}
@@ -133,7 +133,7 @@ func Join[M any](c *ProcessorContext, i int, codec Codec[M]) M {
 	}
 	var m M
 	if ok {
-		if m, _, err = decodeValue(codec, raw); err != nil {
+		if m, _, err = decodeValue(c.t.svc.framer, c.t.p.spec.Joins[i].Topic, codec, raw); err != nil {
 			c.fail(fmt.Errorf("join %s: %w", c.t.p.spec.Joins[i].Topic, err))
 			return zero
 		}
@@ -154,7 +154,7 @@ func Lookup[M any](c *ProcessorContext, i int, codec Codec[M], key string) M {
 	}
 	var m M
 	if ok {
-		if m, _, err = decodeValue(codec, raw); err != nil {
+		if m, _, err = decodeValue(c.t.svc.framer, c.t.p.spec.Lookups[i].Topic, codec, raw); err != nil {
 			c.fail(fmt.Errorf("lookup %s: %w", c.t.p.spec.Lookups[i].Topic, err))
 			return zero
 		}
@@ -201,7 +201,7 @@ func State[M any](c *ProcessorContext, codec Codec[M]) (M, bool) {
 	var m M
 	if ok {
 		var err error
-		if m, _, err = decodeValue(codec, raw); err != nil {
+		if m, _, err = decodeValue(c.t.svc.framer, c.t.p.spec.State.Topic, codec, raw); err != nil {
 			c.fail(fmt.Errorf("state: %w", err))
 			return zero, false
 		}

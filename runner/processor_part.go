@@ -308,7 +308,7 @@ func (pp *processorPart) open(ctx context.Context) error {
 	opts := pp.svc.clientOpts(append(producerOpts(),
 		kgo.ConsumerGroup(spec.Group),
 		kgo.ConsumeTopics(inputs...),
-		kgo.Balancers(copartitionBalancer{}),
+		kgo.Balancers(processorBalancers()...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),

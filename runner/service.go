@@ -94,8 +94,9 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	reg.MustRegister(tableCollector{&s.tables})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
-	if s.cfg.registry != nil {
-		s.framer = &framer{reg: s.cfg.registry}
+	s.framer = newFramer(s)
+	if s.framer.warn != nil {
+		return nil, fmt.Errorf("runner: %w", s.framer.warn)
 	}
 	s.tables.svc = s
 	s.api = newAPIState(s)
@@ -323,15 +324,15 @@ func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	}
 }
 
-// encodeValue encodes m for topic, with Confluent framing when the service
-// has a schema registry.
+// encodeValue encodes m for topic, in the framing configured for topic
+// (see [Framing]).
 func encodeValue[M any](s *Service, topic string, c Codec[M], m M) ([]byte, error) {
 	return appendValue(s, nil, topic, c, m)
 }
 
 // appendValue appends the encoding of m for topic to dst.
 func appendValue[M any](s *Service, dst []byte, topic string, c Codec[M], m M) ([]byte, error) {
-	if s.framer == nil || c.Type() != TopicProtobuf {
+	if c.Type() != TopicProtobuf {
 		return c.Encode(dst, m)
 	}
 	h, err := s.framer.header(context.Background(), topic, c.Descriptor())

@@ -127,7 +127,7 @@ func (sp *sinkPart[M]) run(ctx context.Context) error {
 	cl, err := kgo.NewClient(sp.svc.clientOpts(append(producerOpts(),
 		kgo.ConsumerGroup(sp.spec.Group),
 		kgo.ConsumeTopics(sp.spec.Topic),
-		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.Balancers(sinkBalancers()...),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
@@ -265,7 +265,7 @@ func graceContext(ctx context.Context, grace time.Duration) (context.Context, co
 // handle collects one record, applying the error policy to a failure.
 func (sp *sinkPart[M]) handle(ctx context.Context, r *kgo.Record) error {
 	policy := sp.cfg.policy
-	m, _, err := decodeValue(sp.codec, r.Value)
+	m, _, err := decodeValue(sp.svc.framer, r.Topic, sp.codec, r.Value)
 	if err != nil {
 		sp.m.errors("undecodable").Inc()
 		return sp.onFailure(r, fmt.Errorf("undecodable value: %w", err), policy.final())

@@ -10,6 +10,7 @@ type View[M any] struct {
 	spec  ViewSpec
 	codec Codec[M]
 	table *table
+	svc   *Service
 }
 
 // NewView registers a view and returns it. It fills once Run starts.
@@ -18,7 +19,7 @@ func NewView[M any](svc *Service, spec ViewSpec, codec Codec[M], opts ...PartOpt
 	if err := applyPartOptions(kindView, &cfg, opts); err != nil {
 		return nil, err
 	}
-	v := &View[M]{spec: spec, codec: codec, table: svc.tables.get(spec.TopicRef, cfg.memoryState || svc.cfg.memoryState)}
+	v := &View[M]{spec: spec, codec: codec, svc: svc, table: svc.tables.get(spec.TopicRef, cfg.memoryState || svc.cfg.memoryState)}
 	if err := svc.add(viewPart[M]{v}); err != nil {
 		return nil, err
 	}
@@ -41,7 +42,7 @@ func (v *View[M]) Get(key string) (m M, found bool, err error) {
 	if err != nil || !ok {
 		return m, false, err
 	}
-	m, _, err = decodeValue(v.codec, raw)
+	m, _, err = decodeValue(v.svc.framer, v.spec.Topic, v.codec, raw)
 	return m, err == nil, err
 }
 
@@ -59,7 +60,7 @@ func (v *View[M]) Keys() ([]string, error) {
 // whole table into memory, until fn returns false.
 func (v *View[M]) Range(fn func(key string, m M) bool) error {
 	return v.table.scan(func(key, value []byte) error {
-		m, _, err := decodeValue(v.codec, value)
+		m, _, err := decodeValue(v.svc.framer, v.spec.Topic, v.codec, value)
 		if err != nil {
 			return err
 		}

@@ -30,6 +30,7 @@ func newViewSinkPart[M any](s *Service, spec ViewSinkSpec, cfg partConfig, c Cod
 		view: &View[M]{
 			spec:  ViewSpec{Component: spec.Component, TopicRef: spec.TopicRef},
 			codec: c,
+			svc:   s,
 			table: s.tables.get(spec.TopicRef, s.cfg.memoryState),
 		},
 		log:   s.log.With("view_sink", label, "topic", spec.Topic),

@@ -31,6 +31,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		cli.NewExportCommand(env),
 		newDiscoverCommand(env),
 		newDevCommand(env),
+		cli.NewMigrateCommand(env),
 	)
 	return root
 }

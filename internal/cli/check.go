@@ -27,6 +27,7 @@ func NewCheckCommand(env *Env) *cobra.Command {
 	var format string
 	var categories []string
 	var token string
+	var compat string
 	cmd := &cobra.Command{
 		Use:   "check [DEFINITION]",
 		Short: "Validate a service definition, its components and its .proto files",
@@ -51,7 +52,13 @@ rules). SOURCE is one of:
                        reads or writes a topic of this one, with its pods
 
 The exit status is 1 when a breaking change is found. --format json prints
-{"against": [...], "findings": [...]} on standard output for CI.`,
+{"against": [...], "findings": [...]} on standard output for CI.
+
+With --compat kafmesh2021 it accepts what the 2021 kafmesh accepted and
+reports it as warnings that say the fix: unknown (dead) keys are ignored, a
+component declared in two files is merged, and a message is also found by
+the directory of its .proto file when the file's package line differs.
+kafmesh migrate fixes the definition; the package lines are yours to fix.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "text" && format != "json" {
@@ -65,7 +72,15 @@ The exit status is 1 when a breaking change is found. --format json prints
 				}
 				keep[cat] = true
 			}
-			def, err := loadDefinition(cmd.Context(), env, args, true)
+			var opts []spec.Option
+			switch compat {
+			case "":
+			case spec.CompatKafmesh2021:
+				opts = append(opts, spec.WithCompat(compat))
+			default:
+				return fmt.Errorf("--compat %q is not known; the one value is %s", compat, spec.CompatKafmesh2021)
+			}
+			def, err := loadDefinition(cmd.Context(), env, args, true, opts...)
 			if err != nil || len(against) == 0 {
 				return err
 			}
@@ -107,6 +122,7 @@ The exit status is 1 when a breaking change is found. --format json prints
 	cmd.Flags().StringVar(&format, "format", "text", "findings as text or json")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token of a discover started with --token (default $KAFMESH_DISCOVER_TOKEN)")
 	cmd.Flags().StringSliceVar(&categories, "category", nil, "report only these categories: WIRE, WIRE_JSON, TOPIC (default all)")
+	cmd.Flags().StringVar(&compat, "compat", "", "accept what an older kafmesh accepted, as warnings with the fix (kafmesh2021)")
 	return cmd
 }
 

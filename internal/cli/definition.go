@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/kafmesh/kafmesh/internal/protoc"
 	"github.com/kafmesh/kafmesh/internal/spec"
@@ -44,7 +47,7 @@ type loaded struct {
 // every diagnostic on stderr. With compile, the .proto files are compiled
 // and every message ref is checked against them. It returns errReported
 // when there is any error diagnostic.
-func loadDefinition(ctx context.Context, env *Env, args []string, compile bool) (*loaded, error) {
+func loadDefinition(ctx context.Context, env *Env, args []string, compile bool, extra ...spec.Option) (*loaded, error) {
 	workDir, err := env.workDir()
 	if err != nil {
 		return nil, err
@@ -54,7 +57,7 @@ func loadDefinition(ctx context.Context, env *Env, args []string, compile bool) 
 		return nil, err
 	}
 	out := &loaded{}
-	opts := []spec.Option{spec.WithWorkDir(workDir)}
+	opts := append([]spec.Option{spec.WithWorkDir(workDir)}, extra...)
 	if compile {
 		opts = append(opts, spec.WithMessageLoader(compileMessages(workDir, &out.protos)))
 	}
@@ -110,3 +113,16 @@ func (m protoMessages) Has(fullName string) bool {
 }
 
 func (m protoMessages) Names() []string { return m.set.MessageNames() }
+
+// InDirectory implements spec.MessagesByDirectory for check --compat.
+func (m protoMessages) InDirectory(dir, name string) (file, pkg string, ok bool) {
+	for _, f := range m.set.Files() {
+		if path.Dir(f.Path()) != dir {
+			continue
+		}
+		if md := f.Messages().ByName(protoreflect.Name(name)); md != nil {
+			return m.set.SourcePath(f.Path()), string(f.Package()), true
+		}
+	}
+	return "", "", false
+}

@@ -2,6 +2,8 @@ package codegen
 
 import (
 	"fmt"
+	"maps"
+	"path"
 	"slices"
 	"strings"
 	"unicode"
@@ -86,6 +88,8 @@ func (b *builder) component(c *spec.Component) *componentData {
 		Description: strings.TrimSpace(c.Description),
 		Package:     c.Package,
 		Source:      relSource(b.svc.ModuleRoot, c.File),
+		GoName:      c.GoName,
+		ImportPath:  path.Join(b.svc.Output.ImportPath, c.Package),
 	}
 	if c.Package == "models" {
 		b.errorf(c.Pos, "component %q would be generated into %s/models, where the models are generated; rename the component", c.Name, b.svc.Output.Path)
@@ -304,6 +308,12 @@ func (b *builder) service(components []*componentData) *serviceData {
 		Package:     s.Output.Package,
 		Source:      relSource(s.ModuleRoot, s.File),
 		Components:  components,
+		Framing:     s.Framing,
+	}
+	for _, t := range s.Topics {
+		if t.Framing != "" {
+			sd.TopicFramings = append(sd.TopicFramings, topicFraming{t.Name, t.Framing})
+		}
 	}
 	for _, t := range s.OwnedTopics() {
 		td := topicData{Name: t.Name}
@@ -355,6 +365,12 @@ func (b *builder) service(components []*componentData) *serviceData {
 		return slices.Contains(reservedNames, n) || n == "Definition" || n == "NewService" || n == "Topics"
 	}
 	sd.imports = aliases(paths, names, taken)
+	for _, c := range sd.Components {
+		c.Alias = c.Package
+		for taken(c.Alias) || slices.Contains(slices.Collect(maps.Values(sd.imports)), c.Alias) {
+			c.Alias += "Component"
+		}
+	}
 	var protoPaths []string
 	for p := range files {
 		protoPaths = append(protoPaths, p)

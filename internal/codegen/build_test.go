@@ -41,6 +41,11 @@ func TestGoldenBuilds(t *testing.T) {
 	if out := runGo(t, goTool, module, "test", "-count=1", "./full/handlers/"); !strings.Contains(out, "ok  \texample.com/golden/full/handlers") {
 		t.Errorf("the handler tests of the full case did not run:\n%s", out)
 	}
+	// The compat2021 case has a service written against the kafmesh 2021
+	// names, unchanged: it compiles against output.compat and its tests pass.
+	if out := runGo(t, goTool, module, "test", "-count=1", "./compat2021/handlers2021/"); !strings.Contains(out, "ok  \texample.com/golden/compat2021/handlers2021") {
+		t.Errorf("the 2021-style service's tests did not run:\n%s", out)
+	}
 }
 
 // goCommand returns the go command, or skips the test without one.

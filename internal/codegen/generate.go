@@ -5,6 +5,7 @@ import (
 	"context"
 	"embed"
 	"fmt"
+	"maps"
 	"path"
 	"slices"
 	"strings"
@@ -83,6 +84,7 @@ func Files(ctx context.Context, svc *spec.Service, protos *protoc.Set) ([]File, 
 	if err != nil {
 		return nil, err
 	}
+	r.compat = svc.Output.Compat == spec.CompatKafmesh2021
 	for _, c := range components {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -130,12 +132,17 @@ func outputPath(svc *spec.Service) (string, error) {
 // renderer executes the templates.
 type renderer struct {
 	t *template.Template
+	// compat generates the kafmesh 2021 names too (output.compat).
+	compat bool
 }
 
 func newRenderer() (*renderer, error) {
 	t, err := template.New("").Funcs(template.FuncMap{
-		"comment":  comment,
-		"sentence": sentence,
+		"comment":    comment,
+		"sentence":   sentence,
+		"lowerFirst": lowerFirst,
+		"trimPrefix": strings.TrimPrefix,
+		"trimSuffix": strings.TrimSuffix,
 	}).ParseFS(templateFS, "templates/*.tmpl")
 	if err != nil {
 		return nil, fmt.Errorf("parse the templates: %w", err)
@@ -199,6 +206,9 @@ func (r *renderer) component(c *componentData) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
+	if r.compat {
+		jobs = append(jobs, job{"compat2021.km.go", "compat2021.tmpl", c})
+	}
 	files := []File{pkg}
 	for _, j := range jobs {
 		f, err := r.file(j.name, j.tmpl, j.data, c.Source, "", c.Package, c.imports)
@@ -228,5 +238,18 @@ func (r *renderer) service(s *serviceData) ([]File, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []File{service, topics}, nil
+	files := []File{service, topics}
+	if r.compat {
+		// The 2021 entry points name the component packages.
+		imports := maps.Clone(s.imports)
+		for _, c := range s.Components {
+			imports[c.ImportPath] = c.Alias
+		}
+		f, err := r.file("compat2021.km.go", "service_compat2021.tmpl", s, s.Source, "", s.Package, imports)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+	}
+	return files, nil
 }

@@ -74,6 +74,12 @@ type componentData struct {
 	ViewSinks   []*viewSinkData
 	// SinkContextFake names the fake SinkContext, "" without sinks.
 	SinkContextFake string
+	// GoName is the component's name in UpperCamel; ImportPath its
+	// package's import path and Alias the name the service package
+	// imports it as (for the kafmesh 2021 names of output.compat).
+	GoName     string
+	ImportPath string
+	Alias      string
 
 	// imports maps the import path of each model package the component
 	// uses to its alias.
@@ -149,9 +155,15 @@ type serviceData struct {
 	Topics     []topicData
 	// Files are the file descriptor variables of every message used.
 	Files []string
+	// Framing is the service's framing: key ("" when not written);
+	// TopicFramings the topics with their own, sorted by topic.
+	Framing       string
+	TopicFramings []topicFraming
 
 	imports map[string]string
 }
+
+type topicFraming struct{ Topic, Framing string }
 
 type topicData struct {
 	Name     string

@@ -18,6 +18,17 @@ type Option func(*config)
 type config struct {
 	workDir  string
 	messages MessageLoader
+	compat   string
+}
+
+// WithCompat accepts what an older kafmesh accepted, reporting it as
+// warnings that say the fix instead of errors. The one value is
+// CompatKafmesh2021: unknown (dead) keys are ignored, a component declared
+// in two files is merged, and a message ref is also resolved by the
+// directory of a .proto file whose package line differs (when the Messages
+// implement MessagesByDirectory).
+func WithCompat(c string) Option {
+	return func(cfg *config) { cfg.compat = c }
 }
 
 // WithWorkDir sets the directory that a relative definition path is
@@ -94,7 +105,7 @@ func (l *loader) display(abs string) string {
 }
 
 func (l *loader) parser(abs string) *parser {
-	return &parser{file: l.display(abs), diags: &l.diags}
+	return &parser{file: l.display(abs), diags: &l.diags, compat: l.cfg.compat}
 }
 
 func (l *loader) load(ctx context.Context, defFile string) (*Service, error) {
@@ -114,6 +125,7 @@ func (l *loader) load(ctx context.Context, defFile string) (*Service, error) {
 	defDir := filepath.Dir(defFile)
 
 	r := newResolver(&l.diags)
+	r.compat = l.cfg.compat
 	svc := r.service(raw, defFile)
 	l.module(p, raw, svc, defDir)
 	l.protoDirs(p, raw, svc, defDir)
@@ -248,7 +260,7 @@ func (l *loader) checkMessages(ctx context.Context, r *resolver, raw rawService)
 	}
 	if len(raw.protobufDirs) == 0 {
 		if !raw.protobufInvalid && r.hasProtobufEntries() {
-			p := parser{file: r.svc.Pos.File, diags: &l.diags}
+			p := parser{file: r.svc.Pos.File, diags: &l.diags, compat: l.cfg.compat}
 			where := raw.pos
 			if raw.messagesPos.Line > 0 {
 				where = raw.messagesPos

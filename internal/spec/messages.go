@@ -17,6 +17,19 @@ type Messages interface {
 	Names() []string
 }
 
+// MessagesByDirectory is implemented by Messages that know the directory of
+// each .proto file. kafmesh 2021 found the message of a ref by the file's
+// directory (protos/kafmesh/deviceId/) and not by its package line; with
+// WithCompat(CompatKafmesh2021) a ref found only that way is a warning that
+// says how to fix the package line, not an error.
+type MessagesByDirectory interface {
+	// InDirectory finds the top-level message called name in the .proto
+	// files of dir (slash-separated, relative to a protobuf root, e.g.
+	// "kafmesh/deviceId"). It returns the file as shown to the user and
+	// the package its package line declares.
+	InDirectory(dir, name string) (file, pkg string, ok bool)
+}
+
 // MessageLoader compiles the .proto files under the service's
 // messages.protobuf directories (absolute paths, in the order written) and
 // returns their messages. Problems in the .proto files are returned as

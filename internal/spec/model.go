@@ -28,6 +28,10 @@ type Service struct {
 	ProtoDirs []string
 	// Defaults are the topic defaults with built-in defaults applied.
 	Defaults Defaults
+	// Framing is the service's framing: key ("plain", "confluent",
+	// "kafmesh2021", "auto"; "" when not written): how it writes protobuf
+	// values to topics without their own.
+	Framing string
 	// Components are in the order their files were found (globs in the
 	// order written, the files of one glob sorted by path).
 	Components []*Component
@@ -72,7 +76,13 @@ type Output struct {
 	// ImportPath is the Go import path of the output package
 	// (Module + "/" + Path, cleaned).
 	ImportPath string
+	// Compat is output.compat: "kafmesh2021" generates, beside the API,
+	// the 2021 kafmesh names as deprecated wrappers; "" generates none.
+	Compat string
 }
+
+// CompatKafmesh2021 is the output.compat value of the 2021 kafmesh names.
+const CompatKafmesh2021 = "kafmesh2021"
 
 // Defaults are the service-wide topic settings.
 type Defaults struct {
@@ -196,6 +206,9 @@ type Topic struct {
 	// Settings.
 	Owned    bool
 	Settings TopicSettings
+	// Framing is the framing: key of the entries naming the topic ("" when
+	// none has one); it overrides the service's.
+	Framing string
 	// Uses are every entry naming the topic, in definition order.
 	Uses []*Entry
 }

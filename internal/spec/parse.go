@@ -1,6 +1,8 @@
 package spec
 
 import (
+	"slices"
+	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -8,13 +10,13 @@ import (
 
 // The keys each mapping of the definition format accepts.
 var (
-	serviceKeys    = []string{"name", "description", "output", "messages", "components", "defaults"}
-	outputKeys     = []string{"package", "path", "module"}
+	serviceKeys    = []string{"name", "description", "output", "messages", "components", "defaults", "framing"}
+	outputKeys     = []string{"package", "path", "module", "compat"}
 	messagesKeys   = []string{"protobuf", "avro"}
 	defaultsKeys   = []string{"partition", "replication", "type", "retention", "segment"}
 	componentKeys  = []string{"name", "description", "sources", "processors", "sinks", "views", "viewSources", "viewSinks", "emitters"}
 	processorKeys  = []string{"name", "groupName", "description", "inputs", "joins", "lookups", "outputs", "persistence"}
-	readKeys       = []string{"message", "topic", "type"}
+	readKeys       = []string{"message", "topic", "type", "framing"}
 	creationKeys   = []string{"partitions", "replicas", "compact", "retention", "segment"}
 	namedKeys      = []string{"name", "description"}
 	descriptionKey = []string{"description"}
@@ -64,6 +66,7 @@ type rawService struct {
 	outputPackage opt[string]
 	outputPath    opt[string]
 	outputModule  opt[string]
+	outputCompat  opt[string]
 
 	messagesPos     Position
 	protobufDirs    []opt[string]
@@ -75,6 +78,7 @@ type rawService struct {
 	components        []opt[string]
 
 	defaults rawDefaults
+	framing  opt[string]
 }
 
 type rawDefaults struct {
@@ -128,6 +132,7 @@ type rawEntry struct {
 	compact     opt[bool]
 	retention   opt[time.Duration]
 	segment     opt[time.Duration]
+	framing     opt[string]
 }
 
 func (p *parser) service(root *yaml.Node) rawService {
@@ -151,6 +156,12 @@ func (p *parser) service(root *yaml.Node) rawService {
 					s.outputPath = p.str(o)
 				case "module":
 					s.outputModule = p.str(o)
+				case "compat":
+					s.outputCompat = p.str(o)
+					if c := s.outputCompat; c.Set && c.Value != CompatKafmesh2021 {
+						p.errorf(c.Pos, "output compat %q is not known; the one compat output is %s", c.Value, CompatKafmesh2021)
+						s.outputCompat = invalid[string]()
+					}
 				}
 			}
 		case "messages":
@@ -178,6 +189,8 @@ func (p *parser) service(root *yaml.Node) rawService {
 				continue
 			}
 			s.components = p.strList(f)
+		case "framing":
+			s.framing = p.framing(f)
 		case "defaults":
 			df, _ := p.mapping(f.value, "defaults", defaultsKeys)
 			for _, d := range df {
@@ -325,7 +338,23 @@ func (p *parser) entry(n *yaml.Node, role Role) (rawEntry, bool) {
 			e.retention = p.duration(f, true)
 		case "segment":
 			e.segment = p.duration(f, false)
+		case "framing":
+			e.framing = p.framing(f)
 		}
 	}
 	return e, true
+}
+
+// Framings are the values of the framing key: how protobuf values are laid
+// out in a topic (runner.Framing).
+var Framings = []string{"plain", "confluent", "kafmesh2021", "auto"}
+
+// framing reads a framing: key.
+func (p *parser) framing(f field) opt[string] {
+	v := p.str(f)
+	if v.Set && !slices.Contains(Framings, v.Value) {
+		p.errorf(v.Pos, "framing %q is not one of %s", v.Value, strings.Join(Framings, ", "))
+		return invalid[string]()
+	}
+	return v
 }

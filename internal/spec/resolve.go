@@ -18,6 +18,8 @@ type resolver struct {
 	// where records, for every resolved entry, the part it belongs to and
 	// where its ref was written, for messages.
 	where map[*Entry]entryPlace
+	// compat is the older kafmesh whose leniency applies (WithCompat).
+	compat string
 }
 
 // entryPlace is what messages say about an entry: which part it belongs to
@@ -49,6 +51,7 @@ func (r *resolver) service(raw rawService, defFile string) *Service {
 		Name:        raw.name.Value,
 		Description: raw.description.Value,
 		File:        defFile,
+		Framing:     raw.framing.Value,
 		Pos:         raw.pos,
 	}
 	r.svc = s
@@ -96,6 +99,7 @@ func (r *resolver) output(raw rawService, s *Service) {
 	s.Output.Package = raw.outputPackage.Value
 	s.Output.Path = raw.outputPath.Value
 	s.Output.Module = raw.outputModule.Value
+	s.Output.Compat = raw.outputCompat.Value
 	switch {
 	case raw.outputPackage.Invalid || raw.output.typo("package"):
 	case !raw.outputPackage.Set:

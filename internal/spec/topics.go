@@ -11,6 +11,8 @@ import (
 type topicState struct {
 	topic    *Topic
 	declared []declaration // at most one per setting key, in declaration order
+	framing  opt[string]   // the first framing: written for the topic
+	framedBy *Entry
 }
 
 // find returns the declaration of a setting key.
@@ -43,6 +45,15 @@ func (r *resolver) use(e *Entry, raw rawEntry) {
 		r.order = append(r.order, ts)
 	}
 	ts.topic.Uses = append(ts.topic.Uses, e)
+	if f := raw.framing; f.Set {
+		switch {
+		case !ts.framing.Set:
+			ts.framing, ts.framedBy, ts.topic.Framing = f, e, f.Value
+		case ts.framing.Value != f.Value:
+			r.errorf(f.Pos, "topic %q has conflicting framing: %s here (%s) but %s at %s (%s); a topic has one framing: make them equal or write it in one place only",
+				ts.topic.Name, f.Value, r.where[e].owner, ts.framing.Value, ts.framing.Pos, r.where[ts.framedBy].owner)
+		}
+	}
 	if !e.Owns() {
 		return
 	}

@@ -26,16 +26,34 @@ type firstSeen struct {
 // generated Go package.
 func (r *resolver) checkComponentNames() {
 	seen := map[string]firstSeen{}
+	firsts := map[string]*Component{}
+	kept := r.svc.Components[:0]
 	for _, c := range r.svc.Components {
 		if c.Name == "" {
+			kept = append(kept, c)
 			continue
 		}
+		if first, ok := firsts[c.Name]; ok && r.compat == CompatKafmesh2021 {
+			// kafmesh 2021 generated one package per component name,
+			// whatever the files: the parts join the first file's.
+			r.warnf(c.Pos, "component %q continues here from %s (kafmesh 2021 merged them); move its parts into one file, or run kafmesh migrate", c.Name, first.Pos)
+			first.Sources = append(first.Sources, c.Sources...)
+			first.Processors = append(first.Processors, c.Processors...)
+			first.Sinks = append(first.Sinks, c.Sinks...)
+			first.Views = append(first.Views, c.Views...)
+			first.ViewSources = append(first.ViewSources, c.ViewSources...)
+			first.ViewSinks = append(first.ViewSinks, c.ViewSinks...)
+			continue
+		}
+		kept = append(kept, c)
+		firsts[c.Name] = c
 		if first, ok := seen[c.Name]; ok {
 			r.errorf(c.Pos, "component %q is declared twice (first at %s); component names must be unique because each names a generated Go package: rename one of them", c.Name, first.pos)
 			continue
 		}
 		seen[c.Name] = firstSeen{c.Name, c.Pos}
 	}
+	r.svc.Components = kept
 }
 
 // checkParts reports parts of one kind that share a Go name within a
@@ -198,10 +216,17 @@ func (r *resolver) checkRefs(msgs Messages) {
 			if e.Type != TypeProtobuf || msgs.Has(e.Message) {
 				continue
 			}
+			place := r.where[e]
+			if byDir, ok := msgs.(MessagesByDirectory); ok && r.compat == CompatKafmesh2021 {
+				if file, pkg, ok := byDir.InDirectory(strings.ReplaceAll(e.ProtoPackage, ".", "/"), e.ProtoName); ok {
+					r.warnf(place.refPos, "message %s (from ref %q) is message %s in %s, whose package line (%s) differs from its directory; kafmesh 2021 went by the directory: write package %s; in that file (the wire format does not change)",
+						e.Message, e.Ref, e.ProtoName, file, pkg, e.ProtoPackage)
+					continue
+				}
+			}
 			if known == nil {
 				known = msgs.Names()
 			}
-			place := r.where[e]
 			if best := suggestMessages(e.Message, known); len(best) > 0 {
 				r.errorf(place.refPos, "message %s (from ref %q) is not defined in the .proto files; did you mean %s?", e.Message, e.Ref, strings.Join(best, " or "))
 			} else {

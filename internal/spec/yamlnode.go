@@ -35,6 +35,8 @@ type field struct {
 type parser struct {
 	file  string
 	diags *Diagnostics
+	// compat is the older kafmesh whose leniency applies (WithCompat).
+	compat string
 }
 
 func (p *parser) at(n *yaml.Node) Position {
@@ -131,6 +133,11 @@ func (p *parser) mappingAt(n *yaml.Node, what string, allowed []string, depth in
 		}
 		if !contains(allowed, k.Value) {
 			msg, suggestion := unknownKeyMessage(k.Value, what, allowed)
+			if p.compat == CompatKafmesh2021 {
+				// kafmesh 2021 ignored keys it did not know.
+				p.warnf(p.at(k), "%s (kafmesh 2021 ignored it; remove it, or run kafmesh migrate)", msg)
+				continue
+			}
 			p.errorf(p.at(k), "%s", msg)
 			if suggestion != "" {
 				out.suggested = append(out.suggested, suggestion)

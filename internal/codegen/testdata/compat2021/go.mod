@@ -1,0 +1,3 @@
+module example.com/golden/compat2021
+
+go 1.26

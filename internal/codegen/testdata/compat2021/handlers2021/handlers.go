@@ -1,0 +1,108 @@
+// Package handlers2021 is a service written against the names the 2021
+// kafmesh generated, the way its README and examples wrote them:
+// Register_<Component>_<Part>_Processor, <Part>_ProcessorContext with
+// Join_, Lookup_, Output_ and a State() that is never nil, sources with
+// Emit(Message), a view whose Get waits for it, and a sink with
+// Collect/Flush. TestGoldenBuilds compiles it unchanged against the
+// output.compat: kafmesh2021 code and runs its tests.
+package handlers2021
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"example.com/golden/compat2021/internal/definitions"
+	"example.com/golden/compat2021/internal/definitions/assignments"
+	"example.com/golden/compat2021/internal/definitions/details"
+	"example.com/golden/compat2021/internal/definitions/models/kafmesh/deviceId"
+	"github.com/kafmesh/kafmesh/runner"
+)
+
+// Enricher stamps device details with the assigned customer and counts the
+// updates of each device in its state.
+type Enricher struct{}
+
+func (e *Enricher) HandleDeviceIDDetails(ctx details.Enricher_ProcessorContext, message *deviceId.Details) error {
+	customer := ctx.Join_DeviceIDCustomer()
+	if customer == nil {
+		return nil
+	}
+	if ctx.Lookup_CustomerIDDetails(customer.Id) == nil {
+		return errors.New("customer " + customer.Id + " has no details")
+	}
+	state := ctx.State()
+	state.Id = ctx.Key()
+	state.TimeUnixMs++
+	ctx.SaveState(state)
+	ctx.Output_DeviceIDEnrichedDetails(ctx.Key(), &deviceId.EnrichedDetails{
+		Id:         customer.Id,
+		TimeUnixMs: state.TimeUnixMs,
+	})
+	return nil
+}
+
+// Warehouse is a sink that keeps the latest enriched details per device.
+type Warehouse struct {
+	mu      sync.Mutex
+	pending map[string]*deviceId.EnrichedDetails
+	Rows    map[string]*deviceId.EnrichedDetails
+}
+
+func (w *Warehouse) Collect(key string, message *deviceId.EnrichedDetails) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.pending == nil {
+		w.pending = map[string]*deviceId.EnrichedDetails{}
+	}
+	w.pending[key] = message
+	return nil
+}
+
+func (w *Warehouse) Flush() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.Rows == nil {
+		w.Rows = map[string]*deviceId.EnrichedDetails{}
+	}
+	for k, v := range w.pending {
+		w.Rows[k] = v
+	}
+	w.pending = nil
+	return nil
+}
+
+// Parts are what the service's main wires up.
+type Parts struct {
+	Assignments assignments.DeviceIDCustomer_Source
+	Customers   assignments.CustomerIDDetails_Source
+	Details     details.DeviceIDDetails_Source
+	Enriched    details.DeviceIDEnrichedDetails_View
+}
+
+// Register wires the parts, as the 2021 main.go did.
+func Register(service *runner.Service, warehouse *Warehouse) (*Parts, error) {
+	var (
+		p   Parts
+		err error
+	)
+	if err = definitions.Register_Details_Enricher_Processor(service, &Enricher{}); err != nil {
+		return nil, err
+	}
+	if err = definitions.Register_Details_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
+		return nil, err
+	}
+	if p.Assignments, err = definitions.New_Assignments_DeviceIDCustomer_Source(service); err != nil {
+		return nil, err
+	}
+	if p.Customers, err = definitions.New_Assignments_CustomerIDDetails_Source(service); err != nil {
+		return nil, err
+	}
+	if p.Details, err = definitions.New_Details_DeviceIDDetails_Source(service); err != nil {
+		return nil, err
+	}
+	if p.Enriched, err = definitions.New_Details_DeviceIDEnrichedDetails_View(service); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}

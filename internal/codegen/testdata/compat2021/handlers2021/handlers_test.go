@@ -1,0 +1,80 @@
+package handlers2021
+
+import (
+	"testing"
+
+	"example.com/golden/compat2021/internal/definitions"
+	"example.com/golden/compat2021/internal/definitions/assignments"
+	"example.com/golden/compat2021/internal/definitions/details"
+	"example.com/golden/compat2021/internal/definitions/models/kafmesh/customerId"
+	"example.com/golden/compat2021/internal/definitions/models/kafmesh/deviceId"
+	"github.com/kafmesh/kafmesh/kafmeshtest"
+)
+
+// The whole 2021-style service on the in-memory driver: sources emit, the
+// processor joins, looks up and counts in its state (State() starts as an
+// empty message), the sink collects and flushes, the view answers.
+func TestServiceWrittenFor2021(t *testing.T) {
+	d := kafmeshtest.NewDriver(t, 4)
+	svc := d.Service(definitions.Definition())
+	warehouse := &Warehouse{}
+	p, err := Register(svc, warehouse)
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(p.Customers.Emit(assignments.CustomerIDDetails_Message{Key: "c1", Value: &customerId.Details{Id: "c1"}}))
+	must(p.Assignments.Emit(assignments.DeviceIDCustomer_Message{Key: "d1", Value: &deviceId.Customer{Id: "c1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d2", Value: &deviceId.Details{Id: "d2"}})) // unassigned
+
+	got, err := p.Enriched.Get("d1")
+	if err != nil || got.GetId() != "c1" || got.GetTimeUnixMs() != 2 {
+		t.Fatalf("view d1: %v, %v; want customer c1 counted twice", got, err)
+	}
+	if missing, err := p.Enriched.Get("d2"); err != nil || missing != nil {
+		t.Errorf("view d2: %v, %v; want nil", missing, err)
+	}
+	if keys, err := p.Enriched.Keys(); err != nil || len(keys) != 1 {
+		t.Errorf("view keys %v, %v", keys, err)
+	}
+	if row := warehouse.Rows["d1"]; row.GetTimeUnixMs() != 2 {
+		t.Errorf("warehouse row %v; want count 2", row)
+	}
+}
+
+// A handler unit test in the 2021 style: a hand-written context.
+type fakeContext struct {
+	details.Enricher_ProcessorContext
+	key      string
+	customer *deviceId.Customer
+	state    *deviceId.EnrichedDetailsState
+	outputs  []*deviceId.EnrichedDetails
+}
+
+func (f *fakeContext) Key() string                               { return f.key }
+func (f *fakeContext) Join_DeviceIDCustomer() *deviceId.Customer { return f.customer }
+func (f *fakeContext) Lookup_CustomerIDDetails(string) *customerId.Details {
+	return &customerId.Details{}
+}
+func (f *fakeContext) State() *deviceId.EnrichedDetailsState      { return f.state }
+func (f *fakeContext) SaveState(s *deviceId.EnrichedDetailsState) { f.state = s }
+func (f *fakeContext) Output_DeviceIDEnrichedDetails(_ string, m *deviceId.EnrichedDetails) {
+	f.outputs = append(f.outputs, m)
+}
+
+func TestEnricherCounts(t *testing.T) {
+	ctx := &fakeContext{key: "d1", customer: &deviceId.Customer{Id: "c1"}, state: &deviceId.EnrichedDetailsState{TimeUnixMs: 4}}
+	if err := (&Enricher{}).HandleDeviceIDDetails(ctx, &deviceId.Details{}); err != nil {
+		t.Fatal(err)
+	}
+	if ctx.state.TimeUnixMs != 5 || len(ctx.outputs) != 1 || ctx.outputs[0].TimeUnixMs != 5 {
+		t.Errorf("state %v outputs %v", ctx.state, ctx.outputs)
+	}
+}

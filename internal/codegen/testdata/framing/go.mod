@@ -1,0 +1,3 @@
+module example.com/golden/framing
+
+go 1.26
