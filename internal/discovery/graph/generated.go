@@ -113,6 +113,13 @@ type ComplexityRoot struct {
 		Value   func(childComplexity int) int
 	}
 
+	MeshStatus struct {
+		Error  func(childComplexity int) int
+		ReadAt func(childComplexity int) int
+		Since  func(childComplexity int) int
+		Stale  func(childComplexity int) int
+	}
+
 	MessageField struct {
 		JSONName func(childComplexity int) int
 		KeyType  func(childComplexity int) int
@@ -209,15 +216,16 @@ type ComplexityRoot struct {
 	Query struct {
 		ComponentByID func(childComplexity int, id string) int
 		Kafka         func(childComplexity int) int
+		MeshStatus    func(childComplexity int) int
 		MessageSchema func(childComplexity int, name string) int
 		PodByID       func(childComplexity int, id string) int
-		Pods          func(childComplexity int) int
+		Pods          func(childComplexity int, first *int, after *string) int
 		ProcessorByID func(childComplexity int, id string) int
 		Search        func(childComplexity int, text string, limit *int) int
 		ServiceByID   func(childComplexity int, id string) int
-		Services      func(childComplexity int) int
+		Services      func(childComplexity int, first *int, after *string) int
 		TopicByID     func(childComplexity int, id string) int
-		Topics        func(childComplexity int) int
+		Topics        func(childComplexity int, first *int, after *string) int
 	}
 
 	Service struct {
@@ -378,9 +386,10 @@ type ProcessorOutputResolver interface {
 	Topic(ctx context.Context, obj *ProcessorOutput) (*Topic, error)
 }
 type QueryResolver interface {
-	Services(ctx context.Context) ([]*Service, error)
-	Pods(ctx context.Context) ([]*Pod, error)
-	Topics(ctx context.Context) ([]*Topic, error)
+	Services(ctx context.Context, first *int, after *string) ([]*Service, error)
+	Pods(ctx context.Context, first *int, after *string) ([]*Pod, error)
+	Topics(ctx context.Context, first *int, after *string) ([]*Topic, error)
+	MeshStatus(ctx context.Context) (*MeshStatus, error)
 	ServiceByID(ctx context.Context, id string) (*Service, error)
 	ComponentByID(ctx context.Context, id string) (*Component, error)
 	ProcessorByID(ctx context.Context, id string) (*Processor, error)
@@ -694,6 +703,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lookup.Value(childComplexity), true
+
+	case "MeshStatus.error":
+		if e.ComplexityRoot.MeshStatus.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Error(childComplexity), true
+	case "MeshStatus.readAt":
+		if e.ComplexityRoot.MeshStatus.ReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.ReadAt(childComplexity), true
+	case "MeshStatus.since":
+		if e.ComplexityRoot.MeshStatus.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Since(childComplexity), true
+	case "MeshStatus.stale":
+		if e.ComplexityRoot.MeshStatus.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Stale(childComplexity), true
 
 	case "MessageField.jsonName":
 		if e.ComplexityRoot.MessageField.JSONName == nil {
@@ -1101,6 +1135,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Kafka(childComplexity), true
+	case "Query.meshStatus":
+		if e.ComplexityRoot.Query.MeshStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MeshStatus(childComplexity), true
 	case "Query.messageSchema":
 		if e.ComplexityRoot.Query.MessageSchema == nil {
 			break
@@ -1128,7 +1168,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Pods(childComplexity), true
+		args, err := ec.field_Query_pods_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Pods(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.processorById":
 		if e.ComplexityRoot.Query.ProcessorByID == nil {
 			break
@@ -1167,7 +1212,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Services(childComplexity), true
+		args, err := ec.field_Query_services_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Services(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.topicById":
 		if e.ComplexityRoot.Query.TopicByID == nil {
 			break
@@ -1184,7 +1234,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Topics(childComplexity), true
+		args, err := ec.field_Query_topics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Topics(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "Service.components":
 		if e.ComplexityRoot.Service.Components == nil {
@@ -1801,6 +1856,20 @@ func (ec *executionContext) childFields_Kafka(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Kafka", field.Name)
 }
 
+func (ec *executionContext) childFields_MeshStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stale":
+		return ec.fieldContext_MeshStatus_stale(ctx, field)
+	case "since":
+		return ec.fieldContext_MeshStatus_since(ctx, field)
+	case "error":
+		return ec.fieldContext_MeshStatus_error(ctx, field)
+	case "readAt":
+		return ec.fieldContext_MeshStatus_readAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MeshStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_MessageField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2327,6 +2396,28 @@ func (ec *executionContext) field_Query_podById_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_pods_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_processorById_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2377,6 +2468,28 @@ func (ec *executionContext) field_Query_serviceById_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_services_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_topicById_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2391,12 +2504,34 @@ func (ec *executionContext) field_Query_topicById_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_topics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_watchProcessor_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "options",
 		func(ctx context.Context, v any) (*WatchProcessorInput, error) {
-			return ec.unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx, v)
+			return ec.unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -2515,7 +2650,7 @@ func (ec *executionContext) _Component_service(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2593,7 +2728,7 @@ func (ec *executionContext) _Component_processors(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2625,7 +2760,7 @@ func (ec *executionContext) _Component_sinks(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2657,7 +2792,7 @@ func (ec *executionContext) _Component_sources(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2689,7 +2824,7 @@ func (ec *executionContext) _Component_viewSinks(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2721,7 +2856,7 @@ func (ec *executionContext) _Component_viewSources(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2753,7 +2888,7 @@ func (ec *executionContext) _Component_views(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2785,7 +2920,7 @@ func (ec *executionContext) _Component_dependsOn(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2817,7 +2952,7 @@ func (ec *executionContext) _Component_dependents(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -2918,7 +3053,7 @@ func (ec *executionContext) _ConsumerGroupLag_topics(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
-			return ec.marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx, selections, v)
+			return ec.marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3019,7 +3154,7 @@ func (ec *executionContext) _ConsumerTopicLag_topic(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3429,6 +3564,98 @@ func (ec *executionContext) fieldContext_Lookup_key(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Lookup", field, false, false, "String")
 }
 
+func (ec *executionContext) _MeshStatus_stale(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _MeshStatus_since(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MeshStatus_error(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _MeshStatus_readAt(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_readAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Time")
+}
+
 func (ec *executionContext) _MessageField_name(ctx context.Context, field graphql.CollectedField, obj *MessageField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3649,7 +3876,7 @@ func (ec *executionContext) _MessageSchema_service(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -3681,7 +3908,7 @@ func (ec *executionContext) _MessageSchema_fields(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*MessageField) graphql.Marshaler {
-			return ec.marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx, selections, v)
+			return ec.marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3713,7 +3940,7 @@ func (ec *executionContext) _Operation_input(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Input) graphql.Marshaler {
-			return ec.marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐInput(ctx, selections, v)
+			return ec.marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐInput(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3791,7 +4018,7 @@ func (ec *executionContext) _Operation_actions(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Action) graphql.Marshaler {
-			return ec.marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐActionᚄ(ctx, selections, v)
+			return ec.marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐActionᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3823,7 +4050,7 @@ func (ec *executionContext) _Operation_pod(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Pod) graphql.Marshaler {
-			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
+			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4200,7 +4427,7 @@ func (ec *executionContext) _Pod_service(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4232,7 +4459,7 @@ func (ec *executionContext) _Pod_processors(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4264,7 +4491,7 @@ func (ec *executionContext) _Pod_sinks(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4296,7 +4523,7 @@ func (ec *executionContext) _Pod_sources(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4328,7 +4555,7 @@ func (ec *executionContext) _Pod_viewSinks(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4360,7 +4587,7 @@ func (ec *executionContext) _Pod_viewSources(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4392,7 +4619,7 @@ func (ec *executionContext) _Pod_views(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4447,7 +4674,7 @@ func (ec *executionContext) _Processor_component(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4548,7 +4775,7 @@ func (ec *executionContext) _Processor_persistence(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4580,7 +4807,7 @@ func (ec *executionContext) _Processor_pods(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4612,7 +4839,7 @@ func (ec *executionContext) _Processor_inputs(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
-			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4644,7 +4871,7 @@ func (ec *executionContext) _Processor_joins(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
-			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
+			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4676,7 +4903,7 @@ func (ec *executionContext) _Processor_lookups(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
-			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
+			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4708,7 +4935,7 @@ func (ec *executionContext) _Processor_outputs(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
-			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4740,7 +4967,7 @@ func (ec *executionContext) _Processor_lag(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
-			return ec.marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx, selections, v)
+			return ec.marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx, selections, v)
 		},
 		true,
 		false,
@@ -4795,7 +5022,7 @@ func (ec *executionContext) _ProcessorInput_processor(ctx context.Context, field
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4827,7 +5054,7 @@ func (ec *executionContext) _ProcessorInput_topic(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4882,7 +5109,7 @@ func (ec *executionContext) _ProcessorJoin_processor(ctx context.Context, field 
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4914,7 +5141,7 @@ func (ec *executionContext) _ProcessorJoin_topic(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4969,7 +5196,7 @@ func (ec *executionContext) _ProcessorLookup_processor(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5001,7 +5228,7 @@ func (ec *executionContext) _ProcessorLookup_topic(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5056,7 +5283,7 @@ func (ec *executionContext) _ProcessorOutput_processor(ctx context.Context, fiel
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5088,7 +5315,7 @@ func (ec *executionContext) _ProcessorOutput_topic(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5139,17 +5366,18 @@ func (ec *executionContext) _Query_services(ctx context.Context, field graphql.C
 			return ec.fieldContext_Query_services(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Services(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Services(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_services(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_services(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5158,6 +5386,17 @@ func (ec *executionContext) fieldContext_Query_services(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Service(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_services_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5171,17 +5410,18 @@ func (ec *executionContext) _Query_pods(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Query_pods(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Pods(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Pods(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_pods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_pods(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5190,6 +5430,17 @@ func (ec *executionContext) fieldContext_Query_pods(_ context.Context, field gra
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Pod(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pods_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5203,17 +5454,18 @@ func (ec *executionContext) _Query_topics(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Query_topics(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Topics(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Topics(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicᚄ(ctx, selections, v)
+			return ec.marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicᚄ(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_topics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_topics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5221,6 +5473,49 @@ func (ec *executionContext) fieldContext_Query_topics(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Topic(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_topics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_meshStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_meshStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MeshStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *MeshStatus) graphql.Marshaler {
+			return ec.marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_meshStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MeshStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -5240,7 +5535,7 @@ func (ec *executionContext) _Query_serviceById(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Service) graphql.Marshaler {
-			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
+			return ec.marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5284,7 +5579,7 @@ func (ec *executionContext) _Query_componentById(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5328,7 +5623,7 @@ func (ec *executionContext) _Query_processorById(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
-			return ec.marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+			return ec.marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5372,7 +5667,7 @@ func (ec *executionContext) _Query_topicById(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5416,7 +5711,7 @@ func (ec *executionContext) _Query_podById(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Pod) graphql.Marshaler {
-			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
+			return ec.marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5460,7 +5755,7 @@ func (ec *executionContext) _Query_search(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []SearchResult) graphql.Marshaler {
-			return ec.marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx, selections, v)
+			return ec.marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5504,7 +5799,7 @@ func (ec *executionContext) _Query_messageSchema(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
-			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
+			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5547,7 +5842,7 @@ func (ec *executionContext) _Query_kafka(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Kafka) graphql.Marshaler {
-			return ec.marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx, selections, v)
+			return ec.marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐKafka(ctx, selections, v)
 		},
 		true,
 		false,
@@ -5724,7 +6019,7 @@ func (ec *executionContext) _Service_components(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
+			return ec.marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5756,7 +6051,7 @@ func (ec *executionContext) _Service_dependsOn(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5788,7 +6083,7 @@ func (ec *executionContext) _Service_dependents(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5820,7 +6115,7 @@ func (ec *executionContext) _Service_pods(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5944,7 +6239,7 @@ func (ec *executionContext) _Sink_component(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6022,7 +6317,7 @@ func (ec *executionContext) _Sink_topic(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6054,7 +6349,7 @@ func (ec *executionContext) _Sink_pods(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6109,7 +6404,7 @@ func (ec *executionContext) _Source_component(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6141,7 +6436,7 @@ func (ec *executionContext) _Source_topic(ctx context.Context, field graphql.Col
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6173,7 +6468,7 @@ func (ec *executionContext) _Source_pods(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6206,7 +6501,7 @@ func (ec *executionContext) _Subscription_watchProcessor(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Operation) graphql.Marshaler {
-			return ec.marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐOperation(ctx, selections, v)
+			return ec.marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6341,7 +6636,7 @@ func (ec *executionContext) _Topic_messageSchema(ctx context.Context, field grap
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
-			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
+			return ec.marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6373,7 +6668,7 @@ func (ec *executionContext) _Topic_processorInputs(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
-			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6405,7 +6700,7 @@ func (ec *executionContext) _Topic_processorJoins(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
-			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
+			return ec.marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6437,7 +6732,7 @@ func (ec *executionContext) _Topic_processorLookups(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
-			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
+			return ec.marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6469,7 +6764,7 @@ func (ec *executionContext) _Topic_processorOutputs(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
-			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
+			return ec.marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6501,7 +6796,7 @@ func (ec *executionContext) _Topic_processorPersistences(ctx context.Context, fi
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Processor) graphql.Marshaler {
-			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
+			return ec.marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6533,7 +6828,7 @@ func (ec *executionContext) _Topic_sinks(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Sink) graphql.Marshaler {
-			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
+			return ec.marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6565,7 +6860,7 @@ func (ec *executionContext) _Topic_sources(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Source) graphql.Marshaler {
-			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
+			return ec.marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6597,7 +6892,7 @@ func (ec *executionContext) _Topic_viewSinks(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
-			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
+			return ec.marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6629,7 +6924,7 @@ func (ec *executionContext) _Topic_viewSources(ctx context.Context, field graphq
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
-			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
+			return ec.marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6661,7 +6956,7 @@ func (ec *executionContext) _Topic_views(ctx context.Context, field graphql.Coll
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*View) graphql.Marshaler {
-			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
+			return ec.marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6693,7 +6988,7 @@ func (ec *executionContext) _Topic_producers(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Part) graphql.Marshaler {
-			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
+			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6716,7 +7011,7 @@ func (ec *executionContext) _Topic_consumers(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []Part) graphql.Marshaler {
-			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
+			return ec.marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6739,7 +7034,7 @@ func (ec *executionContext) _Topic_producerServices(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6771,7 +7066,7 @@ func (ec *executionContext) _Topic_consumerServices(ctx context.Context, field g
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
-			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
+			return ec.marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6826,7 +7121,7 @@ func (ec *executionContext) _Topic_settings(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
-			return ec.marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx, selections, v)
+			return ec.marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicSettings(ctx, selections, v)
 		},
 		true,
 		false,
@@ -6927,7 +7222,7 @@ func (ec *executionContext) _TopicConfig_source(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
-			return ec.marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx, selections, v)
+			return ec.marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7019,7 +7314,7 @@ func (ec *executionContext) _TopicSettings_configs(ctx context.Context, field gr
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
-			return ec.marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx, selections, v)
+			return ec.marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7120,7 +7415,7 @@ func (ec *executionContext) _View_component(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7152,7 +7447,7 @@ func (ec *executionContext) _View_topic(ctx context.Context, field graphql.Colle
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7184,7 +7479,7 @@ func (ec *executionContext) _View_pods(ctx context.Context, field graphql.Collec
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7239,7 +7534,7 @@ func (ec *executionContext) _ViewSink_component(ctx context.Context, field graph
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7317,7 +7612,7 @@ func (ec *executionContext) _ViewSink_topic(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7349,7 +7644,7 @@ func (ec *executionContext) _ViewSink_pods(ctx context.Context, field graphql.Co
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7404,7 +7699,7 @@ func (ec *executionContext) _ViewSource_component(ctx context.Context, field gra
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Component) graphql.Marshaler {
-			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
+			return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7482,7 +7777,7 @@ func (ec *executionContext) _ViewSource_topic(ctx context.Context, field graphql
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
-			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+			return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7514,7 +7809,7 @@ func (ec *executionContext) _ViewSource_pods(ctx context.Context, field graphql.
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
-			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
+			return ec.marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -9235,6 +9530,54 @@ func (ec *executionContext) _Lookup(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var meshStatusImplementors = []string{"MeshStatus"}
+
+func (ec *executionContext) _MeshStatus(ctx context.Context, sel ast.SelectionSet, obj *MeshStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, meshStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MeshStatus")
+		case "stale":
+			out.Values[i] = ec._MeshStatus_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._MeshStatus_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._MeshStatus_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "readAt":
+			out.Values[i] = ec._MeshStatus_readAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageFieldImplementors = []string{"MessageField"}
 
 func (ec *executionContext) _MessageField(ctx context.Context, sel ast.SelectionSet, obj *MessageField) graphql.Marshaler {
@@ -9890,6 +10233,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_topics(ctx, field)
+				})
+		case "meshStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_meshStatus(ctx, field)
 				})
 		case "serviceById":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11003,7 +11352,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
-func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐAction(ctx context.Context, sel ast.SelectionSet, v Action) graphql.Marshaler {
+func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐAction(ctx context.Context, sel ast.SelectionSet, v Action) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Action!")
 		return graphql.Null
@@ -11011,11 +11360,11 @@ func (ec *executionContext) marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdi
 	return ec._Action(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []Action) graphql.Marshaler {
+func (ec *executionContext) marshalNAction2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐActionᚄ(ctx context.Context, sel ast.SelectionSet, v []Action) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐAction(ctx, sel, v[i])
+		return ec.marshalNAction2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐAction(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11041,11 +11390,11 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
-func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponentᚄ(ctx context.Context, sel ast.SelectionSet, v []*Component) graphql.Marshaler {
+func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponentᚄ(ctx context.Context, sel ast.SelectionSet, v []*Component) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx, sel, v[i])
+		return ec.marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11057,7 +11406,7 @@ func (ec *executionContext) marshalNComponent2ᚕᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
+func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Component!")
 		return graphql.Null
@@ -11065,11 +11414,11 @@ func (ec *executionContext) marshalNComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Component(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
+func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLagᚄ(ctx context.Context, sel ast.SelectionSet, v []*ConsumerTopicLag) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx, sel, v[i])
+		return ec.marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11081,7 +11430,7 @@ func (ec *executionContext) marshalNConsumerTopicLag2ᚕᚖgithubᚗcomᚋkafmes
 	return ret
 }
 
-func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerTopicLag) graphql.Marshaler {
+func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerTopicLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerTopicLag) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ConsumerTopicLag!")
 		return graphql.Null
@@ -11117,7 +11466,7 @@ func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.Selec
 	return res
 }
 
-func (ec *executionContext) marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐInput(ctx context.Context, sel ast.SelectionSet, v *Input) graphql.Marshaler {
+func (ec *executionContext) marshalNInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐInput(ctx context.Context, sel ast.SelectionSet, v *Input) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Input!")
 		return graphql.Null
@@ -11153,11 +11502,19 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
-func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*MessageField) graphql.Marshaler {
+func (ec *executionContext) marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx context.Context, sel ast.SelectionSet, v *MeshStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MeshStatus!")
+		return graphql.Null
+	}
+	return ec._MeshStatus(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*MessageField) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageField(ctx, sel, v[i])
+		return ec.marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageField(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11169,7 +11526,7 @@ func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋ
 	return ret
 }
 
-func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageField(ctx context.Context, sel ast.SelectionSet, v *MessageField) graphql.Marshaler {
+func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageField(ctx context.Context, sel ast.SelectionSet, v *MessageField) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MessageField!")
 		return graphql.Null
@@ -11177,7 +11534,7 @@ func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ec._MessageField(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
+func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Operation!")
 		return graphql.Null
@@ -11185,7 +11542,7 @@ func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Operation(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPart(ctx context.Context, sel ast.SelectionSet, v Part) graphql.Marshaler {
+func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPart(ctx context.Context, sel ast.SelectionSet, v Part) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Part!")
 		return graphql.Null
@@ -11193,11 +11550,11 @@ func (ec *executionContext) marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdisc
 	return ec._Part(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPartᚄ(ctx context.Context, sel ast.SelectionSet, v []Part) graphql.Marshaler {
+func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartᚄ(ctx context.Context, sel ast.SelectionSet, v []Part) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPart(ctx, sel, v[i])
+		return ec.marshalNPart2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPart(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11209,11 +11566,11 @@ func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ret
 }
 
-func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPodᚄ(ctx context.Context, sel ast.SelectionSet, v []*Pod) graphql.Marshaler {
+func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx context.Context, sel ast.SelectionSet, v []*Pod) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx, sel, v[i])
+		return ec.marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11225,7 +11582,7 @@ func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
+func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Pod!")
 		return graphql.Null
@@ -11233,11 +11590,11 @@ func (ec *executionContext) marshalNPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdi
 	return ec._Pod(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx context.Context, sel ast.SelectionSet, v []*Processor) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorᚄ(ctx context.Context, sel ast.SelectionSet, v []*Processor) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx, sel, v[i])
+		return ec.marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11249,7 +11606,7 @@ func (ec *executionContext) marshalNProcessor2ᚕᚖgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Processor!")
 		return graphql.Null
@@ -11257,11 +11614,11 @@ func (ec *executionContext) marshalNProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ec._Processor(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorInput) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInput(ctx, sel, v[i])
+		return ec.marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInput(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11273,7 +11630,7 @@ func (ec *executionContext) marshalNProcessorInput2ᚕᚖgithubᚗcomᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorInput(ctx context.Context, sel ast.SelectionSet, v *ProcessorInput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorInput(ctx context.Context, sel ast.SelectionSet, v *ProcessorInput) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorInput!")
 		return graphql.Null
@@ -11281,11 +11638,11 @@ func (ec *executionContext) marshalNProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋk
 	return ec._ProcessorInput(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoinᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorJoin) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoin(ctx, sel, v[i])
+		return ec.marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoin(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11297,7 +11654,7 @@ func (ec *executionContext) marshalNProcessorJoin2ᚕᚖgithubᚗcomᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorJoin(ctx context.Context, sel ast.SelectionSet, v *ProcessorJoin) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorJoin(ctx context.Context, sel ast.SelectionSet, v *ProcessorJoin) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorJoin!")
 		return graphql.Null
@@ -11305,11 +11662,11 @@ func (ec *executionContext) marshalNProcessorJoin2ᚖgithubᚗcomᚋkafmeshᚋka
 	return ec._ProcessorJoin(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookupᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorLookup) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookup(ctx, sel, v[i])
+		return ec.marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookup(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11321,7 +11678,7 @@ func (ec *executionContext) marshalNProcessorLookup2ᚕᚖgithubᚗcomᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorLookup(ctx context.Context, sel ast.SelectionSet, v *ProcessorLookup) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorLookup(ctx context.Context, sel ast.SelectionSet, v *ProcessorLookup) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorLookup!")
 		return graphql.Null
@@ -11329,11 +11686,11 @@ func (ec *executionContext) marshalNProcessorLookup2ᚖgithubᚗcomᚋkafmeshᚋ
 	return ec._ProcessorLookup(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutputᚄ(ctx context.Context, sel ast.SelectionSet, v []*ProcessorOutput) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutput(ctx, sel, v[i])
+		return ec.marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutput(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11345,7 +11702,7 @@ func (ec *executionContext) marshalNProcessorOutput2ᚕᚖgithubᚗcomᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessorOutput(ctx context.Context, sel ast.SelectionSet, v *ProcessorOutput) graphql.Marshaler {
+func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessorOutput(ctx context.Context, sel ast.SelectionSet, v *ProcessorOutput) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ProcessorOutput!")
 		return graphql.Null
@@ -11353,7 +11710,7 @@ func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋ
 	return ec._ProcessorOutput(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResult(ctx context.Context, sel ast.SelectionSet, v SearchResult) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResult(ctx context.Context, sel ast.SelectionSet, v SearchResult) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SearchResult!")
 		return graphql.Null
@@ -11361,11 +11718,11 @@ func (ec *executionContext) marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmes
 	return ec._SearchResult(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx context.Context, sel ast.SelectionSet, v []SearchResult) graphql.Marshaler {
+func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResultᚄ(ctx context.Context, sel ast.SelectionSet, v []SearchResult) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSearchResult(ctx, sel, v[i])
+		return ec.marshalNSearchResult2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSearchResult(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11377,11 +11734,11 @@ func (ec *executionContext) marshalNSearchResult2ᚕgithubᚗcomᚋkafmeshᚋkaf
 	return ret
 }
 
-func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐServiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Service) graphql.Marshaler {
+func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐServiceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Service) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx, sel, v[i])
+		return ec.marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11393,7 +11750,7 @@ func (ec *executionContext) marshalNService2ᚕᚖgithubᚗcomᚋkafmeshᚋkafme
 	return ret
 }
 
-func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
+func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Service!")
 		return graphql.Null
@@ -11401,11 +11758,11 @@ func (ec *executionContext) marshalNService2ᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ec._Service(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*Sink) graphql.Marshaler {
+func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*Sink) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSink(ctx, sel, v[i])
+		return ec.marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSink(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11417,7 +11774,7 @@ func (ec *executionContext) marshalNSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSink(ctx context.Context, sel ast.SelectionSet, v *Sink) graphql.Marshaler {
+func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSink(ctx context.Context, sel ast.SelectionSet, v *Sink) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Sink!")
 		return graphql.Null
@@ -11425,11 +11782,11 @@ func (ec *executionContext) marshalNSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ec._Sink(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Source) graphql.Marshaler {
+func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*Source) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSource(ctx, sel, v[i])
+		return ec.marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSource(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11441,7 +11798,7 @@ func (ec *executionContext) marshalNSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmes
 	return ret
 }
 
-func (ec *executionContext) marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐSource(ctx context.Context, sel ast.SelectionSet, v *Source) graphql.Marshaler {
+func (ec *executionContext) marshalNSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSource(ctx context.Context, sel ast.SelectionSet, v *Source) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Source!")
 		return graphql.Null
@@ -11477,11 +11834,11 @@ func (ec *executionContext) marshalNTime2timeᚐTime(ctx context.Context, sel as
 	return res
 }
 
-func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicᚄ(ctx context.Context, sel ast.SelectionSet, v []*Topic) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx, sel, v[i])
+		return ec.marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11493,7 +11850,7 @@ func (ec *executionContext) marshalNTopic2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh
 	return ret
 }
 
-func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
+func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Topic!")
 		return graphql.Null
@@ -11501,11 +11858,11 @@ func (ec *executionContext) marshalNTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋ
 	return ec._Topic(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicConfig) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx, sel, v[i])
+		return ec.marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfig(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11517,7 +11874,7 @@ func (ec *executionContext) marshalNTopicConfig2ᚕᚖgithubᚗcomᚋkafmeshᚋk
 	return ret
 }
 
-func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfig(ctx context.Context, sel ast.SelectionSet, v *TopicConfig) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfig(ctx context.Context, sel ast.SelectionSet, v *TopicConfig) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TopicConfig!")
 		return graphql.Null
@@ -11525,21 +11882,21 @@ func (ec *executionContext) marshalNTopicConfig2ᚖgithubᚗcomᚋkafmeshᚋkafm
 	return ec._TopicConfig(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, v any) (TopicConfigSource, error) {
+func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, v any) (TopicConfigSource, error) {
 	var res TopicConfigSource
 	err := res.UnmarshalGQL(v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
-func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
+func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
 	return v
 }
 
-func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
+func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐView(ctx, sel, v[i])
+		return ec.marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐView(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11551,7 +11908,7 @@ func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 	return ret
 }
 
-func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐView(ctx context.Context, sel ast.SelectionSet, v *View) graphql.Marshaler {
+func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐView(ctx context.Context, sel ast.SelectionSet, v *View) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "View!")
 		return graphql.Null
@@ -11559,11 +11916,11 @@ func (ec *executionContext) marshalNView2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋd
 	return ec._View(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSinkᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSink) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSink(ctx, sel, v[i])
+		return ec.marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSink(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11575,7 +11932,7 @@ func (ec *executionContext) marshalNViewSink2ᚕᚖgithubᚗcomᚋkafmeshᚋkafm
 	return ret
 }
 
-func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSink(ctx context.Context, sel ast.SelectionSet, v *ViewSink) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSink(ctx context.Context, sel ast.SelectionSet, v *ViewSink) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ViewSink!")
 		return graphql.Null
@@ -11583,11 +11940,11 @@ func (ec *executionContext) marshalNViewSink2ᚖgithubᚗcomᚋkafmeshᚋkafmesh
 	return ec._ViewSink(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSourceᚄ(ctx context.Context, sel ast.SelectionSet, v []*ViewSource) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSource(ctx, sel, v[i])
+		return ec.marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSource(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -11599,7 +11956,7 @@ func (ec *executionContext) marshalNViewSource2ᚕᚖgithubᚗcomᚋkafmeshᚋka
 	return ret
 }
 
-func (ec *executionContext) marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐViewSource(ctx context.Context, sel ast.SelectionSet, v *ViewSource) graphql.Marshaler {
+func (ec *executionContext) marshalNViewSource2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewSource(ctx context.Context, sel ast.SelectionSet, v *ViewSource) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "ViewSource!")
 		return graphql.Null
@@ -11779,14 +12136,14 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
-func (ec *executionContext) marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
+func (ec *executionContext) marshalOComponent2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐComponent(ctx context.Context, sel ast.SelectionSet, v *Component) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Component(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
+func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐConsumerGroupLag(ctx context.Context, sel ast.SelectionSet, v *ConsumerGroupLag) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11810,6 +12167,24 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {
 	if v == nil {
 		return nil, nil
@@ -11828,35 +12203,35 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	return res
 }
 
-func (ec *executionContext) marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐKafka(ctx context.Context, sel ast.SelectionSet, v *Kafka) graphql.Marshaler {
+func (ec *executionContext) marshalOKafka2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐKafka(ctx context.Context, sel ast.SelectionSet, v *Kafka) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Kafka(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐMessageSchema(ctx context.Context, sel ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
+func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageSchema(ctx context.Context, sel ast.SelectionSet, v *MessageSchema) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._MessageSchema(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
+func (ec *executionContext) marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Pod(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
+func (ec *executionContext) marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx context.Context, sel ast.SelectionSet, v *Processor) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Processor(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
+func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
@@ -11899,21 +12274,21 @@ func (ec *executionContext) marshalOTime2ᚖtimeᚐTime(ctx context.Context, sel
 	return res
 }
 
-func (ec *executionContext) marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
+func (ec *executionContext) marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx context.Context, sel ast.SelectionSet, v *Topic) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Topic(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐTopicSettings(ctx context.Context, sel ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
+func (ec *executionContext) marshalOTopicSettings2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicSettings(ctx context.Context, sel ast.SelectionSet, v *TopicSettings) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._TopicSettings(ctx, sel, v)
 }
 
-func (ec *executionContext) unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx context.Context, v any) (*WatchProcessorInput, error) {
+func (ec *executionContext) unmarshalOWatchProcessorInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐWatchProcessorInput(ctx context.Context, v any) (*WatchProcessorInput, error) {
 	if v == nil {
 		return nil, nil
 	}

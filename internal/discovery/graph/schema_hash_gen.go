@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "e1f8628080024e33a0a663b5773cb13c5f5641f67bf01eacb7596081fd5da703"
+const generatedFrom = "a56f8e3a446dace315317900185e0929fb0755936d5916b696feb175cd149974"
