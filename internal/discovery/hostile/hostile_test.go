@@ -512,4 +512,3 @@ func (spaces) Read(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
-
