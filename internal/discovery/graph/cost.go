@@ -218,6 +218,9 @@ func replaceTripped(ctx context.Context, resp *graphql.Response) *graphql.Respon
 	if g == nil || resp == nil {
 		return resp
 	}
+	if ctx.Err() != nil {
+		g.trip(deadlineMessage(ctx)) // answered, but too late
+	}
 	if m := g.tripped.Load(); m != nil {
 		return limitResponse(*m)
 	}
