@@ -3,106 +3,217 @@ package graph
 import (
 	"context"
 	"math"
+	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
 )
 
 // The cost model: an operation costs the number of fields its answer can
-// hold at most, on the snapshot it will be answered from. A list field
-// multiplies the cost of its selection by the longest the list can be in
-// that snapshot (listBounds), so `{ pods { sources { pods { … } } } }`
-// costs what it would return, not one per field as written. The cost is
-// computed before any resolver runs; an operation over the limit gets an
-// error naming the limit and its value.
+// hold at most, on the snapshot it will be answered from. The estimate
+// walks the operation level by level and keeps, for each level, how many
+// objects it can hold at most: a list field multiplies its parent level's
+// count by the longest that list is on any one object of the snapshot,
+// and, when the parent level holds distinct objects (a top-level list, or
+// lists where every child has one parent, such as Service.components),
+// by no more than the relations that exist between the two types in all.
+// So `{ pods { sources { pods { … } } } }` costs what it would return, and
+// `{ topics { producerServices { name } } }` costs the topics plus their
+// producers, not every topic times the busiest topic's producers. The
+// cost is computed before any resolver runs; an operation over the limit
+// gets an error naming the limit and its value.
 
 // Bounds of lists whose length the mesh graph does not tell.
 const (
-	boundLagTopics    = 100 // ConsumerGroupLag.topics: topics a group commits to
+	boundLagTopicsMin = 10  // ConsumerGroupLag.topics: at least this, else a processor's topics
 	boundTopicConfigs = 100 // TopicSettings.configs: Kafka has fewer topic configs
 	boundSchemaFields = 500 // MessageSchema.fields
 	boundActions      = 100 // Operation.actions, per operation
 	boundSearch       = 500 // Query.search's largest limit
+	boundIntrospect   = 64  // any list of the introspection types
 )
 
 // listBounds are upper bounds of the lengths of the lists of one snapshot.
 type listBounds struct {
 	// count is the number of objects of each GraphQL type in the snapshot.
 	count map[string]int
-	// fan is the most relations any one node or pod has: edges in and
-	// out, pods reporting a node, nodes of one kind a pod reports.
-	fan int
+	// fan[parent][elem] is the most objects of type elem any one object of
+	// type parent is related to (by an edge, as a pod reporting the node,
+	// or as a node a pod reports): a list of them on one object is never
+	// longer. pairs[parent][elem] is the number of such relations in all:
+	// the lists of distinct parents never hold more together.
+	fan, pairs map[string]map[string]int
 }
 
-// boundsOf measures g once; the result is cached per graph.
+// partKinds are the kinds the union Part holds.
+var partKinds = map[mesh.Kind]bool{mesh.KindProcessor: true, mesh.KindSource: true, mesh.KindSink: true,
+	mesh.KindView: true, mesh.KindViewSource: true, mesh.KindViewSink: true}
+
+// edgeTypes are the GraphQL types of a processor's edges, by relation.
+var edgeTypes = map[mesh.Rel]string{mesh.RelReads: "ProcessorInput", mesh.RelJoins: "ProcessorJoin",
+	mesh.RelLooksUp: "ProcessorLookup", mesh.RelWrites: "ProcessorOutput"}
+
+// uniqueParent are the list fields whose elements each belong to one
+// object of the parent type: distinct parents give distinct children.
+var uniqueParent = map[string]bool{
+	"Service.components": true, "Service.pods": true,
+	"Component.processors": true, "Component.sinks": true, "Component.sources": true,
+	"Component.viewSinks": true, "Component.viewSources": true, "Component.views": true,
+	"Processor.inputs": true, "Processor.joins": true, "Processor.lookups": true, "Processor.outputs": true,
+	"Topic.processorInputs": true, "Topic.processorJoins": true, "Topic.processorLookups": true, "Topic.processorOutputs": true,
+}
+
+// boundsOf measures g; the result is cached per graph (boundsCache).
 func boundsOf(g *mesh.Graph) *listBounds {
-	b := &listBounds{count: map[string]int{}}
-	parts := 0
-	for _, k := range []mesh.Kind{mesh.KindService, mesh.KindComponent, mesh.KindProcessor, mesh.KindSource,
-		mesh.KindSink, mesh.KindView, mesh.KindViewSource, mesh.KindViewSink, mesh.KindTopic} {
+	b := &listBounds{count: map[string]int{}, fan: map[string]map[string]int{}, pairs: map[string]map[string]int{}}
+	add := func(parent, elem string, n int) {
+		if b.fan[parent] == nil {
+			b.fan[parent], b.pairs[parent] = map[string]int{}, map[string]int{}
+		}
+		b.fan[parent][elem] = max(b.fan[parent][elem], n)
+		b.pairs[parent][elem] += n
+	}
+	for _, k := range mesh.NodeKinds {
 		ns := g.Nodes(k)
 		b.count[string(k)] = len(ns)
-		switch k {
-		case mesh.KindService, mesh.KindComponent, mesh.KindTopic:
-		default:
-			parts += len(ns)
+		if partKinds[k] {
+			b.count["Part"] += len(ns)
 		}
 		for _, n := range ns {
-			b.fan = max(b.fan, len(g.Out(n.ID))+len(g.In(n.ID)), len(g.PodsOf(n.ID)))
+			per := map[string]int{}
+			for _, e := range append(g.Out(n.ID), g.In(n.ID)...) {
+				other := e.To
+				if other == n.ID {
+					other = e.From
+				}
+				ok := mesh.KindOf(other)
+				per[string(ok)]++
+				if partKinds[ok] {
+					per["Part"]++
+				}
+				if t, isEdge := edgeTypes[e.Rel]; isEdge && mesh.KindOf(e.From) == mesh.KindProcessor {
+					per[t]++
+				}
+			}
+			for t, c := range per {
+				add(string(k), t, c)
+			}
+			add(string(k), "Pod", len(g.PodsOf(n.ID)))
 		}
 	}
-	b.count["Part"] = parts
 	pods := g.Pods()
 	b.count["Pod"] = len(pods)
 	for _, p := range pods {
-		for _, k := range []mesh.Kind{mesh.KindProcessor, mesh.KindSource, mesh.KindSink, mesh.KindView, mesh.KindViewSource, mesh.KindViewSink} {
-			b.fan = max(b.fan, len(g.NodesOfPod(p.ID, k)))
+		for _, k := range mesh.NodeKinds {
+			add("Pod", string(k), len(g.NodesOfPod(p.ID, k)))
 		}
 	}
-	edges := len(g.Edges())
-	for _, t := range []string{"ProcessorInput", "ProcessorJoin", "ProcessorLookup", "ProcessorOutput"} {
-		b.count[t] = edges
+	for _, e := range g.Edges() {
+		if t, isEdge := edgeTypes[e.Rel]; isEdge && mesh.KindOf(e.From) == mesh.KindProcessor {
+			b.count[t]++
+		}
 	}
 	return b
 }
 
-// length bounds the list field parent.field of element type elem.
-func (b *listBounds) length(parent, field, elem string, args map[string]any) int {
-	n := 0
-	switch {
-	case parent == "Query" && field == "search":
-		n = 50
-		if v, ok := intArg(args, "limit"); ok && v > 0 && v <= boundSearch {
-			n = v
-		} else if ok {
-			n = boundSearch
-		}
-	case parent == "Query":
-		n = b.count[elem]
-		if v, ok := intArg(args, "first"); ok && v >= 0 && v < n {
-			n = v
-		}
-	case field == "dependsOn" || field == "dependents" || field == "producerServices" || field == "consumerServices":
-		// Two hops away (through topics): any of them.
-		n = b.count[elem]
-	case parent == "ConsumerGroupLag":
-		n = boundLagTopics
-	case parent == "TopicSettings":
-		n = boundTopicConfigs
-	case parent == "MessageSchema":
-		n = boundSchemaFields
-	case parent == "Operation":
-		n = boundActions
-	default:
-		n = min(b.count[elem], b.fan)
-		if _, known := b.count[elem]; !known {
-			n = b.fan
+// level is what the estimate knows of the objects at one level of an
+// answer: at most n of them, and whether they are distinct.
+type level struct {
+	n        int
+	distinct bool
+}
+
+// estimate is the most fields the answer to op can hold on the snapshot
+// b measured.
+func estimate(b *listBounds, op *ast.OperationDefinition, vars map[string]any) int {
+	return b.set(op.SelectionSet, level{n: 1, distinct: true}, vars)
+}
+
+func (b *listBounds) set(ss ast.SelectionSet, lv level, vars map[string]any) int {
+	total := 0
+	for _, sel := range ss {
+		switch s := sel.(type) {
+		case *ast.Field:
+			total = satAdd(total, b.field(s, lv, vars))
+		case *ast.InlineFragment:
+			// Type conditions split a level; counting each against the
+			// whole level only overestimates.
+			total = satAdd(total, b.set(s.SelectionSet, lv, vars))
+		case *ast.FragmentSpread:
+			if s.Definition != nil {
+				total = satAdd(total, b.set(s.Definition.SelectionSet, lv, vars))
+			}
 		}
 	}
-	return max(n, 1)
+	return total
+}
+
+func (b *listBounds) field(f *ast.Field, lv level, vars map[string]any) int {
+	here := lv.n // the field itself, once per object of the level
+	if f.Definition == nil || f.ObjectDefinition == nil {
+		return here
+	}
+	child := level{n: lv.n}
+	if f.Definition.Type.Elem != nil {
+		child = b.list(f.ObjectDefinition.Name, f.Name, f.Definition.Type.Name(), f.ArgumentMap(vars), lv)
+	}
+	if len(f.SelectionSet) == 0 {
+		if f.Definition.Type.Elem != nil {
+			return satAdd(here, child.n) // a list of scalars: its elements
+		}
+		return here
+	}
+	return satAdd(here, b.set(f.SelectionSet, child, vars))
+}
+
+// list is the level a list field parent.field of element type elem makes
+// under lv.
+func (b *listBounds) list(parent, field, elem string, args map[string]any, lv level) level {
+	per, distinct := 0, false
+	pairs := -1 // no bound on the level's total
+	switch {
+	case strings.HasPrefix(parent, "__") || strings.HasPrefix(elem, "__"):
+		per = boundIntrospect
+	case parent == "Query" && field == "search":
+		per = 50
+		if v, ok := intArg(args, "limit"); ok && v > 0 && v <= boundSearch {
+			per = v
+		} else if ok {
+			per = boundSearch
+		}
+	case parent == "Query":
+		per, distinct = b.count[elem], true
+		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
+			per = v
+		}
+	case field == "dependsOn" || field == "dependents":
+		per = b.count[elem] // two hops away, through topics: any of them
+	case field == "producerServices" || field == "consumerServices":
+		// One service per producing or consuming part, at most.
+		per, pairs = min(b.count[elem], b.fan[parent]["Part"]), b.pairs[parent]["Part"]
+	case parent == "ConsumerGroupLag":
+		per = max(boundLagTopicsMin, b.fan["Processor"]["Topic"])
+	case parent == "TopicSettings":
+		per = boundTopicConfigs
+	case parent == "MessageSchema":
+		per = boundSchemaFields
+	case parent == "Operation":
+		per = boundActions
+	case b.fan[parent] != nil:
+		per, pairs = min(b.count[elem], b.fan[parent][elem]), b.pairs[parent][elem]
+		distinct = uniqueParent[parent+"."+field]
+	default:
+		per = b.count[elem]
+	}
+	n := satMul(lv.n, max(per, 1))
+	if lv.distinct && pairs >= 0 {
+		n = min(n, max(pairs, 1))
+	}
+	return level{n: n, distinct: distinct && lv.distinct}
 }
 
 func intArg(args map[string]any, name string) (int, bool) {
@@ -115,27 +226,6 @@ func intArg(args map[string]any, name string) (int, bool) {
 		return int(v), true
 	}
 	return 0, false
-}
-
-type boundsKey struct{}
-
-// costedSchema is the executable schema with the cost model: it answers
-// Complexity for list fields from the bounds in the context (introspection
-// and other fields keep gqlgen's 1 + children).
-type costedSchema struct{ graphql.ExecutableSchema }
-
-func (c costedSchema) Complexity(ctx context.Context, typeName, field string, child int, args map[string]any) (int, bool) {
-	b, _ := ctx.Value(boundsKey{}).(*listBounds)
-	def := c.Schema().Types[typeName]
-	if b == nil || def == nil || def.BuiltIn {
-		return 0, false
-	}
-	f := def.Fields.ForName(field)
-	if f == nil || f.Type.Elem == nil {
-		return 0, false
-	}
-	n := b.length(typeName, field, f.Type.Elem.Name(), args)
-	return satAdd(1, satMul(n, max(child, 1))), true
 }
 
 func satAdd(a, b int) int {

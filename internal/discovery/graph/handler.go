@@ -11,7 +11,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -129,7 +128,7 @@ func (cfg *HandlerConfig) defaults() {
 // and no mutations (the schema has none).
 func NewHandler(cfg HandlerConfig) http.Handler {
 	cfg.defaults()
-	es := costedSchema{NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status}})}
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,
@@ -159,8 +158,7 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 			return graphql.OneShot(graphql.ErrorResponse(ctx, "reading the mesh failed: %v", err))
 		}
 		oc := graphql.GetOperationContext(ctx)
-		cctx := context.WithValue(ctx, boundsKey{}, bounds.of(g))
-		if cost := complexity.Calculate(cctx, es, oc.Operation, oc.Variables); cost > cfg.MaxComplexity {
+		if cost := estimate(bounds.of(g), oc.Operation, oc.Variables); cost > cfg.MaxComplexity {
 			return graphql.OneShot(limitResponse(limitMessage(
 				"operation would answer up to %d fields, more than the limit of %d (--max-query-complexity); select fewer fields or page lists with first", cost, cfg.MaxComplexity)))
 		}

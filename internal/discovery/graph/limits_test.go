@@ -47,15 +47,58 @@ func limitError(t *testing.T, r gqlResponse, want string) {
 	}
 }
 
-func TestCostModelMultipliesByListLengths(t *testing.T) {
-	url, _ := limited(t, graph.HandlerConfig{MaxComplexity: 60})
-	// services (2) × components (≤ fan) × processors … : a handful of
-	// fields written, far more answered.
-	limitError(t, post(t, url, `{ services { components { processors { inputs { topic { processorInputs { processor { id } } } } } } } }`, nil),
-		"more than the limit of 60 (--max-query-complexity)")
-	// first bounds a list's multiplier.
-	if r := post(t, url, `{ services(first: 1) { name } pods(first: 1) { id } }`, nil); len(r.Errors) > 0 {
-		t.Fatalf("paged query refused: %+v", r.Errors)
+// keys counts the fields of an answer: every key of every object.
+func keys(v any) int {
+	switch v := v.(type) {
+	case map[string]any:
+		n := len(v)
+		for _, x := range v {
+			n += keys(x)
+		}
+		return n
+	case []any:
+		n := 0
+		for _, x := range v {
+			n += keys(x)
+		}
+		return n
+	}
+	return 0
+}
+
+// The estimate bounds the answer from above: for each query, the fields
+// the answer really has are at most the cost the refusal names.
+func TestCostModelBoundsTheAnswer(t *testing.T) {
+	open, _ := limited(t, graph.HandlerConfig{})
+	tight, _ := limited(t, graph.HandlerConfig{MaxComplexity: 1})
+	for _, q := range []string{
+		`{ services { components { processors { inputs { topic { processorInputs { processor { id } } } } } } } }`,
+		`{ pods { processors { pods { processors { id name } } } } }`,
+		`{ topics { name producerServices { name } consumerServices { name } producers { __typename ... on Processor { name } } } }`,
+		`{ services { name dependsOn { name dependents { name } } pods { id } } }`,
+		`{ search(text: "e") { __typename ... on Topic { name } ... on Service { components { name } } } }`,
+	} {
+		var data any
+		r := post(t, open, q, nil)
+		if len(r.Errors) > 0 {
+			t.Fatalf("%s: %+v", q, r.Errors)
+		}
+		_ = json.Unmarshal(r.Data, &data)
+		r = post(t, tight, q, nil)
+		var est int
+		if len(r.Errors) != 1 {
+			t.Fatalf("%s with a limit of 1: %+v", q, r)
+		}
+		if _, err := fmt.Sscanf(r.Errors[0].Message, "operation would answer up to %d fields", &est); err != nil {
+			t.Fatalf("refusal %q: %v", r.Errors[0].Message, err)
+		}
+		if got := keys(data); got > est || est > 50*got+50 {
+			t.Errorf("%s: the answer has %d fields, the estimate says %d", q, got, est)
+		}
+	}
+	// first bounds a list's multiplier (the estimate counts at least one element).
+	if r := post(t, tight, `{ services(first: 0) { name } }`, nil); len(r.Errors) != 1 || !strings.Contains(r.Errors[0].Message, "up to 2 fields") {
+		t.Fatalf("first: 0: %+v", r.Errors)
 	}
 }
 
