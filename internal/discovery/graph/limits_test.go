@@ -1,9 +1,13 @@
 package graph_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -198,4 +202,33 @@ func TestSubscriptionCaps(t *testing.T) {
 func quote(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// Automatic persisted queries: a client that sent a query with its hash
+// may send the hash alone afterwards.
+func TestPersistedQueries(t *testing.T) {
+	url, _ := limited(t, graph.HandlerConfig{})
+	const q = `{ services { name } }`
+	sum := sha256.Sum256([]byte(q))
+	ext := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(sum[:])}}
+	send := func(body map[string]any) gqlResponse {
+		b, _ := json.Marshal(body)
+		resp, err := http.Post(url, "application/json", bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out gqlResponse
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return out
+	}
+	if r := send(map[string]any{"extensions": ext}); len(r.Errors) == 0 || !strings.Contains(r.Errors[0].Message, "PersistedQueryNotFound") {
+		t.Fatalf("unknown hash: %+v", r)
+	}
+	if r := send(map[string]any{"query": q, "extensions": ext}); len(r.Errors) > 0 {
+		t.Fatalf("query with its hash: %+v", r.Errors)
+	}
+	if r := send(map[string]any{"extensions": ext}); len(r.Errors) > 0 || !strings.Contains(string(r.Data), "devices") {
+		t.Fatalf("hash alone: %s %+v", r.Data, r.Errors)
+	}
 }
