@@ -20,7 +20,10 @@ import (
 
 	coderws "github.com/coder/websocket"
 
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	discoveryv1 "github.com/kafmesh/kafmesh/api/discovery/v1"
+	watchv1 "github.com/kafmesh/kafmesh/api/watch/v1"
 
 	"github.com/kafmesh/kafmesh/internal/discovery"
 	"github.com/kafmesh/kafmesh/internal/discovery/internal/meshtest"
@@ -33,7 +36,7 @@ import (
 
 // Limits the suite runs discover with: the defaults, except shorter
 // timeouts so the slow attacks end in seconds.
-var testLimits = server.Limits{ReadTimeout: 2 * time.Second, InitTimeout: time.Second}
+var testLimits = server.Limits{ReadTimeout: 2 * time.Second, WriteTimeout: 2 * time.Second, InitTimeout: time.Second}
 
 // The bound on discover's peak memory through the whole suite (the issue's
 // target), and on the growth one attack may cause (generous: tests assert
@@ -365,6 +368,36 @@ func TestHostileInput(t *testing.T) {
 				}
 			}
 		})
+	})
+
+	t.Run("WebsocketOutlivesTheReadAndWriteTimeouts", func(t *testing.T) {
+		// The server's read timeout must not cut a live watch: websockets
+		// are exempt.
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		conn := dialInit(t, ctx, d.addr)
+		defer conn.CloseNow()
+		msg := `{"id":"live","type":"subscribe","payload":{"query":"subscription { watchProcessor(options: {processorId: \"Processor:devices/heartbeats/enricher\", key: \"late\"}) { input { value } } }"}}`
+		if err := conn.Write(ctx, coderws.MessageText, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		for _, dev := range d.devices {
+			dev.WaitWatchers(t, 1)
+		}
+		time.Sleep(testLimits.ReadTimeout + time.Second)
+		d.devices[0].Emit("heartbeats", "enricher", "late", &watchv1.Operation{
+			StartTime: timestamppb.Now(), EndTime: timestamppb.Now(),
+			Input: &watchv1.Input{Topic: "t", Message: "m", Value: `{"late":true}`},
+		})
+		for {
+			_, b, err := conn.Read(ctx)
+			if err != nil {
+				t.Fatalf("websocket after %s: %v", testLimits.ReadTimeout+time.Second, err)
+			}
+			if strings.Contains(string(b), `late`) {
+				return
+			}
+		}
 	})
 
 	t.Run("WebsocketsPerClient", func(t *testing.T) {
