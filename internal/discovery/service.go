@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 
+	"github.com/kafmesh/kafmesh/internal/discovery/graph"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
 	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
@@ -45,12 +46,20 @@ type Service struct {
 	dialOpts   []grpc.DialOption
 	maxAge     time.Duration
 
+	storeTimeout time.Duration
+
 	mu        sync.Mutex
 	cached    *mesh.Graph
 	cachedAt  time.Time
+	last      *mesh.Graph // the last graph read, served while the store fails
+	lastAt    time.Time
+	failSince time.Time // start of the current store outage; zero when none
+	failAt    time.Time // last failed read
+	failErr   error
 	rounds    int
 	lastRound scrape.Round
 	firstDone chan struct{}
+	synced    chan struct{} // closed once every source listed its targets
 }
 
 // Option configures New.
@@ -109,10 +118,16 @@ func WithServerOptions(opts ...server.Option) Option {
 // discover replicas on one Neo4j).
 func WithSnapshotMaxAge(d time.Duration) Option { return func(s *Service) { s.maxAge = d } }
 
+// WithStoreTimeout bounds each read of the store for the API (default
+// 3 s). When a read fails, the API answers from the last graph read,
+// marked stale (Query.meshStatus), and tries the store again at most once
+// a second meanwhile.
+func WithStoreTimeout(d time.Duration) Option { return func(s *Service) { s.storeTimeout = d } }
+
 // New returns a service on st. The store is the caller's: Run does not
 // close it.
 func New(st store.Store, opts ...Option) *Service {
-	s := &Service{store: st, logger: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(), maxAge: 10 * time.Second, firstDone: make(chan struct{})}
+	s := &Service{store: st, logger: slog.New(slog.DiscardHandler), registry: prometheus.NewRegistry(), maxAge: 10 * time.Second, storeTimeout: 3 * time.Second, firstDone: make(chan struct{}), synced: make(chan struct{})}
 	for _, o := range opts {
 		o(s)
 	}
@@ -127,19 +142,61 @@ func New(st store.Store, opts ...Option) *Service {
 func (s *Service) Registry() *prometheus.Registry { return s.registry }
 
 // Snapshot returns the mesh as stored, read at most maxAge ago and not
-// before the last scrape round ended.
+// before the last scrape round ended. A read of the store that fails or
+// takes longer than the store timeout is not an error when a graph was
+// read before: that last graph is returned and Status reports it stale.
 func (s *Service) Snapshot(ctx context.Context) (*mesh.Graph, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.cached != nil && time.Since(s.cachedAt) < s.maxAge {
 		return s.cached, nil
 	}
-	g, err := s.store.Graph(ctx)
+	if s.failErr != nil && s.last != nil && time.Since(s.failAt) < time.Second {
+		return s.last, nil // in an outage: don't make every request wait
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.storeTimeout)
+	defer cancel()
+	g, err := s.store.Graph(rctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if rctx.Err() != nil {
+			err = fmt.Errorf("store read timed out after %s: %w", s.storeTimeout, err)
+		}
+		if s.failErr == nil {
+			s.failSince = time.Now()
+			s.logger.Warn("reading the store failed; serving the last graph read, marked stale", "error", err, "have_graph", s.last != nil)
+		}
+		s.failErr, s.failAt = err, time.Now()
+		if s.last != nil {
+			return s.last, nil
+		}
 		return nil, err
 	}
+	if s.failErr != nil {
+		s.logger.Info("the store answers again", "outage", time.Since(s.failSince).Round(time.Millisecond))
+	}
+	s.failErr, s.failSince = nil, time.Time{}
 	s.cached, s.cachedAt = g, time.Now()
+	s.last, s.lastAt = g, s.cachedAt
 	return g, nil
+}
+
+// Status says whether Snapshot answers from a current read of the store.
+func (s *Service) Status() graph.MeshStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var st graph.MeshStatus
+	if !s.lastAt.IsZero() {
+		at := s.lastAt.UTC()
+		st.ReadAt = &at
+	}
+	if s.failErr != nil {
+		since, msg := s.failSince.UTC(), s.failErr.Error()
+		st.Stale, st.Since, st.Error = true, &since, &msg
+	}
+	return st
 }
 
 func (s *Service) onRound(r scrape.Round) {
@@ -155,9 +212,15 @@ func (s *Service) onRound(r scrape.Round) {
 	s.logger.Info("scrape round done", "targets", len(r.Results), "failed", r.Failed(), "duration", r.Duration.Round(time.Millisecond), "changed", r.Changed())
 }
 
-// Ready reports whether the service answers the truth: a first round is
-// done and the store answers.
+// Ready reports whether the service answers the truth: every target
+// source listed its targets (the Kubernetes informers synced), a first
+// scrape round is done, and the store answers.
 func (s *Service) Ready(ctx context.Context) error {
+	select {
+	case <-s.synced:
+	default:
+		return errors.New("kubernetes pod informer not synced yet")
+	}
 	select {
 	case <-s.firstDone:
 	default:
@@ -171,6 +234,44 @@ func (s *Service) Ready(ctx context.Context) error {
 
 // FirstRound is closed when the first scrape round has ended.
 func (s *Service) FirstRound() <-chan struct{} { return s.firstDone }
+
+// waitSynced waits for every source's first listing, logging every 10 s
+// while it waits; after syncTimeout it goes on with what is known (the
+// informers keep trying, and /readyz waits for them). It reports false
+// when ctx ended.
+func (s *Service) waitSynced(ctx context.Context) bool {
+	start := time.Now()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, wait := range s.syncs {
+			if wait(ctx) != nil {
+				return
+			}
+		}
+		close(s.synced)
+		if len(s.syncs) > 0 {
+			s.logger.Info("target sources synced", "after", time.Since(start).Round(time.Millisecond))
+		}
+	}()
+	tick := time.NewTicker(10 * time.Second)
+	defer tick.Stop()
+	deadline := time.After(syncTimeout)
+	for {
+		select {
+		case <-done:
+			return ctx.Err() == nil
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+			s.logger.Warn("waiting for the kubernetes pod informer to list pods (is the API server reachable, and may discover's service account list pods?)", "waited", time.Since(start).Round(time.Second))
+		case <-deadline:
+			s.logger.Warn("kubernetes pod informer not synced yet; scraping what is known and retrying every round; /readyz stays not ready until it syncs", "after", syncTimeout)
+			deadline = nil
+			return true
+		}
+	}
+}
 
 // processorGroups lists the consumer groups of the mesh's processors.
 func (s *Service) processorGroups(ctx context.Context) ([]string, error) {
@@ -211,19 +312,6 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 	for _, start := range s.starters {
 		start(ctx)
 	}
-	// Let the pod informers list the cluster before the first round, so it
-	// scrapes every pod instead of none (a round then waits an interval).
-	for _, wait := range s.syncs {
-		wctx, cancel := context.WithTimeout(ctx, syncTimeout)
-		err := wait(wctx)
-		cancel()
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			s.logger.Warn("kubernetes pod informer not synced yet; scraping what is known and retrying every round", "after", syncTimeout, "error", err)
-		}
-	}
 	scraper := scrape.New(s.store, s.sources, append([]scrape.Option{
 		scrape.WithLogger(s.logger.With("part", "scrape")),
 		scrape.WithRegisterer(s.registry),
@@ -231,9 +319,10 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 		scrape.WithDialOptions(s.dialOpts...),
 	}, s.scrapeOpts...)...)
 	base := []server.Option{
-		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch")), watch.WithDialOptions(s.dialOpts...)).Watch),
+		server.WithWatch(watch.New(watch.WithLogger(s.logger.With("part", "watch")), watch.WithDialOptions(s.dialOpts...), watch.WithFollow(s.Snapshot, 5*time.Second)).Watch),
 		server.WithMetrics(s.registry),
 		server.WithReadiness(s.Ready),
+		server.WithStatus(s.Status),
 		server.WithLogger(s.logger.With("part", "http")),
 	}
 	if s.lag != nil {
@@ -258,6 +347,12 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 		})
 	}
 	g.Go(func() error {
+		// The server (and /healthz) is up already; let the pod informers
+		// list the cluster before the first round, so it scrapes every pod
+		// instead of none. /readyz says not ready until they have.
+		if !s.waitSynced(gctx) {
+			return nil
+		}
 		err := scraper.Run(gctx)
 		if errors.Is(err, context.Canceled) {
 			return nil

@@ -64,6 +64,12 @@ type options struct {
 	openLineageInterval time.Duration
 	openLineageToken    string
 	openLineageNS       string
+	// discover's own endpoints
+	allowedHosts []string
+	k8sService   string
+	tlsCert      string
+	tlsKey       string
+	limits       server.Limits
 }
 
 // Extra lets the caller add server options (the web UI mounts itself
@@ -125,6 +131,19 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag and read the topics' settings (plaintext, no SASL)")
 	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
 	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
+	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "host names (patterns like *.example.com) discover answers as, besides IP addresses and localhost; other Host headers get 403 (DNS rebinding protection)")
+	f.StringVar(&o.k8sService, "kubernetes-service", "kafmesh-discover", "with --kubernetes, the name of discover's Service: its in-cluster names (NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc, …) are allowed hosts")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) of discover's own HTTPS listener; with --tls-key")
+	f.StringVar(&o.tlsKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.Int64Var(&o.limits.MaxBodyBytes, "max-body-bytes", server.DefaultMaxBodyBytes, "largest request body accepted (413 above)")
+	f.IntVar(&o.limits.MaxResponseBytes, "max-response-bytes", graph.DefaultMaxResponseBytes, "largest GraphQL answer, in bytes of JSON")
+	f.DurationVar(&o.limits.QueryTimeout, "query-timeout", graph.DefaultQueryTimeout, "deadline of one GraphQL query")
+	f.DurationVar(&o.limits.ReadTimeout, "read-timeout", server.DefaultReadTimeout, "deadline to read a whole request (headers: 10s)")
+	f.DurationVar(&o.limits.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "deadline to answer a request (websockets exempt)")
+	f.DurationVar(&o.limits.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close keep-alive connections idle this long")
+	f.IntVar(&o.limits.MaxWebsocketsPerClient, "max-websockets-per-client", server.DefaultMaxWebsocketsPerClient, "websockets one client IP may have open")
+	f.IntVar(&o.limits.MaxSubscriptionsPerConn, "max-subscriptions-per-connection", graph.DefaultMaxSubscriptionsPerConn, "subscriptions one websocket may have open")
+	f.IntVar(&o.limits.MaxSubscriptions, "max-subscriptions", graph.DefaultMaxSubscriptions, "subscriptions open at once in all")
 	f.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	f.StringVar(&o.openLineageURL, "openlineage-url", "", "POST the mesh's OpenLineage run events here when it changes (Marquez: http://host:5000/api/v1/lineage)")
@@ -243,7 +262,20 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		)
 	}
 
-	serverOpts := []server.Option{server.WithLimits(o.maxDepth, o.maxComplexity)}
+	if (o.tlsCert == "") != (o.tlsKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together: give both or neither")
+	}
+	serverOpts := []server.Option{server.WithLimits(o.maxDepth, o.maxComplexity), server.WithHTTPLimits(o.limits)}
+	if o.tlsCert != "" {
+		serverOpts = append(serverOpts, server.WithTLS(o.tlsCert, o.tlsKey))
+	}
+	hosts := o.allowedHosts
+	if (o.kubernetes || o.kubeconfig != "") && o.k8sService != "" {
+		hosts = append(hosts, serviceHosts(o.k8sService, podNamespace())...)
+	}
+	if len(hosts) > 0 {
+		serverOpts = append(serverOpts, server.WithAllowedHosts(hosts...))
+	}
 	if o.token != "" {
 		serverOpts = append(serverOpts, server.WithToken(o.token))
 	}
@@ -272,6 +304,28 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	return svc.Run(ctx, o.listen, func(a net.Addr) {
 		fmt.Fprintf(cmd.OutOrStdout(), "kafmesh discover listening on %s\n", a)
 	})
+}
+
+// podNamespace is the namespace discover's pod runs in (POD_NAMESPACE, or
+// the service account's namespace file); empty outside a cluster.
+func podNamespace() string {
+	if ns := os.Getenv("POD_NAMESPACE"); ns != "" {
+		return ns
+	}
+	b, err := os.ReadFile("/var/run/secrets/kubernetes.io/serviceaccount/namespace")
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// serviceHosts are the names a Service is reached as inside the cluster.
+func serviceHosts(name, namespace string) []string {
+	out := []string{name}
+	if namespace != "" {
+		out = append(out, name+"."+namespace, name+"."+namespace+".svc", name+"."+namespace+".svc.cluster.local")
+	}
+	return out
 }
 
 // redact hides a password in a store URL.

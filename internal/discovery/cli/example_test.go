@@ -26,8 +26,10 @@ import (
 )
 
 // startExample builds examples/devices and runs it against brokers; it
-// returns the address of its gRPC server (kafmesh APIs).
-func startExample(t *testing.T, brokers []string) string {
+// returns the address of its gRPC server (kafmesh APIs), and restart, which
+// stops the service (SIGTERM, waiting for it to exit) and starts it again on
+// the same address, database and state.
+func startExample(t *testing.T, brokers []string) (addr string, restart func()) {
 	t.Helper()
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "devices")
@@ -36,18 +38,21 @@ func startExample(t *testing.T, brokers []string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the example service: %v\n%s", err, out)
 	}
-	addr := meshtest.Refusing(t) // a free loopback port
-	cmd := exec.Command(bin, "--brokers", strings.Join(brokers, ","), "--grpc-addr", addr, "--http-addr", "",
-		"--db", filepath.Join(dir, "devices.db"), "--state-dir", filepath.Join(dir, "state"))
+	addr = meshtest.Refusing(t) // a free loopback port
 	logs, err := os.Create(filepath.Join(dir, "devices.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	var cmd *exec.Cmd
+	run := func() {
+		cmd = exec.Command(bin, "--brokers", strings.Join(brokers, ","), "--grpc-addr", addr, "--http-addr", "",
+			"--db", filepath.Join(dir, "devices.db"), "--state-dir", filepath.Join(dir, "state"))
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	t.Cleanup(func() {
+	stop := func() {
 		_ = cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { _ = cmd.Wait(); close(done) }()
@@ -57,13 +62,17 @@ func startExample(t *testing.T, brokers []string) string {
 			_ = cmd.Process.Kill()
 			<-done
 		}
+	}
+	run()
+	t.Cleanup(func() {
+		stop()
 		logs.Close()
 		if t.Failed() {
 			b, _ := os.ReadFile(logs.Name())
 			t.Logf("example service log:\n%s", b)
 		}
 	})
-	return addr
+	return addr, func() { stop(); run() }
 }
 
 // The definition of done, against the real example service as a
@@ -75,7 +84,7 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 		t.Skip("builds and runs examples/devices against a broker; run without -short")
 	}
 	brokers := kafmeshtest.StartBroker(t)
-	addr := startExample(t, brokers)
+	addr, restart := startExample(t, brokers)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 
@@ -198,45 +207,69 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 			msgs <- b
 		}
 	}()
-	deadline := time.Now().Add(90 * time.Second)
-	for {
-		// The subscription reaches the pod a moment after it is made, so
-		// heartbeats are sent until one is seen.
-		if err := producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("424242"), Value: value}).FirstErr(); err != nil {
-			t.Fatalf("produce: %v", err)
-		}
-		select {
-		case b, ok := <-msgs:
-			if !ok {
-				t.Fatal("websocket closed")
+	waitOperation := func(what string) {
+		t.Helper()
+		deadline := time.Now().Add(90 * time.Second)
+		for {
+			// The subscription reaches the pod a moment after it is made, so
+			// heartbeats are sent until one is seen.
+			if err := producer.ProduceSync(ctx, &kgo.Record{Topic: topic, Key: []byte("424242"), Value: value}).FirstErr(); err != nil {
+				t.Fatalf("produce: %v", err)
 			}
-			var m struct {
-				Type    string
-				Payload struct {
-					Data struct {
-						WatchProcessor struct {
-							StartTime, EndTime int64
-							Input              struct{ Topic, Value string }
-						}
-					}
-					Errors []struct{ Message string }
+			select {
+			case b, ok := <-msgs:
+				if !ok {
+					t.Fatal("websocket closed")
 				}
+				var m struct {
+					Type    string
+					Payload struct {
+						Data *struct {
+							WatchProcessor struct {
+								StartTime, EndTime int64
+								Input              struct{ Topic, Value string }
+							}
+						}
+						Errors []struct{ Message string }
+					}
+				}
+				_ = json.Unmarshal(b, &m)
+				if m.Type == "ping" || m.Type == "pong" {
+					continue
+				}
+				if m.Type == "next" && len(m.Payload.Errors) > 0 && m.Payload.Data == nil {
+					t.Logf("%s: the pod's stream ended: %s", what, m.Payload.Errors[0].Message)
+					continue // a restarting pod's stream fails; the watch goes on
+				}
+				if m.Type != "next" || m.Payload.Data == nil {
+					t.Fatalf("%s: watch message %s", what, b)
+				}
+				w := m.Payload.Data.WatchProcessor
+				if len(m.Payload.Errors) > 0 || w.Input.Topic != topic || !strings.Contains(w.Input.Value, "true") || w.StartTime == 0 || w.EndTime < w.StartTime {
+					t.Fatalf("%s: watch message %s", what, b)
+				}
+				return
+			case <-time.After(2 * time.Second):
 			}
-			_ = json.Unmarshal(b, &m)
-			if m.Type == "ping" || m.Type == "pong" {
-				continue
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: no operation streamed for the watched key", what)
 			}
-			w := m.Payload.Data.WatchProcessor
-			if m.Type != "next" || len(m.Payload.Errors) > 0 || w.Input.Topic != topic || !strings.Contains(w.Input.Value, "true") || w.StartTime == 0 || w.EndTime < w.StartTime {
-				t.Fatalf("watch message %s", b)
-			}
-			return
-		case <-time.After(2 * time.Second):
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no operation streamed for the watched key")
 		}
 	}
+	waitOperation("first")
+
+	// The pod restarts: the same subscription follows it (discover opens a
+	// new stream once the pod answers again).
+	restart()
+	drain := time.After(time.Second)
+	for draining := true; draining; {
+		select {
+		case <-msgs:
+		case <-drain:
+			draining = false
+		}
+	}
+	waitOperation("after the pod restarted")
 }
 
 // dialGraphQLWS opens a graphql-transport-ws connection to url's /query.

@@ -113,6 +113,13 @@ type ComplexityRoot struct {
 		Value   func(childComplexity int) int
 	}
 
+	MeshStatus struct {
+		Error  func(childComplexity int) int
+		ReadAt func(childComplexity int) int
+		Since  func(childComplexity int) int
+		Stale  func(childComplexity int) int
+	}
+
 	MessageField struct {
 		JSONName func(childComplexity int) int
 		KeyType  func(childComplexity int) int
@@ -209,15 +216,16 @@ type ComplexityRoot struct {
 	Query struct {
 		ComponentByID func(childComplexity int, id string) int
 		Kafka         func(childComplexity int) int
+		MeshStatus    func(childComplexity int) int
 		MessageSchema func(childComplexity int, name string) int
 		PodByID       func(childComplexity int, id string) int
-		Pods          func(childComplexity int) int
+		Pods          func(childComplexity int, first *int, after *string) int
 		ProcessorByID func(childComplexity int, id string) int
 		Search        func(childComplexity int, text string, limit *int) int
 		ServiceByID   func(childComplexity int, id string) int
-		Services      func(childComplexity int) int
+		Services      func(childComplexity int, first *int, after *string) int
 		TopicByID     func(childComplexity int, id string) int
-		Topics        func(childComplexity int) int
+		Topics        func(childComplexity int, first *int, after *string) int
 	}
 
 	SchemaConflict struct {
@@ -388,9 +396,10 @@ type ProcessorOutputResolver interface {
 	Topic(ctx context.Context, obj *ProcessorOutput) (*Topic, error)
 }
 type QueryResolver interface {
-	Services(ctx context.Context) ([]*Service, error)
-	Pods(ctx context.Context) ([]*Pod, error)
-	Topics(ctx context.Context) ([]*Topic, error)
+	Services(ctx context.Context, first *int, after *string) ([]*Service, error)
+	Pods(ctx context.Context, first *int, after *string) ([]*Pod, error)
+	Topics(ctx context.Context, first *int, after *string) ([]*Topic, error)
+	MeshStatus(ctx context.Context) (*MeshStatus, error)
 	ServiceByID(ctx context.Context, id string) (*Service, error)
 	ComponentByID(ctx context.Context, id string) (*Component, error)
 	ProcessorByID(ctx context.Context, id string) (*Processor, error)
@@ -704,6 +713,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Lookup.Value(childComplexity), true
+
+	case "MeshStatus.error":
+		if e.ComplexityRoot.MeshStatus.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Error(childComplexity), true
+	case "MeshStatus.readAt":
+		if e.ComplexityRoot.MeshStatus.ReadAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.ReadAt(childComplexity), true
+	case "MeshStatus.since":
+		if e.ComplexityRoot.MeshStatus.Since == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Since(childComplexity), true
+	case "MeshStatus.stale":
+		if e.ComplexityRoot.MeshStatus.Stale == nil {
+			break
+		}
+
+		return e.ComplexityRoot.MeshStatus.Stale(childComplexity), true
 
 	case "MessageField.jsonName":
 		if e.ComplexityRoot.MessageField.JSONName == nil {
@@ -1111,6 +1145,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Kafka(childComplexity), true
+	case "Query.meshStatus":
+		if e.ComplexityRoot.Query.MeshStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MeshStatus(childComplexity), true
 	case "Query.messageSchema":
 		if e.ComplexityRoot.Query.MessageSchema == nil {
 			break
@@ -1138,7 +1178,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Pods(childComplexity), true
+		args, err := ec.field_Query_pods_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Pods(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.processorById":
 		if e.ComplexityRoot.Query.ProcessorByID == nil {
 			break
@@ -1177,7 +1222,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Services(childComplexity), true
+		args, err := ec.field_Query_services_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Services(childComplexity, args["first"].(*int), args["after"].(*string)), true
 	case "Query.topicById":
 		if e.ComplexityRoot.Query.TopicByID == nil {
 			break
@@ -1194,7 +1244,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		return e.ComplexityRoot.Query.Topics(childComplexity), true
+		args, err := ec.field_Query_topics_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Topics(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "SchemaConflict.category":
 		if e.ComplexityRoot.SchemaConflict.Category == nil {
@@ -1854,6 +1909,20 @@ func (ec *executionContext) childFields_Kafka(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Kafka", field.Name)
 }
 
+func (ec *executionContext) childFields_MeshStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "stale":
+		return ec.fieldContext_MeshStatus_stale(ctx, field)
+	case "since":
+		return ec.fieldContext_MeshStatus_since(ctx, field)
+	case "error":
+		return ec.fieldContext_MeshStatus_error(ctx, field)
+	case "readAt":
+		return ec.fieldContext_MeshStatus_readAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type MeshStatus", field.Name)
+}
+
 func (ec *executionContext) childFields_MessageField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "name":
@@ -2400,6 +2469,28 @@ func (ec *executionContext) field_Query_podById_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_pods_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_processorById_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2450,6 +2541,28 @@ func (ec *executionContext) field_Query_serviceById_args(ctx context.Context, ra
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_services_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_topicById_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2461,6 +2574,28 @@ func (ec *executionContext) field_Query_topicById_args(ctx context.Context, rawA
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_topics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -3500,6 +3635,98 @@ func (ec *executionContext) _Lookup_key(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Lookup_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Lookup", field, false, false, "String")
+}
+
+func (ec *executionContext) _MeshStatus_stale(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_stale(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stale, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_stale(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _MeshStatus_since(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_since(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Since, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_since(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Time")
+}
+
+func (ec *executionContext) _MeshStatus_error(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "String")
+}
+
+func (ec *executionContext) _MeshStatus_readAt(ctx context.Context, field graphql.CollectedField, obj *MeshStatus) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_MeshStatus_readAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReadAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalOTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_MeshStatus_readAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("MeshStatus", field, false, false, "Time")
 }
 
 func (ec *executionContext) _MessageField_name(ctx context.Context, field graphql.CollectedField, obj *MessageField) (ret graphql.Marshaler) {
@@ -5212,7 +5439,8 @@ func (ec *executionContext) _Query_services(ctx context.Context, field graphql.C
 			return ec.fieldContext_Query_services(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Services(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Services(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Service) graphql.Marshaler {
@@ -5222,7 +5450,7 @@ func (ec *executionContext) _Query_services(ctx context.Context, field graphql.C
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_services(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_services(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5231,6 +5459,17 @@ func (ec *executionContext) fieldContext_Query_services(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Service(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_services_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5244,7 +5483,8 @@ func (ec *executionContext) _Query_pods(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_Query_pods(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Pods(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Pods(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Pod) graphql.Marshaler {
@@ -5254,7 +5494,7 @@ func (ec *executionContext) _Query_pods(ctx context.Context, field graphql.Colle
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_pods(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_pods(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5263,6 +5503,17 @@ func (ec *executionContext) fieldContext_Query_pods(_ context.Context, field gra
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Pod(ctx, field)
 		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_pods_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5276,7 +5527,8 @@ func (ec *executionContext) _Query_topics(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Query_topics(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.Query().Topics(ctx)
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Topics(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v []*Topic) graphql.Marshaler {
@@ -5286,7 +5538,7 @@ func (ec *executionContext) _Query_topics(ctx context.Context, field graphql.Col
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_topics(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_topics(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -5294,6 +5546,49 @@ func (ec *executionContext) fieldContext_Query_topics(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Topic(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_topics_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_meshStatus(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_meshStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MeshStatus(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *MeshStatus) graphql.Marshaler {
+			return ec.marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_meshStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_MeshStatus(ctx, field)
 		},
 	}
 	return fc, nil
@@ -9496,6 +9791,54 @@ func (ec *executionContext) _Lookup(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var meshStatusImplementors = []string{"MeshStatus"}
+
+func (ec *executionContext) _MeshStatus(ctx context.Context, sel ast.SelectionSet, obj *MeshStatus) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, meshStatusImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("MeshStatus")
+		case "stale":
+			out.Values[i] = ec._MeshStatus_stale(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "since":
+			out.Values[i] = ec._MeshStatus_since(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._MeshStatus_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "readAt":
+			out.Values[i] = ec._MeshStatus_readAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var messageFieldImplementors = []string{"MessageField"}
 
 func (ec *executionContext) _MessageField(ctx context.Context, sel ast.SelectionSet, obj *MessageField) graphql.Marshaler {
@@ -10151,6 +10494,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_topics(ctx, field)
+				})
+		case "meshStatus":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_meshStatus(ctx, field)
 				})
 		case "serviceById":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -11478,6 +11827,14 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx context.Context, sel ast.SelectionSet, v *MeshStatus) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "MeshStatus!")
+		return graphql.Null
+	}
+	return ec._MeshStatus(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNMessageField2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMessageFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []*MessageField) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12157,6 +12514,24 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	_ = sel
 	res := graphql.MarshalFloatContext(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalID(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.SelectionSet, v *string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalID(*v)
+	return res
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

@@ -222,3 +222,17 @@ func optString(s string) *string {
 	}
 	return &s
 }
+
+// MeshStatus says whether the graph served is a current read of the store
+// (Query.meshStatus).
+type MeshStatus struct {
+	// Stale is true when the last read of the store failed and the answers
+	// come from the last graph read.
+	Stale bool `json:"stale"`
+	// Since is when the store first failed in the current outage.
+	Since *time.Time `json:"since,omitempty"`
+	// Error is why the store could not be read.
+	Error *string `json:"error,omitempty"`
+	// ReadAt is when the graph served was read from the store.
+	ReadAt *time.Time `json:"readAt,omitempty"`
+}

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"fmt"
+	"slices"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
@@ -14,6 +16,7 @@ type Resolver struct {
 	watch    WatchFunc
 	lag      LagSource
 	settings TopicSettingsSource
+	status   func() MeshStatus
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate
@@ -65,16 +68,47 @@ func byID[T any](ctx context.Context, id string) T {
 
 type queryResolver struct{ r *Resolver }
 
-func (queryResolver) Services(ctx context.Context) ([]*Service, error) {
-	return wrap[*Service](snapshot(ctx).Nodes(mesh.KindService)), nil
+func (queryResolver) Services(ctx context.Context, first *int, after *string) ([]*Service, error) {
+	return page(wrap[*Service](snapshot(ctx).Nodes(mesh.KindService)), (*Service).ID, first, after)
 }
 
-func (queryResolver) Pods(ctx context.Context) ([]*Pod, error) {
-	return pods(snapshot(ctx).Pods()), nil
+func (queryResolver) Pods(ctx context.Context, first *int, after *string) ([]*Pod, error) {
+	return page(pods(snapshot(ctx).Pods()), (*Pod).ID, first, after)
 }
 
-func (queryResolver) Topics(ctx context.Context) ([]*Topic, error) {
-	return wrap[*Topic](snapshot(ctx).Nodes(mesh.KindTopic)), nil
+func (queryResolver) Topics(ctx context.Context, first *int, after *string) ([]*Topic, error) {
+	return page(wrap[*Topic](snapshot(ctx).Nodes(mesh.KindTopic)), (*Topic).ID, first, after)
+}
+
+func (x queryResolver) MeshStatus(context.Context) (*MeshStatus, error) {
+	if x.r.status == nil {
+		return &MeshStatus{}, nil
+	}
+	st := x.r.status()
+	return &st, nil
+}
+
+// page returns the items of list after the one whose id is after (from the
+// start when after is nil), at most first of them (all when first is nil).
+// An unknown after id or a negative first is an error: a client paging
+// through a list that changed under it learns so instead of skipping items.
+func page[T any](list []T, id func(T) string, first *int, after *string) ([]T, error) {
+	if after != nil {
+		i := slices.IndexFunc(list, func(x T) bool { return id(x) == *after })
+		if i < 0 {
+			return nil, fmt.Errorf("after: no item with id %q (it may have left the mesh; start again without after)", *after)
+		}
+		list = list[i+1:]
+	}
+	if first != nil {
+		if *first < 0 {
+			return nil, fmt.Errorf("first must be 0 or more, not %d", *first)
+		}
+		if *first < len(list) {
+			list = list[:*first]
+		}
+	}
+	return list, nil
 }
 
 func (queryResolver) ServiceByID(ctx context.Context, id string) (*Service, error) {

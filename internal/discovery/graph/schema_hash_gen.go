@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "155465bd123f6a6bf1c60f9f02ea9df081ac119392998292a38f2a5e04835aa7"
+const generatedFrom = "03b28670f5e0f60e5fe09c85f0d3dcee9573d7fbbe6c3de442d38abc5de54685"

@@ -55,6 +55,10 @@ type Scraper struct {
 	mu    sync.Mutex
 	conns map[string]*grpc.ClientConn // address → connection, reused across rounds
 	known map[string]bool             // target ids of the last round
+	// failing is each failing target's last logged reason: a target is
+	// logged when it starts failing, when its reason changes, and when it
+	// answers again, not every round.
+	failing map[string]string
 }
 
 // Option configures New.
@@ -259,6 +263,11 @@ func (s *Scraper) forgetGone(all []targets.Target) {
 		}
 	}
 	s.known = now
+	for id := range s.failing {
+		if !now[id] {
+			delete(s.failing, id)
+		}
+	}
 	for addr, c := range s.conns {
 		if !addrs[addr] {
 			_ = c.Close()
@@ -325,6 +334,7 @@ func (s *Scraper) scrapeOne(ctx context.Context, t targets.Target) (res Result) 
 		}
 		s.metrics.scrapes.WithLabelValues(t.ID, result).Inc()
 		s.metrics.up.WithLabelValues(t.ID).Set(up)
+		s.logState(t, res.Err)
 	}()
 
 	tree, err := s.fetch(ctx, t)
@@ -358,6 +368,43 @@ func (s *Scraper) scrapeOne(ctx context.Context, t targets.Target) (res Result) 
 	return res
 }
 
+// logState logs a target's failure at warn level when it starts or its
+// reason changes, and its recovery at info level; nothing while it stays
+// the same.
+func (s *Scraper) logState(t targets.Target, err error) {
+	reason := ""
+	if err != nil {
+		reason = err.Error()
+	}
+	s.mu.Lock()
+	prev, was := s.failing[t.ID]
+	if reason == "" {
+		delete(s.failing, t.ID)
+	} else {
+		if s.failing == nil {
+			s.failing = map[string]string{}
+		}
+		s.failing[t.ID] = reason
+	}
+	s.mu.Unlock()
+	switch {
+	case reason != "" && prev != reason:
+		s.logger.Warn("target failing", "target", t.ID, "address", t.Address, "reason", reason)
+	case reason == "" && was:
+		s.logger.Info("target answers again", "target", t.ID, "address", t.Address)
+	}
+}
+
+// callError names a call that ran out of its deadline as a timeout (a
+// hanging target otherwise surfaces as whatever the cancelled connection
+// reported, such as "use of closed network connection").
+func (s *Scraper) callError(ctx context.Context, err error) error {
+	if err != nil && (errors.Is(ctx.Err(), context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded) {
+		return fmt.Errorf("timed out after %s", s.timeout)
+	}
+	return err
+}
+
 func (s *Scraper) recordFailure(ctx context.Context, t targets.Target, at time.Time, cause error) error {
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.storeTimeout)
 	defer cancel()
@@ -379,6 +426,7 @@ func (s *Scraper) fetch(ctx context.Context, t targets.Target) (*mesh.Tree, erro
 	}
 	pctx, cancel := context.WithTimeout(ctx, s.timeout)
 	_, err = pingv1.NewPingAPIClient(conn).Ping(pctx, &pingv1.PingRequest{})
+	err = s.callError(pctx, err)
 	cancel()
 	// A service without Ping still answers gRPC; only a call that did not
 	// get through fails the scrape.
@@ -387,10 +435,12 @@ func (s *Scraper) fetch(ctx context.Context, t targets.Target) (*mesh.Tree, erro
 	}
 	gctx, cancel := context.WithTimeout(ctx, s.timeout)
 	resp, err := discoveryv1.NewDiscoveryAPIClient(conn).GetServiceInfo(gctx, &discoveryv1.GetServiceInfoRequest{})
+	err = s.callError(gctx, err)
 	cancel()
 	if status.Code(err) == codes.Unimplemented {
 		gctx, cancel := context.WithTimeout(ctx, s.timeout)
 		resp, err = discoverv1.NewDiscoverClient(conn).GetServiceInfo(gctx, &discoveryv1.GetServiceInfoRequest{})
+		err = s.callError(gctx, err)
 		cancel()
 	}
 	if err != nil {

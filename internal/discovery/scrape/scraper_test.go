@@ -3,6 +3,8 @@ package scrape_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -308,5 +310,58 @@ func TestRunScrapesEveryIntervalUntilCancelled(t *testing.T) {
 	}
 	if devices.Calls() < 3 {
 		t.Errorf("%d calls for 3 rounds", devices.Calls())
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent scrapes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+func TestFailingTargetsAreNamedOncePerStateChangeWithATimeoutReason(t *testing.T) {
+	ctx := context.Background()
+	hung := meshtest.Hung(t)
+	stuck := meshtest.Serve(t, meshtest.Devices())
+	release := make(chan struct{})
+	stuck.Hang(release)
+	var logs syncBuffer
+	src := &listSource{}
+	src.set(nil, hung, stuck.Addr)
+	s := scrape.New(openStore(t), []targets.Source{src}, scrape.WithTimeout(300*time.Millisecond),
+		scrape.WithLogger(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	for range 2 {
+		r := s.Round(ctx)
+		for _, addr := range []string{hung, stuck.Addr} {
+			if res := result(t, r, addr); res.Err == nil || res.Err.Error() != res.Stage+": timed out after 300ms" {
+				t.Errorf("%s: error %v, want %q", addr, res.Err, res.Stage+": timed out after 300ms")
+			}
+		}
+	}
+	for _, addr := range []string{hung, stuck.Addr} {
+		want := fmt.Sprintf(`level=WARN msg="target failing" target=%s address=%s reason=`, mesh.PodID("", addr, ""), addr)
+		if n := strings.Count(logs.String(), want); n != 1 {
+			t.Errorf("%s logged failing %d times over two rounds, want once:\n%s", addr, n, logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "closed network connection") {
+		t.Errorf("a timeout logged as a closed connection:\n%s", logs.String())
+	}
+	close(release)
+	s.Round(ctx)
+	if !strings.Contains(logs.String(), `level=INFO msg="target answers again" target=`+mesh.PodID("", stuck.Addr, "")) {
+		t.Errorf("recovery not logged:\n%s", logs.String())
 	}
 }

@@ -7,7 +7,9 @@ package server
 import (
 	"context"
 	"crypto/subtle"
+	"crypto/tls"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -40,7 +42,92 @@ type Server struct {
 	gatherer       prometheus.Gatherer
 	ready          func(context.Context) error
 	logger         *slog.Logger
+	status         func() graph.MeshStatus
+	limits         Limits
+	allowedHosts   []string
+	tlsCert        string
+	tlsKey         string
+	wsPerClient    *clientCounter
 }
+
+// Limits bound what one client can make the server do. A zero field keeps
+// its default.
+type Limits struct {
+	// MaxBodyBytes caps a request body (default 1 MiB); a larger one gets
+	// 413 before it is read.
+	MaxBodyBytes int64
+	// ReadHeaderTimeout (default 10 s) and ReadTimeout (default 30 s) bound
+	// reading a request's headers and the whole request; a client that
+	// sends slowly is cut off.
+	ReadHeaderTimeout, ReadTimeout time.Duration
+	// WriteTimeout bounds a non-streaming answer (default 30 s); websockets
+	// are exempt.
+	WriteTimeout time.Duration
+	// IdleTimeout closes keep-alive connections idle that long (default
+	// 120 s).
+	IdleTimeout time.Duration
+	// QueryTimeout is the deadline of one GraphQL query (default 10 s).
+	QueryTimeout time.Duration
+	// MaxResponseBytes caps one GraphQL answer (default 32 MiB).
+	MaxResponseBytes int
+	// InitTimeout closes websockets that send no connection_init in time
+	// (default 10 s).
+	InitTimeout time.Duration
+	// MaxWebsocketsPerClient caps the websockets one client IP has open
+	// (default 10).
+	MaxWebsocketsPerClient int
+	// MaxSubscriptionsPerConn and MaxSubscriptions cap open subscriptions
+	// per websocket and in all (defaults 20 and 200).
+	MaxSubscriptionsPerConn, MaxSubscriptions int
+}
+
+// Defaults of Limits.
+const (
+	DefaultMaxBodyBytes           = 1 << 20
+	DefaultReadHeaderTimeout      = 10 * time.Second
+	DefaultReadTimeout            = 30 * time.Second
+	DefaultWriteTimeout           = 30 * time.Second
+	DefaultIdleTimeout            = 120 * time.Second
+	DefaultMaxWebsocketsPerClient = 10
+)
+
+func (l *Limits) defaults() {
+	if l.MaxBodyBytes <= 0 {
+		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	for _, d := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{{&l.ReadHeaderTimeout, DefaultReadHeaderTimeout}, {&l.ReadTimeout, DefaultReadTimeout}, {&l.WriteTimeout, DefaultWriteTimeout}, {&l.IdleTimeout, DefaultIdleTimeout}} {
+		if *d.v <= 0 {
+			*d.v = d.d
+		}
+	}
+	if l.MaxWebsocketsPerClient <= 0 {
+		l.MaxWebsocketsPerClient = DefaultMaxWebsocketsPerClient
+	}
+}
+
+// WithHTTPLimits sets the request, time and websocket limits (zero fields
+// keep their defaults).
+func WithHTTPLimits(l Limits) Option { return func(s *Server) { s.limits = l } }
+
+// WithAllowedHosts adds host names (path.Match patterns, without port)
+// the server answers as, besides loopback names (localhost, *.localhost)
+// and IP addresses, which it always answers. A request whose Host is
+// anything else gets 403: a page whose DNS name was rebound to this
+// server's address cannot read it.
+func WithAllowedHosts(patterns ...string) Option {
+	return func(s *Server) { s.allowedHosts = append(s.allowedHosts, patterns...) }
+}
+
+// WithTLS serves HTTPS with the certificate and key in these PEM files.
+func WithTLS(certFile, keyFile string) Option {
+	return func(s *Server) { s.tlsCert, s.tlsKey = certFile, keyFile }
+}
+
+// WithStatus answers Query.meshStatus from f.
+func WithStatus(f func() graph.MeshStatus) Option { return func(s *Server) { s.status = f } }
 
 // Option configures New.
 type Option func(*Server)
@@ -97,10 +184,11 @@ func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l }
 
 // New returns a server answering GraphQL from snapshot.
 func New(snapshot func(context.Context) (*mesh.Graph, error), opts ...Option) *Server {
-	s := &Server{snapshot: snapshot, logger: slog.New(slog.DiscardHandler)}
+	s := &Server{snapshot: snapshot, logger: slog.New(slog.DiscardHandler), wsPerClient: &clientCounter{open: map[string]int{}}}
 	for _, o := range opts {
 		o(s)
 	}
+	s.limits.defaults()
 	return s
 }
 
@@ -108,13 +196,17 @@ func New(snapshot func(context.Context) (*mesh.Graph, error), opts ...Option) *S
 func (s *Server) Handler() http.Handler {
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Snapshot: s.snapshot, Watch: s.watch, Lag: s.lag, TopicSettings: s.settings,
+		Status:   s.status,
 		MaxDepth: s.maxDepth, MaxComplexity: s.maxComplexity,
+		MaxResponseBytes: s.limits.MaxResponseBytes, QueryTimeout: s.limits.QueryTimeout,
+		InitTimeout:             s.limits.InitTimeout,
+		MaxSubscriptionsPerConn: s.limits.MaxSubscriptionsPerConn, MaxSubscriptions: s.limits.MaxSubscriptions,
 		AllowedOrigins: s.allowedOrigins,
 		InitFunc:       s.initFunc(),
 		Logger:         s.logger,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/query", s.cors(s.auth(gql)))
+	mux.Handle("/query", s.bodyLimit(s.websockets(s.cors(s.auth(gql)))))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -132,7 +224,7 @@ func (s *Server) Handler() http.Handler {
 			_, _ = w.Write([]byte("kafmesh discover: GraphQL at /query (POST, websocket); /healthz, /readyz, /metrics\n"))
 		})
 	}
-	return secureHeaders(mux)
+	return s.hostCheck(secureHeaders(mux))
 }
 
 // Serve listens on addr and serves until ctx ends, then shuts down,
@@ -143,11 +235,28 @@ func (s *Server) Serve(ctx context.Context, addr string, ready func(net.Addr)) e
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: s.limits.ReadHeaderTimeout,
+		ReadTimeout:       s.limits.ReadTimeout,
+		WriteTimeout:      s.limits.WriteTimeout,
+		IdleTimeout:       s.limits.IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelDebug),
+	}
+	if s.tlsCert != "" || s.tlsKey != "" {
+		cert, err := tls.LoadX509KeyPair(s.tlsCert, s.tlsKey)
+		if err != nil {
+			_ = lis.Close()
+			return fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		lis = tls.NewListener(lis, srv.TLSConfig)
+	}
 	if ready != nil {
 		ready(lis.Addr())
 	}
-	s.logger.Info("serving", "address", lis.Addr().String())
+	s.logger.Info("serving", "address", lis.Addr().String(), "tls", srv.TLSConfig != nil)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(lis) }()
 	select {
@@ -252,16 +361,25 @@ func (s *Server) initFunc() transport.WebsocketInitFunc {
 	}
 }
 
-// cors answers pages of other origins only when their origin is allowed.
+// cors lets pages of the allowed other origins call /query (answering
+// their preflight and setting Access-Control-Allow-Origin); every other
+// request goes through Go's cross-origin protection, which refuses
+// cross-origin POSTs (by Sec-Fetch-Site, or Origin against Host).
+// Websocket upgrades are GETs: the websocket transport checks their Origin.
 func (s *Server) cors(next http.Handler) http.Handler {
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "cross-origin request not allowed (add the page's host to --allowed-origins)", http.StatusForbidden)
+	}))
+	protected := cop.Handler(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin == "" || isWebsocket(r) || sameOrigin(origin, r.Host) {
-			next.ServeHTTP(w, r) // websockets: the transport checks the origin
+			protected.ServeHTTP(w, r)
 			return
 		}
 		if !s.originAllowed(origin) {
-			http.Error(w, "cross-origin request not allowed", http.StatusForbidden)
+			http.Error(w, "cross-origin request not allowed (add the page's host to --allowed-origins)", http.StatusForbidden)
 			return
 		}
 		h := w.Header()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -121,6 +122,9 @@ func (k *Kubernetes) Start(ctx context.Context) {
 		}
 		f := informers.NewSharedInformerFactoryWithOptions(k.client, 0, opts...)
 		inf := f.Core().V1().Pods().Informer()
+		if err := inf.SetTransform(slimPod); err != nil {
+			k.logger.Warn("pod informer keeps whole pods", "error", err)
+		}
 		k.mu.Lock()
 		k.informers = append(k.informers, inf)
 		k.mu.Unlock()
@@ -163,6 +167,9 @@ func (k *Kubernetes) Targets(context.Context) ([]Target, error) {
 	}
 	var out []Target
 	seen := map[string]bool{}
+	// Rebuilt every call, so a deleted pod's reason is forgotten.
+	rejected := make(map[string]string, len(k.rejected))
+	defer func() { k.rejected = rejected }()
 	for _, inf := range k.informers {
 		for _, obj := range inf.GetStore().List() {
 			pod, ok := obj.(*corev1.Pod)
@@ -176,10 +183,9 @@ func (k *Kubernetes) Targets(context.Context) ([]Target, error) {
 				if pod.Annotations[AnnotationScrape] == "true" && k.rejected[key] != reason {
 					k.logger.Warn("pod not scraped", "pod", key, "reason", reason)
 				}
-				k.rejected[key] = reason
+				rejected[key] = reason
 				continue
 			}
-			delete(k.rejected, key)
 			if !seen[t.ID] {
 				seen[t.ID] = true
 				out = append(out, t)
@@ -188,6 +194,33 @@ func (k *Kubernetes) Targets(context.Context) ([]Target, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil
+}
+
+// slimPod is the informer's transform: it keeps only what PodTarget and
+// the informer itself read (name, namespace, UID, resource version,
+// deletion time, the kafmesh/ annotations, phase and pod IP), so the cache
+// holds a few hundred bytes per pod instead of the whole object.
+func slimPod(obj any) (any, error) {
+	pod, ok := obj.(*corev1.Pod)
+	if !ok {
+		return obj, nil // a tombstone (cache.DeletedFinalStateUnknown)
+	}
+	var ann map[string]string
+	for k, v := range pod.Annotations {
+		if strings.HasPrefix(k, "kafmesh/") {
+			if ann == nil {
+				ann = map[string]string{}
+			}
+			ann[k] = v
+		}
+	}
+	return &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name: pod.Name, Namespace: pod.Namespace, UID: pod.UID, ResourceVersion: pod.ResourceVersion,
+			DeletionTimestamp: pod.DeletionTimestamp, Annotations: ann,
+		},
+		Status: corev1.PodStatus{Phase: pod.Status.Phase, PodIP: pod.Status.PodIP},
+	}, nil
 }
 
 // ClientConfig returns the Kubernetes client: from kubeconfig when given,

@@ -2,6 +2,7 @@ package targets_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes/fake"
+	"k8s.io/client-go/tools/cache"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/targets"
 )
@@ -155,4 +157,67 @@ func TestKubernetesNamespacesAndSelector(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitTargets(t, src, []string{"Pod:a/p1/u1=10.0.0.1:443", "Pod:b/p2/u2=10.0.0.2:443"})
+}
+
+func TestKubernetesSlimPodKeepsOnlyWhatDiscoveryReads(t *testing.T) {
+	full := pod("prod", "devices-0", "u1", "10.0.0.1", corev1.PodRunning,
+		map[string]string{"kafmesh/scrape": "true", "kafmesh/port": "9090", "kubectl.kubernetes.io/last-applied-configuration": strings.Repeat("x", 10000)},
+		map[string]string{"app": "devices"})
+	full.ResourceVersion = "42"
+	full.Spec.Containers = []corev1.Container{{Name: "app", Image: "devices:1", Env: []corev1.EnvVar{{Name: "SECRET", Value: "s"}}}}
+	full.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue}}
+	obj, err := targets.SlimPod(full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slim := obj.(*corev1.Pod)
+	if len(slim.Spec.Containers) != 0 || len(slim.Status.Conditions) != 0 || len(slim.Labels) != 0 || len(slim.Annotations) != 2 || slim.ResourceVersion != "42" {
+		t.Fatalf("slim pod keeps too much or too little: %+v", slim)
+	}
+	want, _ := targets.PodTarget(full)
+	got, reason := targets.PodTarget(slim)
+	if reason != "" || got != want {
+		t.Fatalf("slim pod target %+v (%q), want %+v", got, reason, want)
+	}
+	tomb := cache.DeletedFinalStateUnknown{Key: "prod/devices-0", Obj: full}
+	if o, err := targets.SlimPod(tomb); err != nil || o != any(tomb) {
+		t.Fatalf("tombstone: %v %v", o, err)
+	}
+}
+
+func TestKubernetesForgetsDeletedRejectedPods(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	client := fake.NewClientset()
+	src := targets.NewKubernetes(client)
+	src.Start(ctx)
+	if err := src.WaitSynced(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		name := fmt.Sprintf("job-%d", i)
+		if _, err := client.CoreV1().Pods("prod").Create(ctx, pod("prod", name, "u"+name, "", corev1.PodPending, scrape, nil), metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for src.Rejected() != 50 && time.Now().Before(deadline) {
+		_, _ = src.Targets(ctx)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := src.Rejected(); n != 50 {
+		t.Fatalf("remembers %d rejected pods, want 50", n)
+	}
+	for i := range 50 {
+		if err := client.CoreV1().Pods("prod").Delete(ctx, fmt.Sprintf("job-%d", i), metav1.DeleteOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for src.Rejected() != 0 && time.Now().Before(deadline) {
+		_, _ = src.Targets(ctx)
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := src.Rejected(); n != 0 {
+		t.Fatalf("still remembers %d deleted pods", n)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -40,6 +41,8 @@ type Watcher struct {
 	dialOpts []grpc.DialOption
 	logger   *slog.Logger
 	buffer   int
+	snapshot func(context.Context) (*mesh.Graph, error)
+	every    time.Duration
 }
 
 // Option configures New.
@@ -48,6 +51,15 @@ type Option func(*Watcher)
 // WithDialOptions adds gRPC dial options (the default is plaintext).
 func WithDialOptions(opts ...grpc.DialOption) Option {
 	return func(w *Watcher) { w.dialOpts = append(w.dialOpts, opts...) }
+}
+
+// WithFollow makes a watch follow the processor's pods as they come and
+// go: every interval it reads the mesh from snapshot and opens a stream on
+// each pod that reports the processor, answered its last scrape, and has
+// no stream open (a new pod, or one whose stream ended: restarted or
+// replaced). The watch then ends only with its context.
+func WithFollow(snapshot func(context.Context) (*mesh.Graph, error), interval time.Duration) Option {
+	return func(w *Watcher) { w.snapshot, w.every = snapshot, interval }
 }
 
 // WithLogger sets the logger.
@@ -82,6 +94,10 @@ func (w *Watcher) Watch(ctx context.Context, g *mesh.Graph, processorID, key str
 	}
 	req := &watchv1.ProcessorRequest{Component: comp.Name, Processor: n.Name, Key: key}
 	out := make(chan Event, w.buffer)
+	if w.snapshot != nil && w.every > 0 {
+		go w.follow(ctx, pods, processorID, req, out)
+		return out, nil
+	}
 	var wg sync.WaitGroup
 	for _, p := range pods {
 		wg.Add(1)
@@ -95,6 +111,54 @@ func (w *Watcher) Watch(ctx context.Context, g *mesh.Graph, processorID, key str
 		close(out)
 	}()
 	return out, nil
+}
+
+// follow keeps a stream open on every live pod of the processor until ctx
+// ends, then closes out.
+func (w *Watcher) follow(ctx context.Context, pods []*mesh.Pod, processorID string, req *watchv1.ProcessorRequest, out chan Event) {
+	var wg sync.WaitGroup
+	defer func() {
+		wg.Wait()
+		close(out)
+	}()
+	active := map[string]bool{}
+	ended := make(chan string)
+	start := func(p *mesh.Pod) {
+		active[p.ID] = true
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w.watchPod(ctx, p, req, out)
+			select {
+			case ended <- p.ID:
+			case <-ctx.Done():
+			}
+		}()
+	}
+	for _, p := range pods {
+		start(p)
+	}
+	tick := time.NewTicker(w.every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case id := <-ended:
+			delete(active, id)
+		case <-tick.C:
+			g, err := w.snapshot(ctx)
+			if err != nil {
+				continue
+			}
+			for _, p := range g.PodsOf(processorID) {
+				if !active[p.ID] && p.Healthy() {
+					w.logger.Debug("watch follows a pod", "pod", p.ID, "processor", processorID)
+					start(p)
+				}
+			}
+		}
+	}
 }
 
 func (w *Watcher) watchPod(ctx context.Context, p *mesh.Pod, req *watchv1.ProcessorRequest, out chan<- Event) {

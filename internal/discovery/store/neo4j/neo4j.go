@@ -3,7 +3,9 @@
 //
 // Nodes carry the labels Service, Component, Processor, Source, Sink, View,
 // ViewSource, ViewSink, Topic and Pod, each with a unique id property (the
-// mesh's stable ids; uniqueness constraints are created at Open).
+// mesh's stable ids; uniqueness constraints are created at Open, and again
+// before a write whenever the server lost them: after any failure, and at
+// least every 30 s).
 // Relationships: HAS_COMPONENT, HAS_PART, READS, WRITES, JOINS, LOOKS_UP,
 // PERSISTS_TO as reported; (node)-[:REPORTED_BY]->(Pod) for every node a pod
 // reports; (Service)-[:DEPENDS_ON]->(Service), derived, recomputed whenever
@@ -16,9 +18,11 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/neo4j/neo4j-go-driver/v5/neo4j"
+	neo4jconfig "github.com/neo4j/neo4j-go-driver/v5/neo4j/config"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
 	"github.com/kafmesh/kafmesh/internal/discovery/store"
@@ -32,7 +36,29 @@ type Store struct {
 	// pods of the same mesh touch the same topic and service nodes, and
 	// concurrent transactions on them only deadlock and retry.
 	writes sync.Mutex
+
+	// Constraints are checked (and recreated when missing) before a write
+	// after any failure, and at least every constraintCheckEvery: a server
+	// that came back empty, or whose connection was replaced, gets them
+	// back before the next write.
+	constraintsMu sync.Mutex
+	checkedAt     time.Time
+	suspect       atomic.Bool
+	ensured       atomic.Int64 // times the constraints were recreated; for tests
+	checks        atomic.Int64 // times they were checked; for tests
 }
+
+// constraintCheckEvery is the longest a write goes without checking the
+// constraints exist.
+const constraintCheckEvery = 30 * time.Second
+
+// Driver timeouts: a server that is down or unreachable gives an error in
+// seconds, not after the driver's default minute of retries.
+const (
+	connectTimeout = 3 * time.Second
+	acquireTimeout = 5 * time.Second
+	retryTime      = 3 * time.Second
+)
 
 var _ store.Store = (*Store)(nil)
 
@@ -64,7 +90,11 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 	if cfg.user != "" {
 		auth = neo4j.BasicAuth(cfg.user, cfg.password, "")
 	}
-	driver, err := neo4j.NewDriverWithContext(uri, auth)
+	driver, err := neo4j.NewDriverWithContext(uri, auth, func(c *neo4jconfig.Config) {
+		c.SocketConnectTimeout = connectTimeout
+		c.ConnectionAcquisitionTimeout = acquireTimeout
+		c.MaxTransactionRetryTime = retryTime
+	})
 	if err != nil {
 		return nil, fmt.Errorf("neo4j store %s: %w", uri, err)
 	}
@@ -77,7 +107,58 @@ func Open(ctx context.Context, uri string, opts ...Option) (*Store, error) {
 		_ = driver.Close(ctx)
 		return nil, fmt.Errorf("neo4j store %s: %w", uri, err)
 	}
+	s.checkedAt = time.Now()
 	return s, nil
+}
+
+// constraintCount counts the kafmesh_ uniqueness constraints on the server.
+func (s *Store) constraintCount(ctx context.Context) (int, error) {
+	res, err := neo4j.ExecuteQuery(ctx, s.driver, "SHOW CONSTRAINTS YIELD name WHERE name STARTS WITH 'kafmesh_' RETURN count(*)",
+		nil, neo4j.EagerResultTransformer, neo4j.ExecuteQueryWithDatabase(s.database), neo4j.ExecuteQueryWithReadersRouting())
+	if err != nil {
+		return 0, err
+	}
+	if len(res.Records) == 0 {
+		return 0, nil
+	}
+	n, _ := res.Records[0].Values[0].(int64)
+	return int(n), nil
+}
+
+// ensureConstraints recreates missing constraints when a failure was seen
+// since the last check or the last check is older than
+// constraintCheckEvery.
+func (s *Store) ensureConstraints(ctx context.Context) error {
+	s.constraintsMu.Lock()
+	defer s.constraintsMu.Unlock()
+	if !s.suspect.Load() && time.Since(s.checkedAt) < constraintCheckEvery {
+		return nil
+	}
+	s.checks.Add(1)
+	n, err := s.constraintCount(ctx)
+	if err != nil {
+		s.suspect.Store(true)
+		return err
+	}
+	if n < len(mesh.NodeKinds)+1 {
+		if err := s.createConstraints(ctx); err != nil {
+			s.suspect.Store(true)
+			return err
+		}
+		s.ensured.Add(1)
+	}
+	s.checkedAt = time.Now()
+	s.suspect.Store(false)
+	return nil
+}
+
+// failed marks the store suspect after an error, so the constraints are
+// checked before the next write.
+func (s *Store) failed(err error) error {
+	if err != nil {
+		s.suspect.Store(true)
+	}
+	return err
 }
 
 func (s *Store) createConstraints(ctx context.Context) error {
@@ -94,22 +175,34 @@ func (s *Store) createConstraints(ctx context.Context) error {
 func (s *Store) Close() error { return s.driver.Close(context.Background()) }
 
 // Ping checks the server answers.
-func (s *Store) Ping(ctx context.Context) error { return s.driver.VerifyConnectivity(ctx) }
+// After a failure, a successful ping also brings back missing constraints.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.failed(s.driver.VerifyConnectivity(ctx)); err != nil {
+		return err
+	}
+	if s.suspect.Load() {
+		return s.ensureConstraints(ctx)
+	}
+	return nil
+}
 
 func (s *Store) write(ctx context.Context, f func(neo4j.ManagedTransaction) error) error {
 	s.writes.Lock()
 	defer s.writes.Unlock()
+	if err := s.ensureConstraints(ctx); err != nil {
+		return fmt.Errorf("recreate constraints: %w", err)
+	}
 	sess := s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: neo4j.AccessModeWrite})
 	defer sess.Close(ctx)
 	_, err := sess.ExecuteWrite(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return nil, f(tx) })
-	return err
+	return s.failed(err)
 }
 
 func (s *Store) read(ctx context.Context, f func(neo4j.ManagedTransaction) error) error {
 	sess := s.driver.NewSession(ctx, neo4j.SessionConfig{DatabaseName: s.database, AccessMode: neo4j.AccessModeRead})
 	defer sess.Close(ctx)
 	_, err := sess.ExecuteRead(ctx, func(tx neo4j.ManagedTransaction) (any, error) { return nil, f(tx) })
-	return err
+	return s.failed(err)
 }
 
 // run runs one query and collects its records.

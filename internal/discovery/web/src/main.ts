@@ -13,6 +13,7 @@ import { renderService } from "./pages/service";
 import { renderTopic } from "./pages/topic";
 import { parseRoute, type Page } from "./router";
 import { setupSearch } from "./search";
+import { watchMeshStatus } from "./status";
 import { notFound } from "./states";
 
 const pages: Record<Page, PageRenderer> = {
@@ -108,4 +109,5 @@ window.addEventListener("error", (ev) => window.kafmeshUI.errors.push(String(ev.
 window.addEventListener("unhandledrejection", (ev) => window.kafmeshUI.errors.push(String(ev.reason)));
 window.addEventListener("hashchange", show);
 setupSearch(document.getElementById("search") as HTMLInputElement, document.getElementById("search-results") as HTMLUListElement, (to) => (location.hash = to));
+watchMeshStatus(document.getElementById("mesh-status") as HTMLElement);
 show();

@@ -27,7 +27,7 @@ export const meshMapQuery = `query MeshMap {
     pods { id name namespace healthy }
     components { id processors { id } }
   }
-  pods { id healthy lastError }
+  pods { id name namespace healthy lastError }
 }`;
 
 export interface MeshMapData {
@@ -39,7 +39,7 @@ export interface MeshMapData {
     pods: PodSummary[];
     components: { id: string; processors: { id: string }[] }[];
   }[];
-  pods: { id: string; healthy: boolean; lastError: string | null }[];
+  pods: { id: string; name: string; namespace: string; healthy: boolean; lastError: string | null }[];
 }
 
 // ---- live flow (consumer-group lag, measured from the brokers by discovery) ----
@@ -383,4 +383,10 @@ export interface SchemaConflict {
   message: string;
   writer: Ref;
   reader: Ref;
+}
+
+export const meshStatusQuery = `query MeshStatus { meshStatus { stale since error readAt } }`;
+
+export interface MeshStatusData {
+  meshStatus: { stale: boolean; since: string | null; error: string | null; readAt: string | null };
 }

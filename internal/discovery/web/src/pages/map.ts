@@ -97,7 +97,7 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   const graphBox = h("div", { class: "graph", "data-testid": "map-graph" });
   root.append(
     h("div", { class: "toolbar" }, filter, nsSelect, fit, counts, flowStatus),
-    h("div", { class: "map-body" }, graphBox, h("aside", { class: "side" }, h("h3", {}, "Falling behind"), behindList)),
+    h("div", { class: "map-body" }, graphBox, h("aside", { class: "side" }, failingTargets(data.pods), h("h3", {}, "Falling behind"), behindList)),
   );
 
   const unhealthy = visible.filter((s) => s.pods.some((p) => !p.healthy)).length;
@@ -153,4 +153,24 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   behindList.append(h("li", { class: "muted" }, "—"));
   pollFlow(signal, showFlow);
   ctx.ready();
+}
+
+/** The side panel's list of targets whose last scrape failed, with why. */
+function failingTargets(pods: MeshMapData["pods"]): HTMLElement {
+  const failing = pods.filter((p) => !p.healthy);
+  const box = h("div", { "data-testid": "failing-targets" }, h("h3", {}, `Failing targets (${failing.length})`));
+  if (failing.length === 0) {
+    box.append(h("p", { class: "muted" }, "none"));
+    return box;
+  }
+  box.append(
+    h(
+      "ul",
+      { class: "failing-list" },
+      failing.map((p) =>
+        h("li", { "data-testid": "failing-target" }, h("a", { href: href("pods") }, p.namespace ? `${p.namespace}/${p.name}` : p.name), h("span", { class: "error-text" }, p.lastError ?? "never answered")),
+      ),
+    ),
+  );
+  return box;
 }

@@ -61,6 +61,7 @@ export function renderService(ctx: PageContext): Promise<void> {
         ["Read by", serviceLinks(svc.dependents)],
         ["Pods", `${svc.pods.length} (${svc.pods.filter((p) => p.healthy).length} healthy)`],
       ]),
+      failingPods(svc.pods),
       h("h2", {}, "Components"),
       graphBox,
       h(
@@ -82,4 +83,16 @@ export function renderService(ctx: PageContext): Promise<void> {
     ctx.setGraph(view);
     ctx.onCleanup(() => view.destroy());
   });
+}
+
+/** A visible alert naming the service's pods whose last scrape failed. */
+function failingPods(pods: { name: string; healthy: boolean; lastError: string | null }[]): Node {
+  const failing = pods.filter((p) => !p.healthy);
+  if (failing.length === 0) return document.createTextNode("");
+  return h(
+    "div",
+    { class: "alert", role: "alert", "data-testid": "failing-pods" },
+    `${failing.length} of ${pods.length} pod${pods.length === 1 ? "" : "s"} failing: `,
+    failing.map((p, i) => [i ? "; " : "", h("strong", {}, p.name), `: ${p.lastError ?? "never answered"}`]).flat(),
+  );
 }
