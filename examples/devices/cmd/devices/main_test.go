@@ -1,13 +1,45 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/kafmesh/kafmesh/internal/testcert"
+	"time"
 )
+
+// selfSigned returns a PEM certificate and key for localhost.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "localhost"},
+		DNSNames:     []string{"localhost"},
+		NotBefore:    time.Now().Add(-time.Minute),
+		NotAfter:     time.Now().Add(time.Hour),
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER})
+}
 
 func TestSecurityFlags(t *testing.T) {
 	dir := t.TempDir()
@@ -21,7 +53,7 @@ func TestSecurityFlags(t *testing.T) {
 	token := write("token", "  s3cret\n")
 	empty := write("empty", "\n")
 
-	_, certPEM, keyPEM := testcert.NewCA(t, "test").Server(t)
+	certPEM, keyPEM := selfSigned(t)
 	cert := write("cert.pem", string(certPEM))
 	key := write("key.pem", string(keyPEM))
 	sec, err := security(token, cert, key)
