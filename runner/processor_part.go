@@ -30,6 +30,9 @@ const (
 	// instead of a search of Pebble's memtable and files.
 	readCacheLimit   = 100_000
 	shutdownDeadline = 30 * time.Second
+	// resumeFetchMaxWait is the processors' fetch max wait: the longest
+	// a partition resumed after its restore waits for the fetch in flight.
+	resumeFetchMaxWait = 100 * time.Millisecond
 )
 
 // processorPart runs one registered processor.
@@ -319,6 +322,14 @@ func (pp *processorPart) open(ctx context.Context) error {
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { pp.rebalanceWanted.Store(true) }),
 		kgo.RecordPartitioner(partitioner(map[string]bool{pp.stateTopic: true})),
 		kgo.MaxBufferedRecords(1<<20),
+		// A partition is paused until its restore is done, and resuming
+		// it does not interrupt the fetch already in flight for the
+		// others: with franz-go's default 5s max wait, a partition
+		// restored while the others sit at their end waited up to 5s
+		// before its first fetch. resumeFetchMaxWait bounds that wait
+		// (and costs an empty fetch per broker that often when idle).
+		// WithKafkaOptions(kgo.FetchMaxWait(...)) overrides it.
+		kgo.FetchMaxWait(resumeFetchMaxWait),
 		// A produce that must be retried (a leader moved; with Kafka 4's
 		// transactions, CONCURRENT_TRANSACTIONS right after a commit)
 		// waits for a metadata refresh, which the default 5s minimum age
