@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/types/known/wrapperspb"
@@ -23,12 +24,24 @@ var (
 
 func main() { contender.Main("bench-kafmesh", run) }
 
+// instanceID is the group's name for a run whose state folder is named
+// after the group (W1-W3), else the group plus the folder's name.
+func instanceID(c contender.Config) string {
+	if b := filepath.Base(c.StateDir); b != c.Group {
+		return c.Group + "-" + b
+	}
+	return c.Group
+}
+
 func run(ctx context.Context, c contender.Config, first *contender.FirstRead, log *slog.Logger) error {
 	svc, err := runner.NewService(runner.Definition{Name: "bench"},
 		runner.WithBrokers(c.Brokers...),
 		runner.WithStateDir(c.StateDir),
 		runner.WithLogger(log),
-		runner.WithInstanceID(c.Group),
+		// Static membership: a restart with the same state folder takes
+		// its partitions back at once; a second instance (W4) has its own
+		// state folder, so its own id.
+		runner.WithInstanceID(instanceID(c)),
 		// The matched settings; the runtime already sets acks=all,
 		// idempotence, no compression and murmur2 key partitioning.
 		runner.WithKafkaOptions(

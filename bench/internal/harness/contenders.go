@@ -70,6 +70,11 @@ func Contenders() []Contender {
 			command:  bin("bench-franz"),
 		},
 		{
+			Name: "franz-eos", Label: "franz-go transactional loop (no changelog)",
+			Settings: "the franz-go loop with `-eos`: a `kgo.GroupTransactSession` (read_committed), outputs and input offsets committed in one transaction every 100ms; still no changelog and no local store",
+			command:  bin("bench-franz", "-eos"),
+		},
+		{
 			Name: "streams", Label: "Kafka Streams 4.4.0",
 			Settings: "DSL: `groupByKey().count()` (RocksDB store `counts`, changelog `<app>-counts-changelog`) then `mapValues` to the same Int64Value bytes; W3 `join(KTable)` then `join(GlobalKTable)`; at_least_once, commit.interval.ms=100, statestore.cache.max.bytes=0 (emit every update, as the others do), num.stream.threads = cores, topology.optimization=all (the KTable reads its source topic instead of a copy); producer acks=all, enable.idempotence=true, linger.ms=5, batch.size=1 MiB, compression none; consumer auto.offset.reset=earliest, fetch.max.wait.ms=500; input values read as bytes (not decoded); Java 17, JVM flags `--java-opts` (default `-Xmx1g`)",
 			command: func(cfg Config) []string {
