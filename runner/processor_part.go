@@ -410,7 +410,12 @@ func (pp *processorPart) loop(ctx context.Context) error {
 				break
 			}
 		}
-		if uncommitted && (time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
+		// A poll that came back empty means the input is idle: nothing
+		// would join this commit by waiting for the interval, so commit
+		// now rather than hold the last records (and, exactly-once,
+		// their outputs' visibility) until the next tick.
+		idle := fetches.NumRecords() == 0
+		if uncommitted && (idle || time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
 			if err := commit(); err != nil {
 				pp.fail(err)
 				break

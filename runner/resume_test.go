@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
@@ -87,4 +88,50 @@ func waitOutputs(cl *kgo.Client, n int, timeout time.Duration) (first, all time.
 		}
 	}
 	return first, time.Now(), nil
+}
+
+// TestProcessorCommitsWhenInputIdles: with a commit interval of a minute,
+// the offsets of the last records (and, exactly-once, their outputs) are
+// still committed as soon as the input is idle, not at the next tick.
+func TestProcessorCommitsWhenInputIdles(t *testing.T) {
+	for _, mode := range []struct {
+		name string
+		opts []runner.PartOption
+	}{{"at-least-once", nil}, {"exactly-once", []runner.PartOption{runner.ExactlyOnce()}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			brokers := kafmeshtest.StartBroker(t)
+			c := newCounter(t, append(mode.opts, runner.CommitInterval(time.Minute))...)
+			kafmeshtest.CreateTopic(t, brokers, c.in, 4, false)
+			s := newService(t, brokers, "idle", t.TempDir())
+			c.register(t, s)
+			if err := s.ConfigureTopics(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			stop := running(t, s)
+			const total = 200
+			produce(t, client(t, brokers), inputRecords(c.in, 0, total, 10)...)
+			start := time.Now()
+			// read_committed: exactly-once outputs show only once committed.
+			consumeN(t, brokers, c.out, total, 10*time.Second)
+			adm := kadm.NewClient(client(t, brokers))
+			for {
+				offs, err := adm.FetchOffsets(t.Context(), c.group)
+				var at int64
+				if err == nil {
+					offs.Each(func(o kadm.OffsetResponse) { at += max(o.At, 0) })
+				}
+				if at == total {
+					break
+				}
+				if time.Since(start) > 10*time.Second {
+					t.Fatalf("the group committed %d of %d offsets 10s after the input went idle (commit interval 1m)", at, total)
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+			t.Logf("all %d offsets committed %v after the input was written", total, time.Since(start).Round(time.Millisecond))
+			if err := stop(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
 }
