@@ -455,12 +455,22 @@ func (t *tracker) produce(ctx context.Context, brokers []string, topic string, r
 			t.mu.Lock()
 			t.sent[k] = append(t.sent[k], int32(now.Sub(t.start).Microseconds()))
 			t.mu.Unlock()
-			cl.Produce(ctx, &kgo.Record{Topic: topic, Key: keys[k], Value: values[sent%len(values)], Timestamp: now}, ack)
+			// Not ctx: a record the client still buffers when ctx ends
+			// would fail, and its output would count as missing.
+			cl.Produce(context.Background(), &kgo.Record{Topic: topic, Key: keys[k], Value: values[sent%len(values)], Timestamp: now}, ack)
 		}
 		if err, _ := failed.Load().(error); err != nil {
 			return err
 		}
 		time.Sleep(time.Millisecond)
+	}
+	fctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := cl.Flush(fctx); err != nil {
+		return fmt.Errorf("flush the input: %w", err)
+	}
+	if err, _ := failed.Load().(error); err != nil {
+		return err
 	}
 	return ctx.Err()
 }
