@@ -20,7 +20,7 @@
 #   --linger-ms N      producer linger of every contender (default 5)
 #   --batch-bytes N    producer batch size of every contender (default 1048576)
 #   --commit-ms N      commit interval of every contender (default 100)
-#   --w4-rates LIST    W4 fixed input rates, records/s (default 10000)
+#   --w4-rates LIST    W4 fixed input rates, records/s (default 10000; '' for none)
 #   --w4-w1-fraction F W4 also runs each contender at F × its W1 rate of this run
 #                      (default 0.5; 0: no; needs w1 in the same run)
 #   --w4-duration D    W4 steady phase (default 30s; the issue asks for 2m)
@@ -87,7 +87,7 @@ while (($#)); do
 	--linger-ms) linger_ms="${2:?--linger-ms needs a value}"; shift 2 ;;
 	--batch-bytes) batch_bytes="${2:?--batch-bytes needs a value}"; shift 2 ;;
 	--commit-ms) commit_ms="${2:?--commit-ms needs a value}"; shift 2 ;;
-	--w4-rates) w4_rates="${2:?--w4-rates needs a value}"; shift 2 ;;
+	--w4-rates) (($# >= 2)) || die "--w4-rates needs a value ('' for none)"; w4_rates="$2"; shift 2 ;;
 	--w4-w1-fraction) w4_fraction="${2:?--w4-w1-fraction needs a value}"; shift 2 ;;
 	--w4-duration) w4_duration="${2:?--w4-duration needs a value}"; shift 2 ;;
 	--w4-window) w4_window="${2:?--w4-window needs a value}"; shift 2 ;;

@@ -67,6 +67,11 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 		return runTransactional(ctx, c, first, append(opts,
 			kgo.TransactionalID(c.Group+"-"+filepath.Base(c.StateDir)),
 			kgo.TransactionTimeout(time.Minute),
+			// As the runtime does: a produce retried after Kafka 4's
+			// CONCURRENT_TRANSACTIONS right after a commit waits for a
+			// metadata refresh, which the default 5s minimum age makes a
+			// 5s stall.
+			kgo.MetadataMinAge(250*time.Millisecond),
 			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		), enrich)
 	}
