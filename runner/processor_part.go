@@ -33,6 +33,9 @@ const (
 	// resumeFetchMaxWait is the processors' fetch max wait: the longest
 	// a partition resumed after its restore waits for the fetch in flight.
 	resumeFetchMaxWait = 100 * time.Millisecond
+	// defaultLinger is every producer's linger (docs/runtime.md,
+	// "Latency and the commit interval").
+	defaultLinger = 5 * time.Millisecond
 )
 
 // processorPart runs one registered processor.
