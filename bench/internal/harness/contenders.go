@@ -42,7 +42,7 @@ func Contenders() []Contender {
 	return []Contender{
 		{
 			Name: "kafmesh", Label: "kafmesh at-least-once",
-			Settings:           "runner API (`runner.NewProcessor`, `State`/`SaveState`/`Output`, `Join`, `Lookup`), Pebble state + `<group>-table` changelog, commit interval 100ms; franz-go producer with acks=all, idempotent, no compression, murmur2 (runtime defaults) plus `WithKafkaOptions(ProducerLinger(5ms), ProducerBatchMaxBytes(1 MiB), FetchMaxWait(500ms))`; decodes every input as `google.protobuf.StringValue`",
+			Settings:           "runner API (`runner.NewProcessor`, `State`/`SaveState`/`Output`, `Join`, `Lookup`), Pebble state + `<group>-table` changelog, commit interval 100ms; franz-go producer with acks=all, idempotent, no compression, murmur2 (runtime defaults) plus `WithKafkaOptions(ProducerLinger(5ms), ProducerBatchMaxBytes(1 MiB), FetchMaxWait(500ms))`; W1, W2 and W4 read the input raw (`runner.Raw()`: the count never reads the value, and the bare loops and Kafka Streams do not decode it either), W3 decodes every input as `google.protobuf.StringValue`",
 			command:            bin("bench-kafmesh"),
 			changelog:          goTable,
 			changelogValue:     workload.Int64Value,
