@@ -79,7 +79,9 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	// The loop may stop after a poll without allowing the rebalance that
+	// leaving the group is; a plain Close would wait for it forever.
+	defer cl.CloseAllowingRebalance()
 
 	counts := map[string]int64{}
 	var (
@@ -163,7 +165,7 @@ func runTransactional(ctx context.Context, c contender.Config, first *contender.
 	if err != nil {
 		return err
 	}
-	defer sess.Close()
+	defer sess.CloseAllowingRebalance()
 	counts := map[string]int64{}
 	end := func(try kgo.TransactionEndTry) error {
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
