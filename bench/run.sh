@@ -14,7 +14,7 @@
 #   --probes N         W2 probe records (default 1000)
 #   --workloads LIST   w1,w2,w3,w4 (default all)
 #   --contenders LIST  kafmesh,kafmesh-eos,goka,franz,franz-eos,streams (default all)
-#   --repeat N         run each contender N times (round the contenders) and report the
+#   --repeat N         run each contender N times (round the contenders; W1–W3, W4 runs once) and report the
 #                      median, with the range (default 1)
 #   --brokers ADDR     use this running broker instead of starting one
 #   --linger-ms N      producer linger of every contender (default 5)
