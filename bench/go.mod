@@ -3,7 +3,9 @@ module github.com/kafmesh/kafmesh/bench
 go 1.26.8
 
 require (
+	github.com/HdrHistogram/hdrhistogram-go v1.4.0
 	github.com/IBM/sarama v1.46.3
+	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/kafmesh/kafmesh v0.0.0-00010101000000-000000000000
 	github.com/lovoo/goka v1.1.16
 	github.com/twmb/franz-go v1.22.3
@@ -20,7 +22,6 @@ require (
 	github.com/cockroachdb/crlib v0.0.0-20241112164430-1264a2edc35b // indirect
 	github.com/cockroachdb/errors v1.11.3 // indirect
 	github.com/cockroachdb/logtags v0.0.0-20230118201751-21c54148d20b // indirect
-	github.com/cockroachdb/pebble/v2 v2.1.7 // indirect
 	github.com/cockroachdb/redact v1.1.5 // indirect
 	github.com/cockroachdb/swiss v0.0.0-20260820225851-333444432258 // indirect
 	github.com/cockroachdb/tokenbucket v0.0.0-20230807174530-cc333fc44b06 // indirect

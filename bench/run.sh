@@ -3,24 +3,31 @@
 #
 # Builds the contenders (Go binaries from bench/, the Kafka Streams jar with
 # Maven), starts a Kafka 4.4 broker with scripts/kafka.sh (or uses the one
-# given with --brokers), runs workloads W1 (count-by-key), W2 (restore) and
-# W3 (join + lookup) for every contender one after another, prints the
-# tables, and writes bench/results/<date>.md. docs/benchmarks.md explains
+# given with --brokers), runs workloads W1 (count-by-key), W2 (restore),
+# W3 (join + lookup) and W4 (latency under steady load) for every contender
+# one after another, prints the tables, and writes bench/results/<date>.md. docs/benchmarks.md explains
 # the method and the matched settings.
 #
 # Usage: bench/run.sh [flags]
 #   --records N        input records of W1/W3 and keys restored in W2 (default 1000000;
 #                      BENCH_RECORDS); 50000 makes a smoke run of a couple of minutes
 #   --probes N         W2 probe records (default 1000)
-#   --workloads LIST   w1,w2,w3 (default all)
-#   --contenders LIST  kafmesh,kafmesh-eos,goka,franz,streams (default all)
-#   --repeat N         run each contender N times (round the contenders) and report the
+#   --workloads LIST   w1,w2,w3,w4 (default all)
+#   --contenders LIST  kafmesh,kafmesh-eos,goka,franz,franz-eos,streams (default all)
+#   --repeat N         run each contender N times (round the contenders; W1–W3, W4 runs once) and report the
 #                      median, with the range (default 1)
 #   --brokers ADDR     use this running broker instead of starting one
 #   --linger-ms N      producer linger of every contender (default 5)
 #   --batch-bytes N    producer batch size of every contender (default 1048576)
+#   --commit-ms N      commit interval of every contender (default 100)
+#   --w4-rates LIST    W4 fixed input rates, records/s (default 10000; '' for none)
+#   --w4-w1-fraction F W4 also runs each contender at F × its W1 rate of this run
+#                      (default 0.5; 0: no; needs w1 in the same run)
+#   --w4-duration D    W4 steady phase (default 30s; the issue asks for 2m)
+#   --w4-window D      W4 join and restart phases (default 15s)
+#   --w4-state-keys N  W4 keys of state preloaded for the restart (default --records)
 #   --java-opts STR    JVM flags of the Kafka Streams contender (default "-Xmx1g"; BENCH_JAVA_OPTS)
-#   --write-docs       also replace the "## Peers (W1–W3)" section of docs/benchmarks.md
+#   --write-docs       also replace the "## Peers (W1–W4)" section of docs/benchmarks.md
 #   --keep-broker      leave the broker this script started running
 #   --help             this text
 #
@@ -54,7 +61,13 @@ usage() { sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d' | sed 's/^# \{0
 records="${BENCH_RECORDS:-1000000}"
 probes=1000
 repeat=1
-workloads="w1,w2,w3"
+workloads="w1,w2,w3,w4"
+commit_ms=100
+w4_rates=10000
+w4_fraction=0.5
+w4_duration=30s
+w4_window=15s
+w4_state_keys=0
 contenders=""
 brokers=""
 linger_ms=5
@@ -73,6 +86,12 @@ while (($#)); do
 	--brokers) brokers="${2:?--brokers needs a value}"; shift 2 ;;
 	--linger-ms) linger_ms="${2:?--linger-ms needs a value}"; shift 2 ;;
 	--batch-bytes) batch_bytes="${2:?--batch-bytes needs a value}"; shift 2 ;;
+	--commit-ms) commit_ms="${2:?--commit-ms needs a value}"; shift 2 ;;
+	--w4-rates) (($# >= 2)) || die "--w4-rates needs a value ('' for none)"; w4_rates="$2"; shift 2 ;;
+	--w4-w1-fraction) w4_fraction="${2:?--w4-w1-fraction needs a value}"; shift 2 ;;
+	--w4-duration) w4_duration="${2:?--w4-duration needs a value}"; shift 2 ;;
+	--w4-window) w4_window="${2:?--w4-window needs a value}"; shift 2 ;;
+	--w4-state-keys) w4_state_keys="${2:?--w4-state-keys needs a value}"; shift 2 ;;
 	--java-opts) java_opts="${2:?--java-opts needs a value}"; shift 2 ;;
 	--write-docs) write_docs=1; shift ;;
 	--keep-broker) keep_broker=1; shift ;;
@@ -141,6 +160,12 @@ args=(
 	-contenders "$contenders"
 	-linger-ms "$linger_ms"
 	-batch-bytes "$batch_bytes"
+	-commit-ms "$commit_ms"
+	-w4-rates "$w4_rates"
+	-w4-w1-fraction "$w4_fraction"
+	-w4-duration "$w4_duration"
+	-w4-window "$w4_window"
+	-w4-state-keys "$w4_state_keys"
 	-bin "$BENCH_DIR/bin"
 	-streams-jar "$jar"
 	-java-opts "$java_opts"

@@ -30,6 +30,12 @@ const (
 	// instead of a search of Pebble's memtable and files.
 	readCacheLimit   = 100_000
 	shutdownDeadline = 30 * time.Second
+	// resumeFetchMaxWait is the processors' fetch max wait: the longest
+	// a partition resumed after its restore waits for the fetch in flight.
+	resumeFetchMaxWait = 100 * time.Millisecond
+	// defaultLinger is every producer's linger (docs/runtime.md,
+	// "Latency and the commit interval").
+	defaultLinger = 5 * time.Millisecond
 )
 
 // processorPart runs one registered processor.
@@ -319,6 +325,14 @@ func (pp *processorPart) open(ctx context.Context) error {
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { pp.rebalanceWanted.Store(true) }),
 		kgo.RecordPartitioner(partitioner(map[string]bool{pp.stateTopic: true})),
 		kgo.MaxBufferedRecords(1<<20),
+		// A partition is paused until its restore is done, and resuming
+		// it does not interrupt the fetch already in flight for the
+		// others: with franz-go's default 5s max wait, a partition
+		// restored while the others sit at their end waited up to 5s
+		// before its first fetch. resumeFetchMaxWait bounds that wait
+		// (and costs an empty fetch per broker that often when idle).
+		// WithKafkaOptions(kgo.FetchMaxWait(...)) overrides it.
+		kgo.FetchMaxWait(resumeFetchMaxWait),
 		// A produce that must be retried (a leader moved; with Kafka 4's
 		// transactions, CONCURRENT_TRANSACTIONS right after a commit)
 		// waits for a metadata refresh, which the default 5s minimum age
@@ -399,7 +413,12 @@ func (pp *processorPart) loop(ctx context.Context) error {
 				break
 			}
 		}
-		if uncommitted && (time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
+		// A poll that came back empty means the input is idle: nothing
+		// would join this commit by waiting for the interval, so commit
+		// now rather than hold the last records (and, exactly-once,
+		// their outputs' visibility) until the next tick.
+		idle := fetches.NumRecords() == 0
+		if uncommitted && (idle || time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
 			if err := commit(); err != nil {
 				pp.fail(err)
 				break

@@ -196,6 +196,11 @@ func producerOpts() []kgo.Opt {
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		// Java's default since Kafka 4.0 and what the latency benchmark
+		// (W4, docs/benchmarks.md) measures; franz-go's default is 10ms.
+		// A record waits at most this long for others to join its batch
+		// when the load is light; under load batches fill before it.
+		kgo.ProducerLinger(defaultLinger),
 	}
 }
 

@@ -3,6 +3,10 @@
 // no changelog and no local store. Every 100ms it waits until everything it
 // produced is acknowledged and then commits the offsets of what it handled,
 // so a crash loses no output (at-least-once) but also restores no state.
+//
+// With -eos it is the transactional upper bound: the same loop in a
+// kgo.GroupTransactSession, whose outputs and input offsets are committed in
+// one Kafka transaction every commit interval (still no changelog).
 package main
 
 import (
@@ -10,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -50,18 +55,33 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 		}
 	}
 
-	cl, err := kgo.NewClient(append(common,
+	opts := append(common,
 		kgo.ConsumerGroup(c.Group),
 		kgo.ConsumeTopics(c.Input),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.MaxBufferedRecords(1<<20),
-	)...)
+	)
+	if c.EOS {
+		return runTransactional(ctx, c, first, append(opts,
+			kgo.TransactionalID(c.Group+"-"+filepath.Base(c.StateDir)),
+			kgo.TransactionTimeout(time.Minute),
+			// As the runtime does: a produce retried after Kafka 4's
+			// CONCURRENT_TRANSACTIONS right after a commit waits for a
+			// metadata refresh, which the default 5s minimum age makes a
+			// 5s stall.
+			kgo.MetadataMinAge(250*time.Millisecond),
+			kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		), enrich)
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return err
 	}
-	defer cl.Close()
+	// The loop may stop after a poll without allowing the rebalance that
+	// leaving the group is; a plain Close would wait for it forever.
+	defer cl.CloseAllowingRebalance()
 
 	counts := map[string]int64{}
 	var (
@@ -132,6 +152,80 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 	}
 	if dirty {
 		return commit()
+	}
+	return nil
+}
+
+// runTransactional is the loop of run in a GroupTransactSession: a
+// transaction begins with the first record after a commit and ends (commits
+// its outputs with the offsets of the records handled) every commit
+// interval; a rebalance is only allowed between transactions.
+func runTransactional(ctx context.Context, c contender.Config, first *contender.FirstRead, opts []kgo.Opt, enrich func([]byte) []byte) error {
+	sess, err := kgo.NewGroupTransactSession(opts...)
+	if err != nil {
+		return err
+	}
+	defer sess.CloseAllowingRebalance()
+	counts := map[string]int64{}
+	end := func(try kgo.TransactionEndTry) error {
+		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		committed, err := sess.End(ectx, try)
+		if err == nil && try == kgo.TryCommit && !committed {
+			// A rebalance took the partitions: the session aborted; the
+			// counts of the records of that transaction are void.
+			clear(counts)
+		}
+		return err
+	}
+	lastCommit, inTxn := time.Now(), false
+	for {
+		pctx, cancel := context.WithTimeout(ctx, c.CommitInterval)
+		fs := sess.PollRecords(pctx, 10000)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if ferr == nil && !errors.Is(err, context.DeadlineExceeded) {
+				ferr = fmt.Errorf("fetch %s[%d]: %w", t, p, err)
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		if fs.NumRecords() > 0 && !inTxn {
+			if err := sess.Begin(); err != nil {
+				return err
+			}
+			inTxn = true
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			first.Mark()
+			var value []byte
+			if enrich != nil {
+				value = enrich(r.Key)
+			} else {
+				k := string(r.Key)
+				n := counts[k] + 1
+				counts[k] = n
+				value = appendInt64Value(make([]byte, 0, 11), n)
+			}
+			sess.Produce(ctx, &kgo.Record{Topic: c.Output, Key: r.Key, Value: value}, nil)
+		})
+		if inTxn && time.Since(lastCommit) >= c.CommitInterval {
+			if err := end(kgo.TryCommit); err != nil {
+				return err
+			}
+			lastCommit, inTxn = time.Now(), false
+		}
+		if !inTxn {
+			sess.AllowRebalance()
+		}
+	}
+	if inTxn {
+		return end(kgo.TryAbort) // the last poll's records were not handled
 	}
 	return nil
 }

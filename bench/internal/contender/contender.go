@@ -32,7 +32,7 @@ type Config struct {
 	Join     string // enrich: the co-partitioned table
 	Lookup   string // enrich: the lookup table
 	StateDir string
-	EOS      bool // kafmesh only: exactly-once
+	EOS      bool // kafmesh and franz: exactly-once (Kafka transactions)
 
 	Linger         time.Duration
 	BatchBytes     int
@@ -53,7 +53,7 @@ func Parse(name string, args []string) (Config, error) {
 	fs.StringVar(&c.Join, "join", "", "enrich: co-partitioned table topic")
 	fs.StringVar(&c.Lookup, "lookup", "", "enrich: lookup table topic")
 	fs.StringVar(&c.StateDir, "state-dir", "", "local state folder (empty at start)")
-	fs.BoolVar(&c.EOS, "eos", false, "exactly-once (kafmesh only)")
+	fs.BoolVar(&c.EOS, "eos", false, "exactly-once: Kafka transactions (kafmesh and franz)")
 	lingerMS := fs.Int("linger-ms", 5, "producer linger")
 	fs.IntVar(&c.BatchBytes, "batch-bytes", 1<<20, "producer batch size")
 	commitMS := fs.Int("commit-ms", 100, "commit interval")

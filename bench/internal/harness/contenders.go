@@ -42,7 +42,7 @@ func Contenders() []Contender {
 	return []Contender{
 		{
 			Name: "kafmesh", Label: "kafmesh at-least-once",
-			Settings:           "runner API (`runner.NewProcessor`, `State`/`SaveState`/`Output`, `Join`, `Lookup`), Pebble state + `<group>-table` changelog, commit interval 100ms; franz-go producer with acks=all, idempotent, no compression, murmur2 (runtime defaults) plus `WithKafkaOptions(ProducerLinger(5ms), ProducerBatchMaxBytes(1 MiB), FetchMaxWait(500ms))`; decodes every input as `google.protobuf.StringValue`",
+			Settings:           "runner API (`runner.NewProcessor`, `State`/`SaveState`/`Output`, `Join`, `Lookup`), Pebble state + `<group>-table` changelog, commit interval 100ms; franz-go producer with acks=all, idempotent, no compression, murmur2 (runtime defaults) plus `WithKafkaOptions(ProducerLinger(5ms), ProducerBatchMaxBytes(1 MiB), FetchMaxWait(500ms))`; W1, W2 and W4 read the input raw (`runner.Raw()`: the count never reads the value, and the bare loops and Kafka Streams do not decode it either), W3 decodes every input as `google.protobuf.StringValue`",
 			command:            bin("bench-kafmesh"),
 			changelog:          goTable,
 			changelogValue:     workload.Int64Value,
@@ -68,6 +68,11 @@ func Contenders() []Contender {
 			Name: "franz", Label: "franz-go loop (no changelog)",
 			Settings: "hand-written franz-go v1.22 consume→produce loop, one goroutine, state in a Go map, no changelog, no local store; acks=all, idempotent, no compression, linger 5ms, batch 1 MiB, FetchMaxWait 500ms; every 100ms flushes and then commits what it handled; W3 reads both tables into maps before joining the group; does not decode inputs",
 			command:  bin("bench-franz"),
+		},
+		{
+			Name: "franz-eos", Label: "franz-go transactional loop (no changelog)",
+			Settings: "the franz-go loop with `-eos`: a `kgo.GroupTransactSession` (read_committed), outputs and input offsets committed in one transaction every 100ms; still no changelog and no local store",
+			command:  bin("bench-franz", "-eos"),
 		},
 		{
 			Name: "streams", Label: "Kafka Streams 4.4.0",

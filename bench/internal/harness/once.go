@@ -35,7 +35,7 @@ func (r *runner) once(ctx context.Context, w string, c Contender, rep int, t wor
 		logPath: filepath.Join(r.cfg.WorkDir, "logs", logName+".log")}
 	stateDir := filepath.Join(r.cfg.WorkDir, "state", group)
 	e.args = []string{"--brokers", joinComma(r.cfg.Brokers), "--group", group, "--output", e.output, "--state-dir", stateDir,
-		"--linger-ms", fmt.Sprint(r.cfg.LingerMS), "--batch-bytes", fmt.Sprint(r.cfg.BatchBytes), "--commit-ms", "100", "--fetch-max-wait-ms", "500"}
+		"--linger-ms", fmt.Sprint(r.cfg.LingerMS), "--batch-bytes", fmt.Sprint(r.cfg.BatchBytes), "--commit-ms", fmt.Sprint(r.cfg.CommitMS), "--fetch-max-wait-ms", "500"}
 	res := Result{Workload: w, Contender: c}
 	err := func() error {
 		if err := r.k.createTopics(ctx, spec.Partitions, false, e.output); err != nil {

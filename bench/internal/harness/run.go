@@ -5,6 +5,7 @@
 package harness
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -32,15 +33,25 @@ type Config struct {
 	Repeat     int           // runs per contender and workload; the median counts
 	LingerMS   int           // producer linger of every contender
 	BatchBytes int           // producer batch size of every contender
-	KeepTopics bool
-	BrokerDesc string // e.g. "Apache Kafka 4.4.0, single-node KRaft"
-	Command    string // the exact command line, for the report
-	Revision   string // the kafmesh revision measured, for the report
-	Progress   io.Writer
+	CommitMS   int           // commit interval of every contender (default 100)
+
+	// W4, latency under steady load.
+	W4Rates      []int         // fixed input rates, records/s (default 10,000)
+	W4W1Fraction float64       // also this fraction of each contender's W1 rate of this run; 0: no
+	W4Warmup     time.Duration // from the first output until the steady phase (default 5s)
+	W4Duration   time.Duration // the steady phase (default 30s)
+	W4Window     time.Duration // the join and restart phases (default 15s)
+	W4Drain      time.Duration // the longest wait for outputs after the input stops (default 60s)
+	W4StateKeys  int           // keys preloaded into the changelog of a stateful contender (default Spec.Records)
+	KeepTopics   bool
+	BrokerDesc   string // e.g. "Apache Kafka 4.4.0, single-node KRaft"
+	Command      string // the exact command line, for the report
+	Revision     string // the kafmesh revision measured, for the report
+	Progress     io.Writer
 }
 
 // Workloads are the workload ids in order.
-var Workloads = []string{"w1", "w2", "w3"}
+var Workloads = []string{"w1", "w2", "w3", "w4"}
 
 // Result is one contender on one workload.
 type Result struct {
@@ -83,6 +94,11 @@ type Report struct {
 	Finished time.Time
 	LoadEnd  string
 	Results  []Result
+	// Latencies are W4's results, in run order.
+	Latencies []LatencyResult
+	// RestoreLimit is W2's limit: a bare franz-go read of the same
+	// changelog into Pebble (zero when W2 did not run).
+	RestoreLimit time.Duration
 }
 
 func (cfg *Config) logf(format string, args ...any) {
@@ -106,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	for _, w := range workloads {
 		if !slices.Contains(Workloads, w) {
-			return nil, fmt.Errorf("unknown workload %q (known: w1, w2, w3)", w)
+			return nil, fmt.Errorf("unknown workload %q (known: w1, w2, w3, w4)", w)
 		}
 	}
 	if cfg.LingerMS == 0 {
@@ -114,6 +130,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.BatchBytes == 0 {
 		cfg.BatchBytes = 1 << 20
+	}
+	if cfg.CommitMS == 0 {
+		cfg.CommitMS = 100
+	}
+	if len(cfg.W4Rates) == 0 && cfg.W4W1Fraction == 0 {
+		cfg.W4Rates = []int{10_000}
+	}
+	cfg.W4Warmup = cmp.Or(cfg.W4Warmup, 5*time.Second)
+	cfg.W4Duration = cmp.Or(cfg.W4Duration, 30*time.Second)
+	cfg.W4Window = cmp.Or(cfg.W4Window, 15*time.Second)
+	cfg.W4Drain = cmp.Or(cfg.W4Drain, time.Minute)
+	if cfg.W4StateKeys == 0 {
+		cfg.W4StateKeys = cfg.Spec.Records
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 2*time.Minute + time.Duration(cfg.Spec.Records/2000)*time.Second
@@ -159,6 +188,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	for _, w := range Workloads {
 		if !slices.Contains(workloads, w) {
 			continue
+		}
+		if w == "w4" {
+			if err := r.latencies(ctx, contenders, rep); err != nil {
+				return rep, err
+			}
+			continue
+		}
+		if w == "w2" {
+			limit, err := r.restoreLimit(ctx)
+			if err != nil {
+				return rep, fmt.Errorf("w2 limit: %w", err)
+			}
+			rep.RestoreLimit = limit
 		}
 		results, err := r.workload(ctx, w, contenders)
 		rep.Results = append(rep.Results, results...)
