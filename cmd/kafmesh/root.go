@@ -28,6 +28,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		cli.NewCheckCommand(env),
 		cli.NewGraphCommand(env),
 		cli.NewVersionCommand(env),
+		cli.NewOffsetsCommand(env, nil),
 		newDiscoverCommand(env),
 		newDevCommand(env),
 	)
