@@ -223,7 +223,7 @@ gofmt_check() {
 go_test() {
 	local summarize rc
 	summarize="$(km_build_tool testsummary)" || return 1
-	go test -json "${GO_TEST_DEFAULTS[@]}" "${go_test_args[@]}" "${packages[@]}" 2>&1 |
+	KAFMESH_CHAOS='' go test -json "${GO_TEST_DEFAULTS[@]}" "${go_test_args[@]}" "${packages[@]}" 2>&1 |
 		tee "$KAFMESH_RUN_DIR/go-test.json" | "$summarize" "${verbose[@]}"
 	rc=("${PIPESTATUS[@]}")
 	if ((rc[2] != 0)); then
@@ -252,6 +252,16 @@ bench_module() {
 }
 if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "bench module" bench_module
+fi
+
+# The chaos suite (internal/chaos, docs/testing.md): faults injected into a
+# running service against a broker of its own, after the main go test so it
+# does not compete for the CPU. Only when every package runs.
+chaos_suite() {
+	KAFMESH_CHAOS=1 go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "chaos suite" chaos_suite
 fi
 
 # More test runners go here, one `run` line each, so they are timed, counted

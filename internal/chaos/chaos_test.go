@@ -156,14 +156,21 @@ func TestChaos(t *testing.T) {
 		t.Skip("chaos suite: set KAFMESH_CHAOS=1 to run it (needs Java 17+ and a few minutes; scripts/test.sh does)")
 	}
 	suiteStart := time.Now()
-	b := startBroker(t)
-	t.Logf("broker ready after %s", time.Since(suiteStart).Round(time.Millisecond))
+	// Build the service while the broker starts.
 	bin := filepath.Join(t.TempDir(), "counter")
-	build := exec.Command("go", "build", "-o", bin, "./counter")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the counter service: %v\n%s", err, out)
+	built := make(chan error, 1)
+	go func() {
+		out, err := exec.Command("go", "build", "-o", bin, "./counter").CombinedOutput()
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, out)
+		}
+		built <- err
+	}()
+	b := startBroker(t)
+	if err := <-built; err != nil {
+		t.Fatalf("build the counter service: %v", err)
 	}
-	t.Logf("counter built after %s", time.Since(suiteStart).Round(time.Millisecond))
+	t.Logf("broker started and counter built in %s", time.Since(suiteStart).Round(time.Millisecond))
 	only := os.Getenv("KAFMESH_CHAOS_RUN") // a comma-separated subset, for debugging
 	var summary []string
 	for _, sc := range scenarios() {
@@ -264,7 +271,7 @@ func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 	var lines []string
 	for i, p := range ps {
 		open := openTransactions(adm, p.out, p.group+"-table")
-		rs := readBack(t, b.addr, time.Second, p.in, p.out, p.group+"-table", p.group+"-dlq")
+		rs := readBack(t, adm, b.addr, 500*time.Millisecond, p.in, p.out, p.group+"-table", p.group+"-dlq")
 		ins, outs, log, dead := decode(p, rs, probeFrom)
 		r := Check(p.exactlyOnce, ins, outs, log, dead)
 		t.Logf("%s: read back %d records in %s", p.mode(), len(rs), since())

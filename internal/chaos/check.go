@@ -241,6 +241,26 @@ func Check(exactlyOnce bool, inputs []Input, outputs []Output, changelog []Chang
 		}
 	}
 	r.WrongKeys = len(wrongKeys)
+	if len(wrongKeys) > 0 {
+		// The whole story of the first wrong key, to tell a wrong restore
+		// from a lost or repeated increment.
+		first := ""
+		for k := range wrongKeys {
+			if first == "" || k < first {
+				first = k
+			}
+		}
+		var seq []string
+		for _, o := range outputs {
+			if o.Key == first && o.Bad == "" {
+				seq = append(seq, fmt.Sprintf("%d@%d:#%d=%d", o.ID, o.Offset, byID[o.ID].pos, o.Count))
+			}
+		}
+		if len(seq) > 40 {
+			seq = append(seq[:40], "…")
+		}
+		r.Examples = append([]string{fmt.Sprintf("key %s outputs in offset order (id@offset:#position=count): %s", first, strings.Join(seq, " "))}, r.Examples...)
+	}
 	ids := make([]uint64, 0, len(byID))
 	for id := range byID {
 		ids = append(ids, id)

@@ -473,21 +473,54 @@ func committedAll(adm *kadm.Client, group, topic string, timeout time.Duration) 
 	}
 }
 
-// readBack reads every record of the topics (read_committed) until none
-// came for quiet.
-func readBack(t testing.TB, addr string, quiet time.Duration, topics ...string) []*kgo.Record {
+// readBack reads every record of the topics (read_committed): until each
+// partition reached its end offset (less one, for a transaction marker)
+// and nothing came for quiet, or nothing came for 15s at all.
+func readBack(t testing.TB, adm *kadm.Client, addr string, quiet time.Duration, topics ...string) []*kgo.Record {
 	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	ends, err := adm.ListEndOffsets(ctx, topics...)
+	cancel()
+	if err != nil {
+		t.Errorf("read back: end offsets: %v", err)
+	}
 	cl := newClient(t, addr, kgo.ConsumeTopics(topics...), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.FetchMaxBytes(64<<20))
 	defer cl.Close()
+	seen := map[string]map[int32]int64{}
+	reached := func() bool {
+		ok := true
+		ends.Each(func(o kadm.ListedOffset) {
+			if o.Offset > 0 && seen[o.Topic][o.Partition]+1 < o.Offset-1 {
+				ok = false
+			}
+		})
+		return ok
+	}
 	var out []*kgo.Record
+	lastRecord := time.Now()
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), quiet)
 		fs := cl.PollFetches(ctx)
 		cancel()
 		n := 0
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r); n++ })
-		if n == 0 {
+		fs.EachRecord(func(r *kgo.Record) {
+			out = append(out, r)
+			n++
+			if seen[r.Topic] == nil {
+				seen[r.Topic] = map[int32]int64{}
+			}
+			seen[r.Topic][r.Partition] = max(seen[r.Topic][r.Partition], r.Offset)
+		})
+		if n > 0 {
+			lastRecord = time.Now()
+			continue
+		}
+		if reached() {
+			return out
+		}
+		if time.Since(lastRecord) > 15*time.Second {
+			t.Errorf("read back %v: nothing more for 15s before reaching the end offsets", topics)
 			return out
 		}
 	}
