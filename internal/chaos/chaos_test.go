@@ -104,11 +104,15 @@ func scenarios() []scenario {
 			time.Sleep(4 * time.Second)
 			f.brokerRestart(syscall.SIGKILL, time.Second)
 		}},
-		{name: "pause-past-session", instances: 2, produce: 20 * time.Second, policy: "fail", fault: func(f *faults) {
-			time.Sleep(4 * time.Second)
-			f.each(func(p *pipeline) { p.kill("inst-1", syscall.SIGSTOP) })
-			time.Sleep(sessionTimeout + 4*time.Second)
-			f.each(func(p *pipeline) { p.kill("inst-1", syscall.SIGCONT) })
+		{name: "pause-past-session", instances: 2, produce: 30 * time.Second, policy: "fail", fault: func(f *faults) {
+			// Each instance in turn freezes past the session timeout and
+			// wakes up as a zombie whose partitions have moved.
+			for _, name := range []string{"inst-1", "inst-0"} {
+				time.Sleep(4 * time.Second)
+				f.each(func(p *pipeline) { p.kill(name, syscall.SIGSTOP) })
+				time.Sleep(sessionTimeout + 4*time.Second)
+				f.each(func(p *pipeline) { p.kill(name, syscall.SIGCONT) })
+			}
 		}},
 		{name: "churn-3", instances: 3, produce: 24 * time.Second, policy: "fail", fault: func(f *faults) {
 			step := func(d time.Duration, fn func(p *pipeline)) { time.Sleep(d); f.each(fn) }
