@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,7 +179,7 @@ func TestChaos(t *testing.T) {
 	only := os.Getenv("KAFMESH_CHAOS_RUN") // a comma-separated subset, for debugging
 	var summary []string
 	for _, sc := range scenarios() {
-		if only != "" && !slices_contains(strings.Split(only, ","), sc.name) {
+		if only != "" && !slices.Contains(strings.Split(only, ","), sc.name) {
 			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,22 +72,22 @@ func startBroker(t *testing.T) *broker {
 	b.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	b.env = append(os.Environ(), "KAFMESH_RUN_DIR="+b.runDir, "KAFMESH_KAFKA_PORT="+strconv.Itoa(port),
 		"KAFMESH_KAFKA_CONTROLLER_PORT="+strconv.Itoa(ctrl))
-	if out, err := b.script_("fetch"); err != nil {
+	if out, err := b.kafkaSh("fetch"); err != nil {
 		t.Skipf("chaos suite: the Kafka jars are not available (scripts/kafka.sh fetch failed: %v)\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := b.script_("stop"); err != nil {
+		if out, err := b.kafkaSh("stop"); err != nil {
 			t.Errorf("stop the chaos broker: %v\n%s", err, out)
 		}
 	})
-	if out, err := b.script_("start"); err != nil {
+	if out, err := b.kafkaSh("start"); err != nil {
 		t.Fatalf("start the chaos broker: %v\n%s", err, out)
 	}
 	t.Logf("chaos broker on %s (run dir %s)", b.addr, b.runDir)
 	return b
 }
 
-func (b *broker) script_(cmd string) ([]byte, error) {
+func (b *broker) kafkaSh(cmd string) ([]byte, error) {
 	c := exec.Command(b.script, cmd)
 	c.Env = b.env
 	return c.CombinedOutput()
@@ -122,7 +123,7 @@ func (b *broker) restart(sig syscall.Signal, down time.Duration) (time.Duration,
 		time.Sleep(50 * time.Millisecond)
 	}
 	time.Sleep(down)
-	if out, err := b.script_("resume"); err != nil {
+	if out, err := b.kafkaSh("resume"); err != nil {
 		return 0, fmt.Errorf("resume broker: %v\n%s", err, out)
 	}
 	d := time.Since(start)
@@ -211,18 +212,20 @@ func (p *pipeline) start(name string) {
 		}
 	}
 	args := p.args(name, in.starts)
-	in.crashes = slices_contains(args, "-crash-in-commit")
+	in.crashes = slices.Contains(args, "-crash-in-commit")
 	in.starts++
 	logf, err := os.OpenFile(in.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		p.t.Fatal(err)
+		p.t.Errorf("%s: start %s: %v", p.mode(), name, err) // may run in a supervisor goroutine: no Fatal
+		return
 	}
 	fmt.Fprintf(logf, "==== start %d: %s\n", in.starts, strings.Join(args, " "))
 	cmd := exec.Command(p.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
-		p.t.Fatalf("start %s: %v", name, err)
+		p.t.Errorf("%s: start %s: %v", p.mode(), name, err)
+		return
 	}
 	in.cmd, in.done, in.intended, in.paused = cmd, make(chan struct{}), false, false
 	done := in.done
@@ -258,20 +261,14 @@ func (p *pipeline) start(name string) {
 		p.unexpect = append(p.unexpect, msg)
 		p.mu.Unlock()
 		p.t.Logf("%s: UNEXPECTED EXIT: %s", p.mode(), msg)
+		time.Sleep(time.Second) // a supervisor's restart delay
+		p.mu.Lock()
+		stopping = p.stopping
+		p.mu.Unlock()
 		if !stopping {
-			time.Sleep(time.Second) // a supervisor's restart delay
 			p.start(name)
 		}
 	}()
-}
-
-func slices_contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func lastLines(path string, n int) string {

@@ -11,8 +11,10 @@
 // wrong changelog values, and the longest processing gap.
 //
 // The process exits 0 after SIGTERM or SIGINT once Run returned nil, and 1
-// with the error on stderr when Run failed. With -crash-in-commit it kills
-// itself (SIGKILL) inside its Nth commit, at the moment -crash-point names.
+// with the error on stderr when Run failed. With -crash-in-commit N it kills
+// itself (SIGKILL) inside a commit: at the Nth changelog batch acknowledged
+// (-crash-point changelog) or right after writing its Nth commit request
+// (-crash-point request).
 package main
 
 import (
@@ -60,7 +62,7 @@ func run() error {
 	flag.StringVar(&c.policy, "policy", "fail", "error policy: fail, skip or deadletter")
 	flag.BoolVar(&c.exactlyOnce, "exactly-once", false, "run the processor exactly-once")
 	flag.DurationVar(&c.sessionTimeout, "session-timeout", 6*time.Second, "consumer group session timeout")
-	flag.IntVar(&c.crashInCommit, "crash-in-commit", 0, "kill this process (SIGKILL) inside its Nth commit (0: never)")
+	flag.IntVar(&c.crashInCommit, "crash-in-commit", 0, "kill this process (SIGKILL) inside a commit, at the Nth event of -crash-point (0: never)")
 	flag.StringVar(&c.crashPoint, "crash-point", "changelog",
 		"where in the commit: changelog (its state records were acknowledged, the commit request not sent) or request (the offset or transaction commit request was written)")
 	flag.Parse()
@@ -131,12 +133,13 @@ func run() error {
 	return svc.Run(ctx)
 }
 
-// crashHook kills the process inside its nth commit. A commit first
-// produces the state changes to the changelog, flushes, and then commits
-// the offsets (at-least-once) or ends the transaction (exactly-once):
-// point "changelog" dies when a changelog batch of the nth commit was
-// acknowledged, point "request" right after the nth OffsetCommit or EndTxn
-// request was written (the broker may or may not complete it).
+// crashHook kills the process inside a commit. A commit first produces the
+// state changes to the changelog, flushes, and then commits the offsets
+// (at-least-once) or ends the transaction (exactly-once): point
+// "changelog" dies when the nth changelog batch was acknowledged (before
+// the offsets or the transaction are committed), point "request" right
+// after the nth OffsetCommit or EndTxn request was written (the broker may
+// or may not complete it).
 type crashHook struct {
 	stateTopic, point string
 	n                 int64
