@@ -3,6 +3,8 @@ package cli
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -18,6 +20,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // OffsetsPrompt is how `offsets skip` asks for confirmation: stdin, and
@@ -38,8 +43,7 @@ func stdinPrompt() OffsetsPrompt {
 // operator's escape hatch when a record stops a processor (see the runbook
 // in docs/runtime.md). prompt nil means the process's stdin.
 func NewOffsetsCommand(env *Env, prompt *OffsetsPrompt) *cobra.Command {
-	var brokers []string
-	var group string
+	conn := &kafkaConn{}
 	cmd := &cobra.Command{
 		Use:   "offsets",
 		Short: "Show a consumer group's committed offsets and lag, or move a stopped group past a record",
@@ -57,22 +61,88 @@ transaction markers, so a caught-up group can show a lag of 1.
 
 skip moves a STOPPED group past the record at offset O: the group's
 committed offset on T[P] becomes O+1, so the next start of the service
-begins after that record. See the runbook in docs/runtime.md.`,
+begins after that record. See the runbook in docs/runtime.md.
+
+--tls (or --tls-ca) connects over TLS; --sasl-mechanism and --sasl-user
+authenticate, with the password in $KAFMESH_SASL_PASSWORD.`,
 	}
-	cmd.PersistentFlags().StringSliceVar(&brokers, "brokers", nil, "seed brokers, host:port, comma separated (required)")
-	cmd.PersistentFlags().StringVar(&group, "group", "", "consumer group (required)")
-	cmd.AddCommand(newOffsetsShowCommand(env, &brokers, &group), newOffsetsSkipCommand(env, prompt, &brokers, &group))
+	f := cmd.PersistentFlags()
+	f.StringSliceVar(&conn.brokers, "brokers", nil, "seed brokers, host:port, comma separated (required)")
+	f.StringVar(&conn.group, "group", "", "consumer group (required)")
+	f.BoolVar(&conn.tls, "tls", false, "connect to the brokers over TLS, verifying them against the system's roots (or --tls-ca)")
+	f.StringVar(&conn.tlsCA, "tls-ca", "", "PEM file of the CA(s) that sign the brokers' certificates; implies --tls")
+	f.StringVar(&conn.saslMechanism, "sasl-mechanism", "", "authenticate with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password is read from $"+saslPasswordEnv+")")
+	f.StringVar(&conn.saslUser, "sasl-user", "", "SASL user name")
+	cmd.AddCommand(newOffsetsShowCommand(env, conn), newOffsetsSkipCommand(env, prompt, conn))
 	return cmd
 }
 
-func offsetsAdmin(brokers []string, group string) (*kadm.Client, func(), error) {
-	if len(brokers) == 0 {
-		return nil, nil, errors.New("--brokers is required")
+// saslPasswordEnv holds the SASL password, so it is not on the command
+// line (where ps and shell history show it).
+const saslPasswordEnv = "KAFMESH_SASL_PASSWORD"
+
+// kafkaConn is how the offsets commands reach the cluster.
+type kafkaConn struct {
+	brokers                 []string
+	group                   string
+	tls                     bool
+	tlsCA                   string
+	saslMechanism, saslUser string
+}
+
+func (c *kafkaConn) opts() ([]kgo.Opt, error) {
+	if len(c.brokers) == 0 {
+		return nil, errors.New("--brokers is required")
 	}
-	if group == "" {
-		return nil, nil, errors.New("--group is required")
+	if c.group == "" {
+		return nil, errors.New("--group is required")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequestRetries(3))
+	opts := []kgo.Opt{kgo.SeedBrokers(c.brokers...), kgo.RequestRetries(3)}
+	if c.tls || c.tlsCA != "" {
+		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+		if c.tlsCA != "" {
+			pem, err := os.ReadFile(c.tlsCA)
+			if err != nil {
+				return nil, fmt.Errorf("--tls-ca: %w", err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", c.tlsCA)
+			}
+		}
+		opts = append(opts, kgo.DialTLSConfig(cfg))
+	}
+	if c.saslMechanism != "" {
+		mech := strings.ToUpper(c.saslMechanism)
+		if mech != "PLAIN" && mech != "SCRAM-SHA-256" && mech != "SCRAM-SHA-512" {
+			return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.saslMechanism)
+		}
+		pass := os.Getenv(saslPasswordEnv)
+		if c.saslUser == "" || pass == "" {
+			return nil, fmt.Errorf("--sasl-mechanism needs --sasl-user and the password in $%s", saslPasswordEnv)
+		}
+		var m sasl.Mechanism
+		switch mech {
+		case "PLAIN":
+			m = plain.Auth{User: c.saslUser, Pass: pass}.AsMechanism()
+		case "SCRAM-SHA-256":
+			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha256Mechanism()
+		default:
+			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha512Mechanism()
+		}
+		opts = append(opts, kgo.SASL(m))
+	} else if c.saslUser != "" {
+		return nil, errors.New("--sasl-user needs --sasl-mechanism")
+	}
+	return opts, nil
+}
+
+func (c *kafkaConn) admin() (*kadm.Client, func(), error) {
+	opts, err := c.opts()
+	if err != nil {
+		return nil, nil, err
+	}
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("kafka client: %w", err)
 	}
@@ -159,21 +229,21 @@ func groupOffsets(ctx context.Context, adm *kadm.Client, group string) (*GroupOf
 	return g, nil
 }
 
-func newOffsetsShowCommand(env *Env, brokers *[]string, group *string) *cobra.Command {
+func newOffsetsShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show",
 		Short: "Print a group's committed offset, end offset and lag per topic and partition",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			adm, closeAdm, err := offsetsAdmin(*brokers, *group)
+			adm, closeAdm, err := conn.admin()
 			if err != nil {
 				return err
 			}
 			defer closeAdm()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			g, err := groupOffsets(ctx, adm, *group)
+			g, err := groupOffsets(ctx, adm, conn.group)
 			if err != nil {
 				return err
 			}
@@ -228,7 +298,7 @@ func (p skipPlan) String() string {
 	return s + ")"
 }
 
-func newOffsetsSkipCommand(env *Env, prompt *OffsetsPrompt, brokers *[]string, group *string) *cobra.Command {
+func newOffsetsSkipCommand(env *Env, prompt *OffsetsPrompt, conn *kafkaConn) *cobra.Command {
 	var topic string
 	var partition int32
 	var offset int64
@@ -259,14 +329,15 @@ logs it on stderr.`,
 			if offset < 0 {
 				return fmt.Errorf("--offset %d: must be 0 or more (the offset of the record to skip)", offset)
 			}
-			adm, closeAdm, err := offsetsAdmin(*brokers, *group)
+			adm, closeAdm, err := conn.admin()
 			if err != nil {
 				return err
 			}
 			defer closeAdm()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
-			defer cancel()
+			group := &conn.group
 			plan, err := planSkip(ctx, adm, *group, topic, partition, offset, allowGap)
+			cancel()
 			if err != nil {
 				return err
 			}
@@ -287,7 +358,10 @@ logs it on stderr.`,
 			}
 			// Check again right before the commit: an instance may have
 			// started meanwhile. (The broker also refuses an admin commit
-			// to a group with members.)
+			// to a group with members.) A fresh timeout: the question may
+			// have waited long.
+			ctx, cancel = context.WithTimeout(cmd.Context(), 30*time.Second)
+			defer cancel()
 			if err := requireStopped(ctx, adm, *group); err != nil {
 				return err
 			}

@@ -2,20 +2,27 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
+	"github.com/kafmesh/kafmesh/internal/testcert"
 	"github.com/kafmesh/kafmesh/kafmeshtest"
 	"github.com/kafmesh/kafmesh/runner"
 )
@@ -313,5 +320,53 @@ func TestOffsetsSkipPastPoisonRecord(t *testing.T) {
 	}
 	if len(counts) < 30 || counts[len(counts)-1] != 30 {
 		t.Errorf("outputs %v: want the 30 good records counted, the last count 30", counts)
+	}
+}
+
+// The offsets commands reach brokers that require TLS and SASL; a wrong
+// password is an error, not a hang.
+func TestOffsetsOverTLSWithSASL(t *testing.T) {
+	cert, certPEM := testcert.SelfSigned(t)
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.EnableSASL(), kfake.Superuser("PLAIN", "ops", "s3cret"),
+		kfake.TLS(&tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, certPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(certPEM)
+	cl := offsetsClient(t, cluster.ListenAddrs(), kgo.DialTLSConfig(&tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}),
+		kgo.SASL(plain.Auth{User: "ops", Pass: "s3cret"}.AsMechanism()))
+	adm := kadm.NewClient(cl)
+	if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, "secure"); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "secure", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := adm.CommitOffsets(context.Background(), "g", kadm.Offsets{"secure": {0: {Topic: "secure", At: 0, LeaderEpoch: -1}}}); err != nil || resp.Error() != nil {
+		t.Fatal(err, resp.Error())
+	}
+	args := []string{"show", "--brokers", strings.Join(cluster.ListenAddrs(), ","), "--group", "g", "--tls-ca", ca,
+		"--sasl-mechanism", "plain", "--sasl-user", "ops"}
+	t.Setenv(saslPasswordEnv, "s3cret")
+	if r := offsetsRun(t, nil, args...); r.code != 0 || !strings.Contains(r.stdout, "total lag 1") {
+		t.Errorf("show over TLS and SASL: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	t.Setenv(saslPasswordEnv, "guess")
+	start := time.Now()
+	if r := offsetsRun(t, nil, args...); r.code == 0 || time.Since(start) > 20*time.Second {
+		t.Errorf("a wrong password: exit %d after %s, stderr %q", r.code, time.Since(start), r.stderr)
+	}
+	t.Setenv(saslPasswordEnv, "")
+	if r := offsetsRun(t, nil, args...); r.code == 0 || !strings.Contains(r.stderr, saslPasswordEnv) {
+		t.Errorf("no password: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := offsetsRun(t, nil, "show", "--brokers", "x:1", "--group", "g", "--sasl-mechanism", "GSSAPI", "--sasl-user", "u"); r.code == 0 || !strings.Contains(r.stderr, "want PLAIN") {
+		t.Errorf("unknown mechanism: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
