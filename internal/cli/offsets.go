@@ -19,6 +19,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
@@ -178,6 +179,9 @@ func describeGroup(ctx context.Context, adm *kadm.Client, group string) (string,
 	d, ok := dg[group]
 	if !ok {
 		return "", 0, fmt.Errorf("describe group %s: no answer for it", group)
+	}
+	if errors.Is(d.Err, kerr.GroupIDNotFound) {
+		return "", 0, fmt.Errorf("group %s does not exist: no member has joined it and it has no committed offsets (check --group; a processor's group is <service>.<component>.<processor> unless groupName overrides it)", group)
 	}
 	if d.Err != nil {
 		return "", 0, fmt.Errorf("describe group %s: %w", group, d.Err)

@@ -122,6 +122,13 @@ func TestOffsetsShowAndSkip(t *testing.T) {
 		if got := committedAt(t, adm, group, topic, 0); got != 4 {
 			t.Errorf("a refused skip moved the offset to %d", got)
 		}
+		if !kafmeshtest.UsingRealBroker() {
+			return // kfake describes any group name as an empty group
+		}
+		r := offsetsRun(t, nil, "show", "--brokers", bs, "--group", group+"-typo")
+		if r.code == 0 || !strings.Contains(r.stderr, "does not exist") {
+			t.Errorf("show of a group that does not exist: exit %d, stderr %q", r.code, r.stderr)
+		}
 	})
 
 	t.Run("confirmation", func(t *testing.T) {
