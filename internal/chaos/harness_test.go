@@ -141,13 +141,20 @@ type instance struct {
 	name    string
 	logPath string
 
-	mu       sync.Mutex
+	mu     sync.Mutex
+	cur    *proc // the current (or last) process
+	paused bool
+	starts int
+}
+
+// proc is one process of an instance. Its fields are guarded by the
+// instance's mu; each process has its own, so a restart never mixes up
+// what the suite meant for the previous one.
+type proc struct {
 	cmd      *exec.Cmd
-	done     chan struct{} // closed when the current process exited
+	done     chan struct{} // closed when the process exited
 	intended bool          // the suite killed or stopped it
 	crashes  bool          // configured to kill itself
-	paused   bool
-	starts   int
 }
 
 // pipeline is one processor group (one delivery mode) of a scenario: its
@@ -203,16 +210,16 @@ func (p *pipeline) start(name string) {
 	p.mu.Unlock()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.done != nil {
+	if in.cur != nil {
 		select {
-		case <-in.done:
+		case <-in.cur.done:
 		default:
 			p.t.Errorf("%s: start %s: still running", p.mode(), name)
 			return
 		}
 	}
 	args := p.args(name, in.starts)
-	in.crashes = slices.Contains(args, "-crash-in-commit")
+	pr := &proc{crashes: slices.Contains(args, "-crash-in-commit"), done: make(chan struct{})}
 	in.starts++
 	logf, err := os.OpenFile(in.logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -227,17 +234,17 @@ func (p *pipeline) start(name string) {
 		p.t.Errorf("%s: start %s: %v", p.mode(), name, err)
 		return
 	}
-	in.cmd, in.done, in.intended, in.paused = cmd, make(chan struct{}), false, false
-	done := in.done
+	pr.cmd = cmd
+	in.cur, in.paused = pr, false
 	p.wg.Add(1)
 	go func() {
 		defer p.wg.Done()
 		err := cmd.Wait()
 		logf.Close()
-		close(done)
 		in.mu.Lock()
-		intended, crashes := in.intended, in.crashes
+		intended, crashes := pr.intended, pr.crashes
 		in.mu.Unlock()
+		close(pr.done)
 		killed := false
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() && ws.Signal() == syscall.SIGKILL {
 			killed = true
@@ -296,9 +303,9 @@ func (p *pipeline) kill(name string, sig syscall.Signal) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if sig == syscall.SIGKILL || sig == syscall.SIGTERM {
-		in.intended = true
+		in.cur.intended = true
 	}
-	if err := in.cmd.Process.Signal(sig); err != nil {
+	if err := in.cur.cmd.Process.Signal(sig); err != nil {
 		p.t.Logf("%s: signal %s %v: %v", p.mode(), name, sig, err)
 	}
 	in.paused = sig == syscall.SIGSTOP
@@ -308,7 +315,7 @@ func (p *pipeline) kill(name string, sig syscall.Signal) {
 func (p *pipeline) wait(name string, timeout time.Duration) bool {
 	in := p.inst(name)
 	in.mu.Lock()
-	done := in.done
+	done := in.cur.done
 	in.mu.Unlock()
 	select {
 	case <-done:
@@ -323,8 +330,8 @@ func (p *pipeline) wait(name string, timeout time.Duration) bool {
 func (p *pipeline) stop(name string) {
 	in := p.inst(name)
 	in.mu.Lock()
-	cmd, done := in.cmd, in.done
-	in.intended = true
+	cmd, done := in.cur.cmd, in.cur.done
+	in.cur.intended = true
 	if in.paused {
 		_ = cmd.Process.Signal(syscall.SIGCONT)
 		in.paused = false
