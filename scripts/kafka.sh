@@ -12,6 +12,10 @@
 #           so `export "$(scripts/kafka.sh start)"` works. Starting a broker
 #           that this script already runs only prints the line again.
 #   stop    SIGTERM the broker and wait for it to exit (no-op if not running)
+#   resume  start the broker again on the data dir of the last `start` (after
+#           a stop or a kill), without formatting: its topics, offsets and
+#           transactions survive, as in a broker restart. Fault-injection
+#           tests (internal/chaos) use it.
 #   status  print whether it runs; exit 0 if it does, 3 if not
 #
 # Environment (all optional):
@@ -119,7 +123,18 @@ random_cluster_id() {
 }
 
 cmd_start() {
-	local pid
+	start_broker fresh
+}
+
+cmd_resume() {
+	[[ -f "$KAFKA_CONFIG" && -d "$KAFKA_DIR/data" ]] ||
+		km_die "no broker data in $KAFKA_DIR to resume; use start"
+	start_broker resume
+}
+
+# start_broker fresh|resume starts the broker; fresh formats a new data dir.
+start_broker() {
+	local mode="$1" pid
 	if pid="$(running_pid)"; then
 		km_log "already running (pid $pid) on 127.0.0.1:$KAFKA_PORT"
 		broker_line
@@ -137,9 +152,11 @@ cmd_start() {
 	km_build_tool waitready >/dev/null &
 	local build_pid=$!
 
-	rm -rf "$KAFKA_DIR"
-	write_config
-	if ! "$KM_JAVA" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_HOME/lib/*" \
+	if [[ "$mode" == fresh ]]; then
+		rm -rf "$KAFKA_DIR"
+		write_config
+	fi
+	if [[ "$mode" == fresh ]] && ! "$KM_JAVA" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_HOME/lib/*" \
 		kafka.tools.StorageTool format -t "$(random_cluster_id)" -c "$KAFKA_CONFIG" \
 		>"$KAFKA_DIR/format.log" 2>&1; then
 		km_show_log "$KAFKA_DIR/format.log"
@@ -196,9 +213,10 @@ case "${1:-}" in
 fetch) cmd_fetch ;;
 start) cmd_start ;;
 stop) cmd_stop ;;
+resume) cmd_resume ;;
 status) cmd_status ;;
 *)
-	echo "usage: $0 {fetch|start|stop|status}" >&2
+	echo "usage: $0 {fetch|start|stop|resume|status}" >&2
 	exit 2
 	;;
 esac

@@ -10,7 +10,9 @@
 #      a variable that is already set is used as is and nothing is started;
 #   2. exports KAFMESH_TEST_CHROMIUM=/usr/bin/chromium when Chromium is
 #      installed (scripts/chromium.sh install), and KAFMESH_GRPCURL, building
-#      grpcurl the first time (scripts/grpcurl.sh install);
+#      grpcurl the first time (scripts/grpcurl.sh install), and
+#      KAFMESH_ASYNCAPI_SCHEMA, fetching the official AsyncAPI 3.0 JSON
+#      Schema from npm the first time (scripts/asyncapi-schema.sh install);
 #   3. runs the checks and test runners below: gofmt, go vet, go test;
 #   4. stops the services it started, also on failure or Ctrl-C.
 #
@@ -185,6 +187,17 @@ if [[ -n "$grpcurl_pid" ]]; then
 	fi
 fi
 echo "== grpcurl: KAFMESH_GRPCURL=${KAFMESH_GRPCURL:-<unset>}"
+if [[ -z "${KAFMESH_ASYNCAPI_SCHEMA:-}" ]]; then
+	asyncapi_start="$(km_now)"
+	if KAFMESH_ASYNCAPI_SCHEMA="$("$KAFMESH_ROOT/scripts/asyncapi-schema.sh" install)"; then
+		export KAFMESH_ASYNCAPI_SCHEMA
+		record "fetch AsyncAPI schema" ok "$asyncapi_start"
+	else
+		record "fetch AsyncAPI schema" FAILED "$asyncapi_start"
+		services_ok=0
+	fi
+fi
+echo "== AsyncAPI schema: KAFMESH_ASYNCAPI_SCHEMA=${KAFMESH_ASYNCAPI_SCHEMA:-<unset>}"
 if ((services_ok == 0)); then
 	summary
 	exit 1
@@ -223,7 +236,7 @@ gofmt_check() {
 go_test() {
 	local summarize rc
 	summarize="$(km_build_tool testsummary)" || return 1
-	go test -json "${GO_TEST_DEFAULTS[@]}" "${go_test_args[@]}" "${packages[@]}" 2>&1 |
+	KAFMESH_CHAOS='' go test -json "${GO_TEST_DEFAULTS[@]}" "${go_test_args[@]}" "${packages[@]}" 2>&1 |
 		tee "$KAFMESH_RUN_DIR/go-test.json" | "$summarize" "${verbose[@]}"
 	rc=("${PIPESTATUS[@]}")
 	if ((rc[2] != 0)); then
@@ -264,6 +277,16 @@ compat_2021() {
 }
 if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "kafmesh 2021 rolling deploy" compat_2021
+fi
+
+# The chaos suite (internal/chaos, docs/testing.md): faults injected into a
+# running service against a broker of its own, after the main go test so it
+# does not compete for the CPU. Only when every package runs.
+chaos_suite() {
+	KAFMESH_CHAOS=1 go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "chaos suite" chaos_suite
 fi
 
 # More test runners go here, one `run` line each, so they are timed, counted
