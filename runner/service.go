@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -114,6 +115,29 @@ func (s *Service) instanceID() string {
 		return h
 	}
 	return "kafmesh"
+}
+
+// staticInstanceID is the group instance id of processors: the id given
+// with WithInstanceID unless WithDynamicMembership, else "" (dynamic).
+func (s *Service) staticInstanceID() string {
+	if s.cfg.dynamicMembership {
+		return ""
+	}
+	return s.cfg.instanceID
+}
+
+func (s *Service) transactionTimeout() time.Duration {
+	if s.cfg.transactionTimeout > 0 {
+		return s.cfg.transactionTimeout
+	}
+	return time.Minute
+}
+
+func (s *Service) shutdownTimeout() time.Duration {
+	if s.cfg.shutdownTimeout > 0 {
+		return s.cfg.shutdownTimeout
+	}
+	return shutdownDeadline
 }
 
 // Definition returns the service's generated definition.

@@ -41,6 +41,7 @@ type sinkPart[M any] struct {
 	// rebalanceWanted is set when a rebalance waits for the sink to
 	// allow it; wakePoll then cancels the poll in progress.
 	rebalanceWanted atomic.Bool
+	errLog          rateLimit
 	wakeMu          sync.Mutex
 	wakePoll        context.CancelFunc
 
@@ -202,8 +203,12 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 			// not committed, so the group reads them again.
 			break
 		}
-		if err := fetchError(fetches); err != nil {
+		if err := fetchError(fetches); err != nil && fatalKafkaError(err) {
 			return err
+		} else if err != nil && sp.errLog.allow() {
+			// franz-go retries what heals (brokers restarting, a lost
+			// group session) by itself.
+			sp.log.Warn("kafka error; retrying", "error", err)
 		}
 		var err error
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
