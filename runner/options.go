@@ -150,6 +150,7 @@ type partConfig struct {
 	interval       time.Duration
 	timeout        time.Duration
 	batchSize      int
+	policySet      bool // OnError was given
 }
 
 func applyPartOptions(kind partKind, cfg *partConfig, opts []PartOption) error {
@@ -171,9 +172,12 @@ func ExactlyOnce() PartOption {
 
 // OnError sets what a processor or sink does when handling a record fails,
 // including a record whose value cannot be decoded. The default is
-// [FailOnError].
+// [FailOnError]. For a view it sets what reads do with a value that cannot
+// be decoded: [SkipOnError] (the default for views: the key reads as
+// absent, counted and logged) or [FailOnError] (Get and Range return the
+// error).
 func OnError(p ErrorPolicy) PartOption {
-	return PartOption{"OnError", kindProcessor | kindSink, func(c *partConfig) { c.policy = p }}
+	return PartOption{"OnError", kindProcessor | kindSink | kindView, func(c *partConfig) { c.policy, c.policySet = p, true }}
 }
 
 // DeliverTombstones makes a processor call its handlers for tombstones
