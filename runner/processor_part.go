@@ -642,11 +642,15 @@ func fetchError(fetches kgo.Fetches) error {
 }
 
 // fatalKafkaError reports whether err cannot heal by retrying: missing
-// authorization, or a topic that no longer exists.
+// authorization, a topic that no longer exists, a group configuration the
+// brokers refuse, or another instance with the same instance id.
 func fatalKafkaError(err error) bool {
 	for _, e := range []error{kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed,
 		kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
-		kerr.SaslAuthenticationFailed, kerr.UnknownTopicID, kgo.ErrClientClosed} {
+		kerr.SaslAuthenticationFailed, kerr.UnknownTopicID, kgo.ErrClientClosed,
+		// Configuration the brokers refuse, and another instance running
+		// with the same WithInstanceID.
+		kerr.InvalidSessionTimeout, kerr.InconsistentGroupProtocol, kerr.FencedInstanceID} {
 		if errors.Is(err, e) {
 			return true
 		}

@@ -1,0 +1,191 @@
+package runner_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/wrapperspb"
+
+	"github.com/kafmesh/kafmesh/kafmeshtest"
+	"github.com/kafmesh/kafmesh/runner"
+)
+
+// pausableCounter is the counter of processor_test.go whose handler can
+// be frozen, which freezes its processor's poll loop as a GC pause or a
+// stopped VM would (the group client's heartbeats go on, but the member
+// cannot rejoin a rebalance while its commit is pending, so the
+// coordinator evicts it after the rebalance timeout).
+type pausableCounter struct {
+	counter
+	pause   atomic.Bool
+	blocked chan struct{} // closed when the handler froze
+	release chan struct{} // close to unfreeze
+	once    sync.Once
+}
+
+func (c *pausableCounter) register(t testing.TB, s *runner.Service) {
+	t.Helper()
+	p := runner.NewProcessor(c.spec(), c.opts...)
+	runner.HandleInput(p, 0, stringCodec, func(ctx *runner.ProcessorContext, m *wrapperspb.StringValue) error {
+		if c.pause.Load() {
+			c.once.Do(func() { close(c.blocked) })
+			<-c.release
+		}
+		n, _ := runner.State(ctx, countCodec)
+		next := wrapperspb.Int64(n.GetValue() + 1)
+		runner.SaveState(ctx, countCodec, next)
+		runner.Output(ctx, 0, countCodec, ctx.Key(), next)
+		return nil
+	})
+	if err := s.Register(p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lastValues is the last count of each key in offset order (the value a
+// restore ends with; what compaction keeps).
+func lastValues(t testing.TB, rs []*kgo.Record) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, r := range rs {
+		var v wrapperspb.Int64Value
+		if err := proto.Unmarshal(r.Value, &v); err != nil {
+			t.Fatal(err)
+		}
+		out[string(r.Key)] = v.Value
+	}
+	return out
+}
+
+// waitGroupCommitted waits until group committed every record topic has now.
+func waitGroupCommitted(t testing.TB, brokers []string, group, topic string, timeout time.Duration) {
+	t.Helper()
+	ends := endOffsets(t, brokers, topic)
+	adm := kadm.NewClient(client(t, brokers))
+	waitUntil(t, timeout, func() string {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		offs, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return fmt.Sprintf("fetch offsets: %v", err)
+		}
+		var behind []string
+		for p, end := range ends {
+			if o, _ := offs.Lookup(topic, p); o.At < end {
+				behind = append(behind, fmt.Sprintf("partition %d committed %d of %d", p, o.At, end))
+			}
+		}
+		if len(behind) > 0 {
+			time.Sleep(100 * time.Millisecond)
+			return "input not processed: " + strings.Join(behind, ", ")
+		}
+		return ""
+	})
+}
+
+// TestPausedInstanceNeverCorruptsState is the zombie scenario: instance A
+// freezes in the middle of a commit cycle, B joins, the coordinator evicts
+// A and gives B every partition; B processes everything; then A wakes up
+// with its stale, uncommitted batch. A must write neither changelog
+// values nor local state for partitions it lost, must not exit, and must
+// get back to work; every key's count (outputs and changelog) is exact.
+func TestPausedInstanceNeverCorruptsState(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out a rebalance timeout")
+	}
+	for _, mode := range []struct {
+		name string
+		opts []runner.PartOption
+	}{{"at-least-once", nil}, {"exactly-once", []runner.PartOption{runner.ExactlyOnce()}}} {
+		t.Run(mode.name, func(t *testing.T) {
+			brokers := kafmeshtest.StartBroker(t)
+			c := &pausableCounter{counter: newCounter(t, mode.opts...), blocked: make(chan struct{}), release: make(chan struct{})}
+			kafmeshtest.CreateTopic(t, brokers, c.in, 4, false)
+			kopts := runner.WithKafkaOptions(kgo.SessionTimeout(6*time.Second), kgo.RebalanceTimeout(3*time.Second),
+				kgo.HeartbeatInterval(300*time.Millisecond))
+			a := newService(t, brokers, "zombie", t.TempDir(), runner.WithInstanceID("a"), kopts)
+			c.register(t, a)
+			if err := a.ConfigureTopics(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			stopA := running(t, a)
+			const keys, batch = 40, 2000
+			cl := client(t, brokers)
+			produce(t, cl, inputRecords(c.in, 0, batch, keys)...)
+			waitGroupCommitted(t, brokers, c.group, c.in, 60*time.Second)
+
+			// A freezes on the first record of the next batch.
+			c.pause.Store(true)
+			produce(t, cl, inputRecords(c.in, batch, 2*batch, keys)...)
+			select {
+			case <-c.blocked:
+			case <-time.After(30 * time.Second):
+				t.Fatal("A never handled the second batch")
+			}
+			b := newService(t, brokers, "zombie", t.TempDir(), runner.WithInstanceID("b"), kopts)
+			(&pausableCounter{counter: c.counter}).register(t, b)
+			stopB := running(t, b)
+			// B gets every partition once A is evicted, and processes the
+			// second batch.
+			waitGroupCommitted(t, brokers, c.group, c.in, 90*time.Second)
+
+			// A wakes up with its stale batch.
+			c.pause.Store(false)
+			close(c.release)
+			produce(t, cl, inputRecords(c.in, 2*batch, 3*batch, keys)...)
+			waitGroupCommitted(t, brokers, c.group, c.in, 90*time.Second)
+			if err := stopB(); err != nil {
+				t.Fatalf("B: %v", err)
+			}
+			if err := stopA(); err != nil {
+				t.Fatalf("A exited instead of rejoining: %v", err)
+			}
+
+			const total = 3 * batch
+			expectCounts(t, lastCounts(t, consumeQuiet(t, brokers, c.out, 2*time.Second)), total, keys)
+			// The changelog's last value of each key is its count: no
+			// stale value of A's landed after B's.
+			expectCounts(t, lastValues(t, consumeQuiet(t, brokers, c.group+"-table", 2*time.Second)), total, keys)
+			// With exactly-once the session aborts the stale transaction
+			// itself; at-least-once must notice and rejoin.
+			if g := metric(t, a.Gatherer(), "kafmesh_processor_restarts_total", nil); len(mode.opts) == 0 && g < 1 {
+				t.Errorf("A restarted its group session %v times, want at least once", g)
+			}
+		})
+	}
+}
+
+// TestPoisonRecordErrorNamesTheWayOut: a record that fails under the
+// default policy stops the service with an error naming the record and
+// the offsets skip command.
+func TestPoisonRecordErrorNamesTheWayOut(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	c := newCounter(t)
+	kafmeshtest.CreateTopic(t, brokers, c.in, 1, false)
+	s := newService(t, brokers, "poison", t.TempDir())
+	c.register(t, s)
+	if err := s.ConfigureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	produce(t, client(t, brokers), &kgo.Record{Topic: c.in, Key: []byte("k"), Value: []byte{0xff, 0xff, 0xff}})
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	err := s.Run(ctx)
+	if err == nil {
+		t.Fatal("Run returned nil for a poison record")
+	}
+	var pe *runner.PoisonError
+	want := fmt.Sprintf("kafmesh offsets skip --group %s --topic %s --partition 0 --offset 0", c.group, c.in)
+	if !errors.As(err, &pe) || pe.Offset != 0 || pe.Topic != c.in || !strings.Contains(err.Error(), want) {
+		t.Fatalf("error %q: want a PoisonError naming %q", err, want)
+	}
+}
