@@ -202,3 +202,47 @@ func TestPoisonRecordErrorNamesTheWayOut(t *testing.T) {
 		t.Fatalf("error %q: want a PoisonError naming %q", err, want)
 	}
 }
+
+// TestSourcesOnlyServiceRunsUntilCanceled: a service with only sources
+// (and its servers) keeps running, and serving, until its context ends.
+func TestSourcesOnlyServiceRunsUntilCanceled(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "emitted")
+	s := newService(t, brokers, "emitter", t.TempDir(), runner.WithHTTPAddr("127.0.0.1:0"))
+	src, err := runner.NewSource(s, runner.SourceSpec{Component: "emitting",
+		TopicRef: runner.TopicRef{Topic: topic, Message: "google.protobuf.StringValue", Type: runner.TopicProtobuf}}, stringCodec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfigureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned %v while its context was live", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	// Emitting while Run runs (the shared producer is created now, which
+	// raced with Run's own use of it).
+	if err := src.Emit(ctx, "k", wrapperspb.String("v")); err != nil {
+		t.Fatal(err)
+	}
+	if s.HTTPAddr() == "" {
+		t.Error("the HTTP server is not serving")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if rs := consumeN(t, brokers, topic, 1, 30*time.Second); string(rs[0].Key) != "k" {
+		t.Fatalf("read %q", rs[0].Key)
+	}
+}
