@@ -232,8 +232,8 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 			sp.rebalanceWanted.Load()
 		if due && sp.batch.handled > 0 {
 			// A flush that started finishes even if shutdown begins
-			// meanwhile (within shutdownDeadline).
-			flushCtx, cancel := graceContext(ctx, shutdownDeadline)
+			// meanwhile (within the shutdown timeout).
+			flushCtx, cancel := graceContext(ctx, sp.svc.shutdownTimeout())
 			err := sp.flush(flushCtx)
 			cancel()
 			if err != nil {
@@ -248,7 +248,7 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 	if sp.batch.handled == 0 {
 		return nil
 	}
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sp.svc.shutdownTimeout())
 	defer cancel()
 	if err := sp.flush(flushCtx); err != nil {
 		return fmt.Errorf("final flush: %w", err)
