@@ -246,3 +246,125 @@ func TestSourcesOnlyServiceRunsUntilCanceled(t *testing.T) {
 		t.Fatalf("read %q", rs[0].Key)
 	}
 }
+
+// TestViewSkipsUndecodableValues: one bad value in a table topic does not
+// break the view: Get reads the key as absent, Range leaves it out, the
+// metric counts it; with OnError(FailOnError()) reads return the error.
+func TestViewSkipsUndecodableValues(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "table")
+	kafmeshtest.CreateTopic(t, brokers, topic, 2, true)
+	produce(t, client(t, brokers), stringRecord(topic, "good", ptr("fine")),
+		&kgo.Record{Topic: topic, Key: []byte("bad"), Value: []byte{0xff, 0xff, 0xff}})
+	ref := runner.TopicRef{Topic: topic, Type: runner.TopicProtobuf}
+
+	s := newService(t, brokers, "viewer", t.TempDir())
+	v, err := runner.NewView(s, runner.ViewSpec{Component: "c", TopicRef: ref}, stringCodec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	if err := v.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok, err := v.Get("bad"); err != nil || ok {
+		t.Fatalf("Get(bad) = %v, %v, %v; want absent, no error", m, ok, err)
+	}
+	if m, ok, err := v.Get("good"); err != nil || !ok || m.GetValue() != "fine" {
+		t.Fatalf("Get(good) = %v, %v, %v", m, ok, err)
+	}
+	var seen []string
+	if err := v.Range(func(k string, _ *wrapperspb.StringValue) bool { seen = append(seen, k); return true }); err != nil {
+		t.Fatalf("Range: %v", err)
+	}
+	if len(seen) != 1 || seen[0] != "good" {
+		t.Fatalf("Range saw %v, want [good]", seen)
+	}
+	if n := metric(t, s.Gatherer(), "kafmesh_view_undecodable_total", map[string]string{"topic": topic}); n != 2 {
+		t.Errorf("kafmesh_view_undecodable_total = %v, want 2 (Get and Range)", n)
+	}
+
+	strict := newService(t, brokers, "strict", t.TempDir())
+	sv, err := runner.NewView(strict, runner.ViewSpec{Component: "c", TopicRef: ref}, stringCodec, runner.OnError(runner.FailOnError()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	running(t, strict)
+	if err := sv.WaitReady(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := sv.Get("bad"); err == nil || !strings.Contains(err.Error(), `key "bad"`) {
+		t.Fatalf("strict Get(bad) error = %v, want one naming the key", err)
+	}
+	if _, err := runner.NewView(newService(t, brokers, "x", t.TempDir()), runner.ViewSpec{Component: "c", TopicRef: ref},
+		stringCodec, runner.OnError(runner.DeadLetterOnError())); err == nil {
+		t.Fatal("a view accepted a dead-letter policy")
+	}
+}
+
+// TestTombstonesDeleteStateAndCommitInterval covers DeliverTombstones (a
+// tombstone reaches the handler as a nil message), DeleteState (a
+// tombstone in the changelog) and CommitInterval (nothing is committed
+// before the interval, everything at shutdown).
+func TestTombstonesDeleteStateAndCommitInterval(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	c := newCounter(t, runner.DeliverTombstones(), runner.CommitInterval(time.Hour))
+	kafmeshtest.CreateTopic(t, brokers, c.in, 2, false)
+	s := newService(t, brokers, "tombstones", t.TempDir())
+	p := runner.NewProcessor(c.spec(), c.opts...)
+	var tombstones atomic.Int32
+	runner.HandleInput(p, 0, stringCodec, func(ctx *runner.ProcessorContext, m *wrapperspb.StringValue) error {
+		if m == nil {
+			tombstones.Add(1)
+			runner.DeleteState(ctx)
+			return nil
+		}
+		n, _ := runner.State(ctx, countCodec)
+		next := wrapperspb.Int64(n.GetValue() + 1)
+		runner.SaveState(ctx, countCodec, next)
+		runner.Output(ctx, 0, countCodec, ctx.Key(), next)
+		return nil
+	})
+	if err := s.Register(p); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ConfigureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	cl := client(t, brokers)
+	produce(t, cl, inputRecords(c.in, 0, 10, 2)...)
+	produce(t, cl, &kgo.Record{Topic: c.in, Key: []byte("key-0")})
+	waitUntil(t, 30*time.Second, func() string {
+		if tombstones.Load() == 0 {
+			return "the tombstone never reached the handler"
+		}
+		return ""
+	})
+	// An hour's commit interval: nothing committed yet.
+	adm := kadm.NewClient(cl)
+	offs, err := adm.FetchOffsets(t.Context(), c.group)
+	if err == nil && len(offs) > 0 {
+		offs.Each(func(o kadm.OffsetResponse) {
+			if o.At > 0 {
+				t.Errorf("%s[%d] committed at %d before the commit interval", o.Topic, o.Partition, o.At)
+			}
+		})
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	waitGroupCommitted(t, brokers, c.group, c.in, 10*time.Second)
+	var deleted, key1 bool
+	for _, r := range consumeQuiet(t, brokers, c.group+"-table", time.Second) {
+		switch string(r.Key) {
+		case "key-0":
+			deleted = r.Value == nil
+		case "key-1":
+			key1 = r.Value != nil
+		}
+	}
+	if !deleted || !key1 {
+		t.Fatalf("changelog: key-0 deleted %v (want true), key-1 present %v (want true)", deleted, key1)
+	}
+}
