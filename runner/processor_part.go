@@ -309,10 +309,15 @@ func (pp *processorPart) session(ctx context.Context) error {
 	pp.prodErr = nil
 	pp.prodMu.Unlock()
 	pp.batch.Reset()
-	if err := pp.openClient(ctx); err != nil {
+	pp.cl, pp.sess = nil, nil
+	err := pp.openClient(ctx)
+	if err == nil {
+		err = pp.loop(ctx)
+	}
+	if pp.cl == nil {
+		pp.endSession()
 		return err
 	}
-	err := pp.loop(ctx)
 
 	// Leave the group: the revoke callback drops the tasks. It waits for
 	// rebalances to be allowed, which is safe now that nothing is pending.
@@ -333,9 +338,15 @@ func (pp *processorPart) session(ctx context.Context) error {
 		// timeout; the client stops in the background.
 		pp.log.Warn("leaving the group takes longer than the shutdown timeout; not waiting", "timeout", pp.svc.shutdownTimeout())
 	}
-	// Whatever the callbacks did not drop (a close that did not finish)
-	// is dropped here, discarding uncommitted changes; the old client's
-	// callbacks change nothing from now on.
+	pp.endSession()
+	pp.sess = nil
+	return err
+}
+
+// endSession drops whatever tasks the callbacks did not (a close that did
+// not finish, a client that failed to start); from now on the old client's
+// callbacks change nothing.
+func (pp *processorPart) endSession() {
 	pp.mu.Lock()
 	pp.sessionID.Add(1)
 	var rest []int32
@@ -347,8 +358,6 @@ func (pp *processorPart) session(ctx context.Context) error {
 	clear(pp.tasks)
 	pp.mu.Unlock()
 	pp.dropTasks(tasks, rest, true)
-	pp.sess = nil
-	return err
 }
 
 func (pp *processorPart) open(ctx context.Context) error {
@@ -456,8 +465,10 @@ func (pp *processorPart) openClient(ctx context.Context) error {
 	close(fenced)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil // the loop ends at once; session closes the client
 		}
+		sess.Close()
+		pp.sess, pp.cl = nil, nil
 		if fatalKafkaError(err) {
 			return fmt.Errorf("init transactional producer: %w", err)
 		}

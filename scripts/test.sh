@@ -254,6 +254,17 @@ if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "bench module" bench_module
 fi
 
+# The runtime and the discovery service under the race detector (-short:
+# the slow fault and crash scenarios run once, above, without it; what
+# races, the shared producer, the group callbacks, the Watch tap, runs here
+# against the real broker). About 2.5 minutes for the runner on 2 cores.
+race_tests() {
+	go test -race -short -count=1 -p 1 -timeout 20m "${go_test_args[@]}" ./runner/... ./internal/discovery/...
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "go test -race" race_tests
+fi
+
 # More test runners go here, one `run` line each, so they are timed, counted
 # in the summary and fail the script.
 
