@@ -59,11 +59,8 @@ type processorPart struct {
 
 	rebalanceWanted atomic.Bool
 	inTxn           bool
-	// fenced closes once the session's transactional producer fenced its
-	// predecessor (at once without exactly-once); restores wait for it.
-	fenced   chan struct{}
-	restarts prometheus.Counter
-	errLog   rateLimit
+	restarts        prometheus.Counter
+	errLog          rateLimit
 	// session counts group sessions; a callback of an earlier session's
 	// client (one that did not close in time) changes nothing.
 	sessionID atomic.Int64
@@ -414,8 +411,9 @@ func (pp *processorPart) openClient(ctx context.Context) error {
 	for i, in := range spec.Inputs {
 		inputs[i] = in.Topic
 	}
+	// fenced closes once the session's transactional producer fenced its
+	// predecessor (at once without exactly-once); restores wait for it.
 	fenced := make(chan struct{})
-	pp.fenced = fenced
 	sid := pp.sessionID.Load()
 	extra := append(producerOpts(),
 		kgo.ConsumerGroup(spec.Group),
@@ -425,7 +423,7 @@ func (pp *processorPart) openClient(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) { pp.assigned(ctx, cl, sid, m) }),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) { pp.assigned(ctx, cl, sid, fenced, m) }),
 		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
 			pp.drop(sid, partitionNumbers(m), false)
 		}),
@@ -1019,7 +1017,7 @@ func (pp *processorPart) inputPartitions(ps []int32) map[string][]int32 {
 
 // assigned creates a task per new partition number and restores its state
 // and joins in the background; its inputs stay paused until then.
-func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, sid int64, assigned map[string][]int32) {
+func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, sid int64, fenced chan struct{}, assigned map[string][]int32) {
 	ps := partitionNumbers(assigned)
 	var fresh []*procTask
 	var numbers []int32
@@ -1035,7 +1033,7 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, sid int64
 		taskCtx, cancel := context.WithCancel(ctx)
 		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
 			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), first: make([]*kgo.Record, len(pp.p.spec.Inputs)),
-			restoreCtx: taskCtx, fenced: pp.fenced,
+			restoreCtx: taskCtx, fenced: fenced,
 			outCounts: make([]int, len(pp.p.spec.Outputs))}
 		pp.tasks[p] = t
 		fresh = append(fresh, t)
