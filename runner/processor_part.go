@@ -812,7 +812,11 @@ func (pp *processorPart) commit(ctx context.Context) error {
 	pp.mu.Lock()
 	tasks := make([]*procTask, 0, len(pp.tasks))
 	for _, t := range pp.tasks {
-		tasks = append(tasks, t)
+		// A task still restoring has handled nothing, and its state
+		// is being set up by the restore (ready orders the two).
+		if t.isReady() {
+			tasks = append(tasks, t)
+		}
 	}
 	pp.mu.Unlock()
 
@@ -992,7 +996,7 @@ func (pp *processorPart) discardAll() {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	for _, t := range pp.tasks {
-		if t.state != nil {
+		if t.isReady() && t.state != nil {
 			t.state.aborted()
 		}
 	}
