@@ -215,3 +215,38 @@ type outageError struct{}
 func (outageError) Error() string { return "injected coordinator outage" }
 
 var errOutage error = outageError{}
+
+// TestShutdownIsBoundedWhenCommitsHang: the coordinator stops answering
+// offset commits; a stop must still return within about the shutdown
+// timeout, and what was not committed is handled again by the next owner.
+func TestShutdownIsBoundedWhenCommitsHang(t *testing.T) {
+	cl, brokers := faultCluster(t)
+	c := newCounter(t)
+	_, stop := runCounter(t, brokers, c, runner.WithShutdownTimeout(2*time.Second))
+	prod := client(t, brokers)
+	produce(t, prod, inputRecords(c.in, 0, 100, 10)...)
+	waitGroupCommitted(t, brokers, c.group, c.in, 30*time.Second)
+
+	var hung atomic.Int32
+	cl.ControlKey(int16(kmsg.OffsetCommit), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cl.KeepControl()
+		hung.Add(1)
+		return nil, nil, true // no answer: the request hangs
+	})
+	produce(t, prod, inputRecords(c.in, 100, 200, 10)...)
+	waitUntil(t, 30*time.Second, func() string {
+		if hung.Load() == 0 {
+			return "no commit attempted"
+		}
+		return ""
+	})
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Fatalf("Run returned %v after cancel with a 2s shutdown timeout", took)
+	} else {
+		t.Logf("Run returned %v after cancel while commits hung", took.Round(time.Millisecond))
+	}
+}
