@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -64,6 +65,29 @@ func lastValues(t testing.TB, rs []*kgo.Record) map[string]int64 {
 		out[string(r.Key)] = v.Value
 	}
 	return out
+}
+
+// checkGenerations fails if a changelog record was written under an older
+// group generation than one before it in its partition (a stale write by a
+// member that had lost the partition), or carries no generation.
+func checkGenerations(t testing.TB, rs []*kgo.Record) {
+	t.Helper()
+	highest := map[int32]int64{}
+	for _, r := range rs {
+		gen := int64(-2)
+		for _, h := range r.Headers {
+			if h.Key == "kafmesh-generation" {
+				gen, _ = strconv.ParseInt(string(h.Value), 10, 64)
+			}
+		}
+		if gen == -2 {
+			t.Fatalf("changelog record %s[%d]@%d has no kafmesh-generation header", r.Topic, r.Partition, r.Offset)
+		}
+		if gen < highest[r.Partition] {
+			t.Errorf("changelog %s[%d]@%d (key %s) written under generation %d after generation %d", r.Topic, r.Partition, r.Offset, r.Key, gen, highest[r.Partition])
+		}
+		highest[r.Partition] = max(highest[r.Partition], gen)
+	}
 }
 
 // waitGroupCommitted waits until group committed every record topic has now.
@@ -151,6 +175,8 @@ func TestPausedInstanceNeverCorruptsState(t *testing.T) {
 			if t.Failed() {
 				t.Log("the changelog holds stale values after the paused instance woke up")
 			}
+
+			checkGenerations(t, consumeQuiet(t, brokers, c.group+"-table", 2*time.Second))
 
 			// Both work on.
 			produce(t, cl, inputRecords(c.in, 3*batch, 4*batch, keys)...)

@@ -829,12 +829,16 @@ func (pp *processorPart) commit(ctx context.Context) error {
 	pp.prodMu.Lock()
 	pp.changelogLast = map[int32]int64{}
 	pp.prodMu.Unlock()
+	var headers []kgo.RecordHeader
 	for _, t := range tasks {
 		if t.state == nil || !t.state.pending() {
 			continue
 		}
+		if headers == nil {
+			headers = pp.changelogHeaders()
+		}
 		t.state.prepare(&pp.batch, func(key, value []byte) {
-			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
+			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value, Headers: headers}, pp.changelogAck)
 		})
 	}
 
@@ -917,6 +921,23 @@ func (pp *processorPart) commit(ctx context.Context) error {
 	}
 	pp.m.commits.Inc()
 	return nil
+}
+
+// changelogHeaders tag the changelog records of one commit with the
+// writer's group generation and instance ("kafmesh-generation",
+// "kafmesh-instance"), so an operator (or a test) can tell which member
+// wrote a value and under which generation. Restores do not filter on them:
+// a group's generations start over when the group is deleted, and
+// compaction may leave a key's stale record alone.
+func (pp *processorPart) changelogHeaders() []kgo.RecordHeader {
+	if pp.cl == nil {
+		return nil
+	}
+	_, gen := pp.cl.GroupMetadata()
+	return []kgo.RecordHeader{
+		{Key: "kafmesh-generation", Value: strconv.AppendInt(nil, int64(gen), 10)},
+		{Key: "kafmesh-instance", Value: []byte(pp.svc.instanceID())},
+	}
 }
 
 func (pp *processorPart) abortTasks(tasks []*procTask) {
