@@ -257,9 +257,10 @@ fi
 # The runtime and the discovery service under the race detector (-short:
 # the slow fault and crash scenarios run once, above, without it; what
 # races, the shared producer, the group callbacks, the Watch tap, runs here
-# against the real broker). About 2.5 minutes for the runner on 2 cores.
+# against the real broker). The runner's tests take about 2.5 minutes; most
+# of the rest is compiling the dependencies with -race the first time.
 race_tests() {
-	go test -race -short -count=1 -p 1 -timeout 20m "${go_test_args[@]}" ./runner/... ./internal/discovery/...
+	go test -race -short -count=1 -p 2 -timeout 20m "${go_test_args[@]}" ./runner/... ./internal/discovery/...
 }
 if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "go test -race" race_tests
