@@ -26,7 +26,12 @@ import (
 // re-executed), kill it hard, and check what another instance makes of
 // what it left behind.
 
-const childEnv = "KAFMESH_CRASH_CHILD"
+const (
+	childEnv = "KAFMESH_CRASH_CHILD"
+	// childDefaultSessionEnv keeps the child at the default 45s session
+	// timeout.
+	childDefaultSessionEnv = "KAFMESH_CRASH_DEFAULT_SESSION"
+)
 
 type childConfig struct {
 	Brokers, In, Out, Group, StateDir, Instance string
@@ -57,8 +62,11 @@ func TestCrashChild(t *testing.T) {
 	if c.ExactlyOnce {
 		opts = append(opts, runner.ExactlyOnce())
 	}
-	s := newService(t, strings.Split(c.Brokers, ","), "crashing", c.StateDir,
-		runner.WithInstanceID(c.Instance), runner.WithKafkaOptions(kgo.SessionTimeout(6*time.Second)))
+	sopts := []runner.Option{runner.WithInstanceID(c.Instance)}
+	if os.Getenv(childDefaultSessionEnv) == "" {
+		sopts = append(sopts, runner.WithKafkaOptions(kgo.SessionTimeout(6*time.Second)))
+	}
+	s := newService(t, strings.Split(c.Brokers, ","), "crashing", c.StateDir, sopts...)
 	var handled atomic.Int64
 	p := runner.NewProcessor(counter{in: c.In, out: c.Out, group: c.Group}.spec(), opts...)
 	runner.HandleInput(p, 0, stringCodec, func(ctx *runner.ProcessorContext, m *wrapperspb.StringValue) error {
@@ -197,6 +205,69 @@ func TestCrashedProcessorIsTakenOver(t *testing.T) {
 			}
 			if !mode.eos {
 				t.Logf("at-least-once after a crash: %d outputs for %d inputs", len(outs), total)
+			}
+		})
+	}
+}
+
+// TestRestartAfterKillResumesFast: an instance dies hard inside a commit
+// cycle (an exactly-once transaction open) with the default 45s session
+// timeout, and restarts at once with the same instance id. Static
+// membership gets it its partitions back without waiting for the dead
+// member to expire, and fencing the dead transaction before the restore
+// keeps the restore from waiting for the transaction timeout. It must
+// handle records again within 10s.
+func TestRestartAfterKillResumesFast(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a child process")
+	}
+	for _, mode := range []struct {
+		name string
+		eos  bool
+	}{{"at-least-once", false}, {"exactly-once", true}} {
+		t.Run(mode.name, func(t *testing.T) {
+			brokers := kafmeshtest.StartBroker(t)
+			c := newCounter(t)
+			kafmeshtest.CreateTopic(t, brokers, c.in, 4, false)
+			cfg := childConfig{Brokers: strings.Join(brokers, ","), In: c.in, Out: c.out, Group: c.group,
+				StateDir: t.TempDir(), Instance: "restarty", ExactlyOnce: mode.eos, CrashAfter: 1500}
+			if mode.eos {
+				c.opts = []runner.PartOption{runner.ExactlyOnce()}
+			}
+			setup := newService(t, brokers, "crashing", t.TempDir())
+			c.register(t, setup)
+			if err := setup.ConfigureTopics(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+			const total, keys = 3000, 20
+			produce(t, client(t, brokers), inputRecords(c.in, 0, total, keys)...)
+			t.Setenv(childDefaultSessionEnv, "1")
+			child := startChild(t, cfg)
+			_ = child.Wait()
+			if code := child.ProcessState.ExitCode(); code != 3 {
+				t.Fatalf("child exited with %d, want the crash exit 3", code)
+			}
+
+			var first atomic.Int64
+			c.firstRead = &first
+			s := newService(t, brokers, "crashing", cfg.StateDir, runner.WithInstanceID(cfg.Instance))
+			c.register(t, s)
+			start := time.Now()
+			stop := running(t, s)
+			waitUntil(t, 60*time.Second, func() string {
+				if first.Load() == 0 {
+					return "no record handled after the restart"
+				}
+				return ""
+			})
+			took := time.Unix(0, first.Load()).Sub(start)
+			t.Logf("%s: first record handled %v after the restart", mode.name, took.Round(time.Millisecond))
+			if took > 10*time.Second {
+				t.Errorf("resumed %v after the restart, want within 10s", took)
+			}
+			waitGroupCommitted(t, brokers, c.group, c.in, 60*time.Second)
+			if err := stop(); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

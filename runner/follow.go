@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -30,7 +32,26 @@ type follower struct {
 	mu    sync.Mutex
 	parts map[topicPartition]*followed
 	wake  chan struct{}
+
+	log    *slog.Logger
+	errLog rateLimit
+	// failingSince is when fetches began to fail (unix nanoseconds; 0
+	// while they succeed).
+	failingSince atomic.Int64
 }
+
+// failingFor is how long fetches have failed without a success between.
+func (f *follower) failingFor() time.Duration {
+	since := f.failingSince.Load()
+	if since == 0 {
+		return 0
+	}
+	return time.Since(time.Unix(0, since))
+}
+
+// followerFailingLimit is how long a table's fetches may fail before the
+// table counts as not ready.
+const followerFailingLimit = 15 * time.Second
 
 type topicPartition struct {
 	topic     string
@@ -74,6 +95,7 @@ func newFollower(s *Service, name string) (*follower, error) {
 		adm:   kadm.NewClient(cl),
 		parts: map[topicPartition]*followed{},
 		wake:  make(chan struct{}, 1),
+		log:   s.log.With("follower", name),
 	}, nil
 }
 
@@ -217,8 +239,18 @@ func (f *follower) run(ctx context.Context) error {
 				fetchErr = fmt.Errorf("follow %s[%d]: %w", t, p, err)
 			}
 		})
-		if fetchErr != nil {
+		if fetchErr != nil && fatalKafkaError(fetchErr) {
 			return fetchErr
+		}
+		if fetchErr == nil {
+			f.failingSince.Store(0)
+		} else if f.failingSince.Load() == 0 {
+			f.failingSince.Store(time.Now().UnixNano())
+		}
+		if fetchErr != nil && f.errLog.allow() {
+			// franz-go retries what heals (brokers restarting, leaders
+			// moving) by itself.
+			f.log.Warn("kafka error; retrying", "error", fetchErr)
 		}
 		var done []*followed
 		var finished []topicPartition

@@ -289,7 +289,8 @@ func (pp *processorPart) memoryTask(p int32) *procTask {
 	t := pp.tasks[p]
 	if t == nil {
 		t = &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: func() {},
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), outCounts: make([]int, len(pp.p.spec.Outputs))}
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), first: make([]*kgo.Record, len(pp.p.spec.Inputs)),
+			outCounts: make([]int, len(pp.p.spec.Outputs))}
 		if pp.stateStore != nil {
 			t.state = newStateCache(pp.stateStore, p, stateCacheLimit)
 		}

@@ -26,6 +26,9 @@ type metrics struct {
 	viewSinkSyncs     *prometheus.CounterVec
 	watchDropped      prometheus.Counter
 	watchersConnected prometheus.Gauge
+	// Added for fault recovery.
+	processorRestarts *prometheus.CounterVec
+	viewUndecodable   *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -62,6 +65,9 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		watchersConnected: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "watch", Name: "watchers",
 			Help: "Watch streams connected."}),
 	}
+	m.processorRestarts = counter("processor", "restarts_total", "Group sessions restarted after a recoverable failure (lost membership, failed commit); uncommitted work was discarded.", "group")
+	m.viewUndecodable = counter("view", "undecodable_total", "Table values a view could not decode and skipped.", "topic")
+	reg.MustRegister(m.processorRestarts, m.viewUndecodable)
 	reg.MustRegister(m.processorIn, m.processorOut, m.processorLatency, m.processorErrors, m.processorLag,
 		m.restoreRecords, m.restoreSeconds, m.processorCommits, m.sourceRecords, m.sourceErrors,
 		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,

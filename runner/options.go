@@ -34,6 +34,10 @@ type serviceConfig struct {
 	watchBuffer int
 	security    grpcSecurity // see api_security.go
 	framing     framingConfig
+	// Added for fault recovery.
+	dynamicMembership  bool
+	transactionTimeout time.Duration
+	shutdownTimeout    time.Duration
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.
@@ -66,7 +70,8 @@ func WithRegisterer(r prometheus.Registerer) Option {
 }
 
 // WithKafkaOptions appends franz-go client options to every client the
-// service creates (after the runtime's own, so they win).
+// service creates (after the runtime's own, including the transactional
+// and group settings of processors, so they win).
 func WithKafkaOptions(opts ...kgo.Opt) Option {
 	return func(c *serviceConfig) { c.kafkaOpts = append(c.kafkaOpts, opts...) }
 }
@@ -147,6 +152,7 @@ type partConfig struct {
 	interval       time.Duration
 	timeout        time.Duration
 	batchSize      int
+	policySet      bool // OnError was given
 }
 
 func applyPartOptions(kind partKind, cfg *partConfig, opts []PartOption) error {
@@ -168,9 +174,12 @@ func ExactlyOnce() PartOption {
 
 // OnError sets what a processor or sink does when handling a record fails,
 // including a record whose value cannot be decoded. The default is
-// [FailOnError].
+// [FailOnError]. For a view it sets what reads do with a value that cannot
+// be decoded: [SkipOnError] (the default for views: the key reads as
+// absent, counted and logged) or [FailOnError] (Get and Range return the
+// error).
 func OnError(p ErrorPolicy) PartOption {
-	return PartOption{"OnError", kindProcessor | kindSink, func(c *partConfig) { c.policy = p }}
+	return PartOption{"OnError", kindProcessor | kindSink | kindView, func(c *partConfig) { c.policy, c.policySet = p, true }}
 }
 
 // DeliverTombstones makes a processor call its handlers for tombstones
@@ -212,9 +221,45 @@ func BatchSize(n int) PartOption {
 	return PartOption{"BatchSize", kindSink, func(c *partConfig) { c.batchSize = n }}
 }
 
-// WithInstanceID names this instance of the service; exactly-once
-// processors derive their transactional ids from it ("<group>-<id>"), so
-// a restarted instance fences its predecessor's open transaction at once.
-// It must be unique among running instances and stable across restarts of
-// one instance. The default is the host name (the pod name in Kubernetes).
+// WithInstanceID names this instance of the service. It must be unique
+// among running instances and stable across restarts of one instance; in
+// Kubernetes use the pod name (a StatefulSet's pod names are stable across
+// rescheduling; any pod's name is stable across restarts of its
+// containers).
+//
+// Exactly-once processors derive their transactional ids from it
+// ("<group>-<id>"): a restarted instance fences its predecessor's open
+// transaction before it restores any state. When it is given, processors
+// also join their groups as static members (group.instance.id = id): a
+// restart within the session timeout (45s unless changed with
+// WithKafkaOptions(kgo.SessionTimeout(...))) gets its partitions back at
+// once, without a rebalance. The flip side: a stopped instance does not
+// leave its groups, so its partitions move to the others only when the
+// session timeout expires. [WithDynamicMembership] turns that off.
+// Without WithInstanceID membership is dynamic and the transactional id
+// uses the host name.
 func WithInstanceID(id string) Option { return func(c *serviceConfig) { c.instanceID = id } }
+
+// WithDynamicMembership makes processors join their groups as dynamic
+// members even with [WithInstanceID]: a stopped instance leaves its groups
+// at once (its partitions move without waiting for the session timeout),
+// and a restarted one causes a rebalance (after a crash, partitions wait
+// for the dead member's session timeout).
+func WithDynamicMembership() Option { return func(c *serviceConfig) { c.dynamicMembership = true } }
+
+// WithTransactionTimeout sets the transaction timeout of exactly-once
+// processors (default 1m): how long the brokers keep a transaction open
+// when its producer went silent. A successor fences its predecessor's
+// transaction at once, so this matters only when no successor starts. It
+// must not exceed the brokers' transaction.max.timeout.ms (15m by default)
+// and should be well above the commit interval.
+func WithTransactionTimeout(d time.Duration) Option {
+	return func(c *serviceConfig) { c.transactionTimeout = d }
+}
+
+// WithShutdownTimeout bounds (default 30s) how long a commit, a sink flush
+// or leaving a group may take, so that Run returns within about this long
+// of its context ending, whatever the brokers do.
+func WithShutdownTimeout(d time.Duration) Option {
+	return func(c *serviceConfig) { c.shutdownTimeout = d }
+}

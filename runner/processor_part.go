@@ -16,7 +16,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/kafmesh/kafmesh/runner/internal/store"
 )
@@ -63,7 +65,12 @@ type processorPart struct {
 
 	rebalanceWanted atomic.Bool
 	inTxn           bool
-	memOpened       bool // MemoryCluster stores exist
+	restarts        prometheus.Counter
+	errLog          rateLimit
+	// session counts group sessions; a callback of an earlier session's
+	// client (one that did not close in time) changes nothing.
+	sessionID atomic.Int64
+	memOpened bool // MemoryCluster stores exist
 
 	failMu  sync.Mutex
 	failErr error
@@ -116,6 +123,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 	pp.m.errFailed, pp.m.errRetried, pp.m.errSkipped = errs("failed"), errs("retried"), errs("skipped")
 	pp.m.errDeadLettered, pp.m.errUndecodable = errs("dead_lettered"), errs("undecodable")
 	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Group)
+	pp.restarts = s.metrics.processorRestarts.WithLabelValues(spec.Group)
 	for _, o := range spec.Outputs {
 		c := s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
 		pp.outputs[o.Topic] = c
@@ -245,15 +253,33 @@ func (pp *processorPart) run(ctx context.Context) error {
 		}
 	}()
 
-	err := pp.loop(ctx)
-
-	// Leave the group: the revoke callback drops the tasks. It waits for
-	// rebalances to be allowed, which is safe now that nothing is pending.
-	pp.allowRebalance()
-	if pp.sess != nil {
-		pp.sess.Close()
-	} else {
-		pp.cl.Close()
+	// Each session is one consumer group membership with its own client.
+	// What heals (a lost group session, a commit that failed because the
+	// member was fenced or a broker went away) ends the session: its
+	// uncommitted work is discarded and a new session rejoins, restoring
+	// the partitions it gets from the local stores and the changelog.
+	var err error
+	backoff := restartBackoffMin
+	for {
+		var restart *restartError
+		err = pp.session(ctx)
+		if !errors.As(err, &restart) || ctx.Err() != nil || pp.err() != nil {
+			if ctx.Err() != nil && restart != nil {
+				err = nil
+			}
+			break
+		}
+		pp.restarts.Inc()
+		pp.log.Warn("rejoining the group after a recoverable failure", "error", restart.err, "backoff", backoff)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+		case <-pp.failed:
+		}
+		backoff = min(backoff*2, restartBackoffMax)
+	}
+	if err == nil {
+		err = pp.err()
 	}
 	stopFollow()
 	<-followDone
@@ -261,6 +287,80 @@ func (pp *processorPart) run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+const (
+	restartBackoffMin = 100 * time.Millisecond
+	restartBackoffMax = 10 * time.Second
+)
+
+// restartError is a failure a new group session heals: the current one's
+// uncommitted work was discarded.
+type restartError struct{ err error }
+
+func (e *restartError) Error() string { return e.err.Error() }
+func (e *restartError) Unwrap() error { return e.err }
+
+func restartable(err error) error { return &restartError{err} }
+
+// session joins the group with a new client, processes until ctx is done,
+// the processor fails or the session must be restarted, and leaves.
+func (pp *processorPart) session(ctx context.Context) error {
+	pp.inTxn = false
+	pp.rebalanceWanted.Store(false)
+	pp.prodMu.Lock()
+	pp.prodErr = nil
+	pp.prodMu.Unlock()
+	pp.batch.Reset()
+	pp.cl, pp.sess = nil, nil
+	err := pp.openClient(ctx)
+	if err == nil {
+		err = pp.loop(ctx)
+	}
+	if pp.cl == nil {
+		pp.endSession()
+		return err
+	}
+
+	// Leave the group: the revoke callback drops the tasks. It waits for
+	// rebalances to be allowed, which is safe now that nothing is pending.
+	pp.allowRebalance()
+	closed := make(chan struct{})
+	go func() {
+		defer close(closed)
+		if pp.sess != nil {
+			pp.sess.Close()
+		} else {
+			pp.cl.Close()
+		}
+	}()
+	select {
+	case <-closed:
+	case <-time.After(pp.svc.shutdownTimeout()):
+		// Leaving can wait on a join the brokers hold up to the rebalance
+		// timeout; the client stops in the background.
+		pp.log.Warn("leaving the group takes longer than the shutdown timeout; not waiting", "timeout", pp.svc.shutdownTimeout())
+	}
+	pp.endSession()
+	pp.sess = nil
+	return err
+}
+
+// endSession drops whatever tasks the callbacks did not (a close that did
+// not finish, a client that failed to start); from now on the old client's
+// callbacks change nothing.
+func (pp *processorPart) endSession() {
+	pp.mu.Lock()
+	pp.sessionID.Add(1)
+	var rest []int32
+	var tasks []*procTask
+	for p, t := range pp.tasks {
+		rest = append(rest, p)
+		tasks = append(tasks, t)
+	}
+	clear(pp.tasks)
+	pp.mu.Unlock()
+	pp.dropTasks(tasks, rest, true)
 }
 
 func (pp *processorPart) open(ctx context.Context) error {
@@ -303,15 +403,25 @@ func (pp *processorPart) open(ctx context.Context) error {
 		}
 		pp.joinStores = append(pp.joinStores, st)
 	}
-	if pp.follow, err = newFollower(pp.svc, spec.Group); err != nil {
-		return err
-	}
+	pp.follow, err = newFollower(pp.svc, spec.Group)
+	return err
+}
 
+// openClient creates the group client of a session. With exactly-once it
+// first fences the previous owner of the transactional id (InitProducerID),
+// so that no restore waits on a transaction the crashed predecessor left
+// open: the restores read the changelog read_committed.
+func (pp *processorPart) openClient(ctx context.Context) error {
+	spec := pp.p.spec
 	inputs := make([]string, len(spec.Inputs))
 	for i, in := range spec.Inputs {
 		inputs[i] = in.Topic
 	}
-	opts := pp.svc.clientOpts(append(producerOpts(),
+	// fenced closes once the session's transactional producer fenced its
+	// predecessor (at once without exactly-once); restores wait for it.
+	fenced := make(chan struct{})
+	sid := pp.sessionID.Load()
+	extra := append(producerOpts(),
 		kgo.ConsumerGroup(spec.Group),
 		kgo.ConsumeTopics(inputs...),
 		kgo.Balancers(processorBalancers()...),
@@ -319,9 +429,13 @@ func (pp *processorPart) open(ctx context.Context) error {
 		kgo.BlockRebalanceOnPoll(),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.OnPartitionsAssigned(pp.assigned),
-		kgo.OnPartitionsRevoked(pp.revoked),
-		kgo.OnPartitionsLost(pp.lost),
+		kgo.OnPartitionsAssigned(func(ctx context.Context, cl *kgo.Client, m map[string][]int32) { pp.assigned(ctx, cl, sid, fenced, m) }),
+		kgo.OnPartitionsRevoked(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			pp.drop(sid, partitionNumbers(m), false)
+		}),
+		kgo.OnPartitionsLost(func(_ context.Context, _ *kgo.Client, m map[string][]int32) {
+			pp.drop(sid, partitionNumbers(m), true)
+		}),
 		kgo.OnPartitionsCallbackBlocked(func(context.Context, *kgo.Client) { pp.rebalanceWanted.Store(true) }),
 		kgo.RecordPartitioner(partitioner(map[string]bool{pp.stateTopic: true})),
 		kgo.MaxBufferedRecords(1<<20),
@@ -338,17 +452,41 @@ func (pp *processorPart) open(ctx context.Context) error {
 		// waits for a metadata refresh, which the default 5s minimum age
 		// would turn into a 5s stall of the whole processor.
 		kgo.MetadataMinAge(250*time.Millisecond),
-	)...)
-	if pp.p.cfg.exactlyOnce {
-		opts = append(opts, kgo.TransactionalID(spec.Group+"-"+pp.svc.instanceID()), kgo.TransactionTimeout(time.Minute))
-		if pp.sess, err = kgo.NewGroupTransactSession(opts...); err != nil {
-			return err
-		}
-		pp.cl = pp.sess.Client()
-		return nil
+	)
+	if id := pp.svc.staticInstanceID(); id != "" {
+		extra = append(extra, kgo.InstanceID(id))
 	}
-	pp.cl, err = kgo.NewClient(opts...)
-	return err
+	if !pp.p.cfg.exactlyOnce {
+		close(fenced)
+		var err error
+		pp.cl, err = kgo.NewClient(pp.svc.clientOpts(extra...)...)
+		return err
+	}
+	// In clientOpts' extra, so WithKafkaOptions (appended last) wins.
+	extra = append(extra, kgo.TransactionalID(spec.Group+"-"+pp.svc.instanceID()),
+		kgo.TransactionTimeout(pp.svc.transactionTimeout()))
+	sess, err := kgo.NewGroupTransactSession(pp.svc.clientOpts(extra...)...)
+	if err != nil {
+		close(fenced)
+		return err
+	}
+	pp.sess, pp.cl = sess, sess.Client()
+	fctx, cancel := context.WithTimeout(ctx, pp.svc.shutdownTimeout())
+	defer cancel()
+	_, _, err = pp.cl.ProducerID(fctx)
+	close(fenced)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // the loop ends at once; session closes the client
+		}
+		sess.Close()
+		pp.sess, pp.cl = nil, nil
+		if fatalKafkaError(err) {
+			return fmt.Errorf("init transactional producer: %w", err)
+		}
+		return restartable(fmt.Errorf("init transactional producer: %w", err))
+	}
+	return nil
 }
 
 func (pp *processorPart) closeStores() error {
@@ -362,10 +500,11 @@ func (pp *processorPart) closeStores() error {
 	return errors.Join(errs...)
 }
 
-// loop polls, processes and commits until ctx is done or a record fails.
+// loop polls, processes and commits until ctx is done, a record fails or
+// the session must be restarted (a *restartError).
 //
-// Commits never use ctx: a commit that has begun completes (within
-// shutdownDeadline) even when shutdown starts meanwhile. Records polled but
+// Commits never use ctx: a commit that has begun completes (within the
+// shutdown timeout) even when shutdown starts meanwhile. Records polled but
 // not processed when ctx ends are never committed: with at-least-once only
 // the offsets of processed records are committed, and with exactly-once the
 // open transaction is aborted instead.
@@ -373,12 +512,23 @@ func (pp *processorPart) loop(ctx context.Context) error {
 	interval := pp.p.cfg.commitInterval
 	lastCommit := time.Now()
 	uncommitted, unprocessed := false, false
+	var restart error
 	commit := func() error {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pp.svc.shutdownTimeout())
 		defer cancel()
 		return pp.commit(cctx)
 	}
-	for ctx.Err() == nil && pp.err() == nil {
+	// fault sorts an error: a *restartError ends the session, anything
+	// else fails the processor.
+	fault := func(err error) {
+		var r *restartError
+		if errors.As(err, &r) {
+			restart = err
+		} else {
+			pp.fail(err)
+		}
+	}
+	for ctx.Err() == nil && pp.err() == nil && restart == nil {
 		pollCtx, cancel := context.WithTimeout(ctx, min(interval, 100*time.Millisecond))
 		var fetches kgo.Fetches
 		if pp.sess != nil {
@@ -391,14 +541,23 @@ func (pp *processorPart) loop(ctx context.Context) error {
 			unprocessed = unprocessed || fetches.NumRecords() > 0
 			break
 		}
-		if err := fetchError(fetches); err != nil {
-			pp.fail(err)
-			break
+		if err := pp.fetchError(fetches); err != nil {
+			// A lost group session with work pending: that work can
+			// no longer be committed, so discard it and rejoin.
+			var gs *kgo.ErrGroupSession
+			if errors.As(err, &gs) && uncommitted {
+				fault(restartable(err))
+				break
+			}
+			if fatalKafkaError(err) {
+				fault(err)
+				break
+			}
 		}
 		if fetches.NumRecords() > 0 {
 			if pp.sess != nil && !pp.inTxn {
 				if err := pp.sess.Begin(); err != nil {
-					pp.fail(fmt.Errorf("begin transaction: %w", err))
+					fault(restartable(fmt.Errorf("begin transaction: %w", err)))
 					break
 				}
 				pp.inTxn = true
@@ -409,7 +568,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 					unprocessed = true
 					break
 				}
-				pp.fail(err)
+				fault(err)
 				break
 			}
 		}
@@ -420,7 +579,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		idle := fetches.NumRecords() == 0
 		if uncommitted && (idle || time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
 			if err := commit(); err != nil {
-				pp.fail(err)
+				fault(err)
 				break
 			}
 			uncommitted, lastCommit = false, time.Now()
@@ -431,25 +590,46 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		}
 	}
 
-	abort := pp.err() != nil || (pp.sess != nil && unprocessed)
+	abort := pp.err() != nil || restart != nil || (pp.sess != nil && unprocessed)
 	if abort {
 		// With transactions the open one is aborted, so its outputs are
 		// never visible and its input offsets stay uncommitted.
 		if pp.inTxn {
-			actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
-			_, _ = pp.sess.End(actx, kgo.TryAbort)
-			cancel()
-			pp.inTxn = false
+			pp.abortTxn(ctx)
 		}
 		pp.discardAll()
+		if restart != nil && pp.err() == nil {
+			return restart
+		}
 		return pp.err()
 	}
 	if uncommitted {
 		if err := commit(); err != nil {
+			var r *restartError
+			if errors.As(err, &r) {
+				// Nothing of it was applied locally; the next owner
+				// redoes it.
+				pp.discardAll()
+				pp.log.Warn("final commit failed; the uncommitted records are processed again by the next owner", "error", err)
+				return nil
+			}
 			return fmt.Errorf("final commit: %w", err)
 		}
 	}
 	return nil
+}
+
+// abortTxn aborts the open transaction. A failed abort leaves the
+// transaction to the brokers, which abort it once the next session's
+// producer fences it (or at the transaction timeout).
+func (pp *processorPart) abortTxn(ctx context.Context) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pp.svc.shutdownTimeout())
+	defer cancel()
+	pp.sess.AllowRebalance()
+	if _, err := pp.sess.End(actx, kgo.TryAbort); err != nil {
+		pp.log.Warn("aborting the transaction failed; the next session's producer fences it", "error", err)
+	}
+	pp.inTxn = false
 }
 
 func (pp *processorPart) allowRebalance() {
@@ -461,6 +641,18 @@ func (pp *processorPart) allowRebalance() {
 }
 
 // fetchError returns the first fetch error that is not the poll's own
+// timeout. Errors that heal (a lost group session, which franz-go rejoins
+// by itself; brokers restarting; a coordinator moving) are logged, at most
+// one a second.
+func (pp *processorPart) fetchError(fetches kgo.Fetches) error {
+	first := fetchError(fetches)
+	if first != nil && !fatalKafkaError(first) && pp.errLog.allow() {
+		pp.log.Warn("kafka error; retrying", "error", first)
+	}
+	return first
+}
+
+// fetchError returns the first fetch error that is not the poll's own
 // timeout.
 func fetchError(fetches kgo.Fetches) error {
 	var first error
@@ -468,9 +660,39 @@ func fetchError(fetches kgo.Fetches) error {
 		if first != nil || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
 			return
 		}
-		first = fmt.Errorf("fetch %s[%d]: %w", t, p, err)
+		if t == "" {
+			first = err
+		} else {
+			first = fmt.Errorf("fetch %s[%d]: %w", t, p, err)
+		}
 	})
 	return first
+}
+
+// fatalKafkaError reports whether err cannot heal by retrying: missing
+// authorization, a topic that no longer exists, a group configuration the
+// brokers refuse, or another instance with the same instance id.
+func fatalKafkaError(err error) bool {
+	for _, e := range []error{kerr.TopicAuthorizationFailed, kerr.GroupAuthorizationFailed,
+		kerr.ClusterAuthorizationFailed, kerr.TransactionalIDAuthorizationFailed,
+		kerr.SaslAuthenticationFailed, kerr.UnknownTopicID, kgo.ErrClientClosed,
+		// Configuration the brokers refuse, and another instance running
+		// with the same WithInstanceID.
+		kerr.InvalidSessionTimeout, kerr.InconsistentGroupProtocol, kerr.FencedInstanceID} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// rateLimit allows one event per second.
+type rateLimit struct{ last atomic.Int64 }
+
+func (r *rateLimit) allow() bool {
+	now := time.Now().UnixNano()
+	last := r.last.Load()
+	return now-last >= int64(time.Second) && r.last.CompareAndSwap(last, now)
 }
 
 // processFetches hands each partition's records to its task; tasks run in
@@ -581,59 +803,124 @@ func (pp *processorPart) setProduceErr(err error) {
 	pp.prodMu.Unlock()
 }
 
-// commit makes everything processed so far durable: state changes go to
-// the changelog, every produced record is acknowledged, and the input
-// offsets are committed (in one transaction with exactly-once). Only then
-// are state changes written to the local stores, with their changelog
-// checkpoints.
+// commit makes everything processed so far durable.
+//
+// With exactly-once, outputs, state changes and input offsets go in one
+// transaction; rebalances are allowed while it ends (the session aborts it
+// if the partitions moved meanwhile), and a failed end is aborted and the
+// session restarted.
+//
+// With at-least-once the order keeps a member that lost its partitions (a
+// pause longer than the session timeout) from writing anything stale:
+//
+//  1. the membership is verified: the input positions the batch started
+//     from are committed again, which the group coordinator refuses
+//     (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID) from a
+//     member that is no longer the owner;
+//  2. the state changes go to the changelog and every output is
+//     acknowledged;
+//  3. the input offsets are committed;
+//  4. only then are the state changes written to the local store, with
+//     their changelog checkpoints.
+//
+// A failure at any step discards the uncommitted state changes and
+// restarts the session (a *restartError): the partitions are restored from
+// the local store, whose checkpoint never moved past what was committed,
+// and the changelog.
 func (pp *processorPart) commit(ctx context.Context) error {
 	pp.mu.Lock()
 	tasks := make([]*procTask, 0, len(pp.tasks))
 	for _, t := range pp.tasks {
-		tasks = append(tasks, t)
+		// A task still restoring has handled nothing, and its state
+		// is being set up by the restore (ready orders the two).
+		if t.isReady() {
+			tasks = append(tasks, t)
+		}
 	}
 	pp.mu.Unlock()
+
+	if pp.sess == nil && pp.stateStore != nil {
+		if err := pp.verifyMembership(ctx, tasks); err != nil {
+			return restartable(fmt.Errorf("lost the partitions before committing (a pause longer than the session timeout?); discarding uncommitted state: %w", err))
+		}
+	}
 
 	pp.prodMu.Lock()
 	pp.changelogLast = map[int32]int64{}
 	pp.prodMu.Unlock()
+	var headers []kgo.RecordHeader
 	for _, t := range tasks {
 		if t.state == nil || !t.state.pending() {
 			continue
 		}
+		if headers == nil {
+			headers = pp.changelogHeaders()
+		}
 		t.state.prepare(&pp.batch, func(key, value []byte) {
-			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value}, pp.changelogAck)
+			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value, Headers: headers}, pp.changelogAck)
 		})
 	}
 
 	if pp.sess != nil {
+		// Let the rebalance that may be waiting go on while the
+		// transaction ends: End waits for a heartbeat, and the group
+		// loop for AllowRebalance. A revoke meanwhile makes End abort.
+		pp.sess.AllowRebalance()
 		committed, err := pp.sess.End(ctx, kgo.TryCommit)
-		pp.inTxn = false
 		if err == nil {
 			err = pp.produceErr()
 		}
 		if err != nil {
-			return fmt.Errorf("commit transaction: %w", err)
+			// Still in the transaction as far as the brokers know:
+			// abort it now rather than leave it to block read_committed
+			// readers until the transaction timeout.
+			pp.abortTxn(ctx)
+			pp.batch.Reset()
+			pp.abortTasks(tasks)
+			if fatalKafkaError(err) {
+				return fmt.Errorf("commit transaction: %w", err)
+			}
+			return restartable(fmt.Errorf("commit transaction: %w", err))
 		}
+		pp.inTxn = false
 		if !committed {
 			// A rebalance or fencing aborted the transaction; the session
 			// rewound to the committed offsets, so the aborted records
 			// are processed again. Forget their state changes.
 			pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
 			pp.batch.Reset()
-			for _, t := range tasks {
-				if t.state != nil {
-					t.state.aborted()
-				}
-			}
+			pp.abortTasks(tasks)
 			return nil
 		}
 	} else {
-		if err := pp.cl.Flush(ctx); err != nil {
-			return fmt.Errorf("flush: %w", err)
+		err := pp.cl.Flush(ctx)
+		if err == nil {
+			err = pp.produceErr()
 		}
-		if err := pp.produceErr(); err != nil {
-			return err
+		if err == nil {
+			// Commit exactly what was processed: the last handled
+			// record of each input partition.
+			var last []*kgo.Record
+			for _, t := range tasks {
+				for _, r := range t.last {
+					if r != nil {
+						last = append(last, r)
+					}
+				}
+			}
+			err = pp.commitOffsets(ctx, last)
+		}
+		if err != nil {
+			pp.batch.Reset()
+			pp.abortTasks(tasks)
+			if fatalKafkaError(err) {
+				return fmt.Errorf("commit: %w", err)
+			}
+			return restartable(fmt.Errorf("commit: %w", err))
+		}
+		for _, t := range tasks {
+			clear(t.last)
+			clear(t.first)
 		}
 	}
 
@@ -651,24 +938,91 @@ func (pp *processorPart) commit(ctx context.Context) error {
 			t.state.committed()
 		}
 	}
-	if pp.sess == nil {
-		// Commit exactly what was processed: the last handled record of
-		// each input partition.
-		var last []*kgo.Record
-		for _, t := range tasks {
-			for i, r := range t.last {
-				if r != nil {
-					last = append(last, r)
-					t.last[i] = nil
+	pp.m.commits.Inc()
+	return nil
+}
+
+// changelogHeaders tag the changelog records of one commit with the
+// writer's group generation and instance ("kafmesh-generation",
+// "kafmesh-instance"), so an operator (or a test) can tell which member
+// wrote a value and under which generation. Restores do not filter on them:
+// a group's generations start over when the group is deleted, and
+// compaction may leave a key's stale record alone.
+func (pp *processorPart) changelogHeaders() []kgo.RecordHeader {
+	if pp.cl == nil {
+		return nil
+	}
+	_, gen := pp.cl.GroupMetadata()
+	return []kgo.RecordHeader{
+		{Key: "kafmesh-generation", Value: strconv.AppendInt(nil, int64(gen), 10)},
+		{Key: "kafmesh-instance", Value: []byte(pp.svc.instanceID())},
+	}
+}
+
+func (pp *processorPart) abortTasks(tasks []*procTask) {
+	for _, t := range tasks {
+		if t.state != nil {
+			t.state.aborted()
+		}
+	}
+}
+
+// verifyMembership commits again the input positions this commit cycle
+// started from (already processed, so committing them is always safe).
+// The coordinator accepts the commit only from the current owner.
+func (pp *processorPart) verifyMembership(ctx context.Context, tasks []*procTask) error {
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, t := range tasks {
+		for i, r := range t.first {
+			if r == nil {
+				continue
+			}
+			topic := pp.p.spec.Inputs[i].Topic
+			if offsets[topic] == nil {
+				offsets[topic] = map[int32]kgo.EpochOffset{}
+			}
+			offsets[topic][t.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
+		}
+	}
+	if len(offsets) == 0 {
+		return nil
+	}
+	return pp.commitOffsetsSync(ctx, offsets)
+}
+
+// commitOffsets commits the offsets after each record.
+func (pp *processorPart) commitOffsets(ctx context.Context, last []*kgo.Record) error {
+	if len(last) == 0 {
+		return nil
+	}
+	offsets := map[string]map[int32]kgo.EpochOffset{}
+	for _, r := range last {
+		if offsets[r.Topic] == nil {
+			offsets[r.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		offsets[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
+	}
+	return pp.commitOffsetsSync(ctx, offsets)
+}
+
+// commitOffsetsSync commits offsets and returns the first error, of the
+// request or of any partition.
+func (pp *processorPart) commitOffsetsSync(ctx context.Context, offsets map[string]map[int32]kgo.EpochOffset) error {
+	var first error
+	pp.cl.CommitOffsetsSync(ctx, offsets, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			first = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil && first == nil {
+					first = fmt.Errorf("commit offset of %s[%d]: %w", t.Topic, p.Partition, err)
 				}
 			}
 		}
-		if err := pp.cl.CommitRecords(ctx, last...); err != nil {
-			return fmt.Errorf("commit offsets: %w", err)
-		}
-	}
-	pp.m.commits.Inc()
-	return nil
+	})
+	return first
 }
 
 func (pp *processorPart) produceErr() error {
@@ -682,7 +1036,7 @@ func (pp *processorPart) discardAll() {
 	pp.mu.Lock()
 	defer pp.mu.Unlock()
 	for _, t := range pp.tasks {
-		if t.state != nil {
+		if t.isReady() && t.state != nil {
 			t.state.aborted()
 		}
 	}
@@ -707,18 +1061,23 @@ func (pp *processorPart) inputPartitions(ps []int32) map[string][]int32 {
 
 // assigned creates a task per new partition number and restores its state
 // and joins in the background; its inputs stay paused until then.
-func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, assigned map[string][]int32) {
+func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, sid int64, fenced chan struct{}, assigned map[string][]int32) {
 	ps := partitionNumbers(assigned)
 	var fresh []*procTask
 	var numbers []int32
 	pp.mu.Lock()
+	if pp.sessionID.Load() != sid {
+		pp.mu.Unlock()
+		return
+	}
 	for _, p := range ps {
 		if pp.tasks[p] != nil {
 			continue
 		}
 		taskCtx, cancel := context.WithCancel(ctx)
 		t := &procTask{svc: pp.svc, p: pp.p, pp: pp, partition: p, ready: make(chan struct{}), cancel: cancel,
-			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), restoreCtx: taskCtx,
+			last: make([]*kgo.Record, len(pp.p.spec.Inputs)), first: make([]*kgo.Record, len(pp.p.spec.Inputs)),
+			restoreCtx: taskCtx, fenced: fenced,
 			outCounts: make([]int, len(pp.p.spec.Outputs))}
 		pp.tasks[p] = t
 		fresh = append(fresh, t)
@@ -745,6 +1104,14 @@ func (pp *processorPart) restore(ctx context.Context, cl *kgo.Client, t *procTas
 	spec := pp.p.spec
 	var waits []*followed
 	err := func() error {
+		// With exactly-once, the predecessor's open transaction must be
+		// fenced first: the changelog is read read_committed, and an
+		// open transaction would hold the restore up to its timeout.
+		select {
+		case <-t.fenced:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		if spec.State != nil {
 			fs, err := pp.follow.add(ctx, pp.stateTopic, []int32{t.partition}, pp.stateStore, false, true)
 			if err != nil {
@@ -795,23 +1162,19 @@ func (pp *processorPart) restore(ctx context.Context, cl *kgo.Client, t *procTas
 	cl.ResumeFetchPartitions(pp.inputPartitions([]int32{t.partition}))
 }
 
-// revoked drops the tasks of revoked partitions. Rebalances are only
-// allowed right after a commit, so nothing of theirs is pending.
-func (pp *processorPart) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
-	pp.drop(partitionNumbers(revoked), false)
-}
-
-// lost drops the tasks of partitions taken away without a clean revoke;
-// their uncommitted changes are discarded (the new owner redoes them).
-func (pp *processorPart) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
-	pp.drop(partitionNumbers(lost), true)
-}
-
-func (pp *processorPart) drop(ps []int32, discard bool) {
+// drop drops the tasks of partitions revoked (discard false: rebalances
+// are only allowed right after a commit, so nothing of theirs is pending)
+// or lost without a clean revoke (discard true: their uncommitted changes
+// are discarded, the new owner redoes them).
+func (pp *processorPart) drop(sid int64, ps []int32, discard bool) {
 	if len(ps) == 0 {
 		return
 	}
 	pp.mu.Lock()
+	if pp.sessionID.Load() != sid {
+		pp.mu.Unlock()
+		return
+	}
 	var dropped []*procTask
 	for _, p := range ps {
 		if t := pp.tasks[p]; t != nil {
@@ -820,11 +1183,18 @@ func (pp *processorPart) drop(ps []int32, discard bool) {
 		}
 	}
 	pp.mu.Unlock()
+	pp.dropTasks(dropped, ps, discard)
+}
+
+func (pp *processorPart) dropTasks(dropped []*procTask, ps []int32, discard bool) {
+	if len(ps) == 0 {
+		return
+	}
+	// A dropped task's cache is never read again (a new assignment makes
+	// a new task that reads the store), so its uncommitted changes need no
+	// undoing; touching it here would race with a commit under way.
 	for _, t := range dropped {
 		t.cancel()
-		if discard && t.isReady() && t.state != nil {
-			t.state.aborted()
-		}
 	}
 	for _, j := range pp.p.spec.Joins {
 		pp.follow.remove(j.Topic, ps)

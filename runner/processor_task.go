@@ -23,13 +23,17 @@ type procTask struct {
 	err        error // restore failure, set before ready closes
 	cancel     context.CancelFunc
 	restoreCtx context.Context // canceled when the partition is revoked
+	fenced     chan struct{}   // the session's producer fenced its predecessor
 
 	c ProcessorContext // reused for every record
 
 	// last is the last handled record of each input (by input index)
 	// since the last commit: what at-least-once commits.
 	last []*kgo.Record
-	seq  uint64 // records handled, for latency sampling
+	// first is the first handled record of each input since the last
+	// commit: the position the commit cycle started from.
+	first []*kgo.Record
+	seq   uint64 // records handled, for latency sampling
 	// outCounts counts outputs by output index until the end of a batch.
 	outCounts []int
 }
@@ -80,6 +84,9 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 			if err := t.handle(ctx, idx, r); err != nil {
 				t.pp.m.in[idx].Add(float64(handled))
 				return err
+			}
+			if t.first[idx] == nil {
+				t.first[idx] = r
 			}
 			t.last[idx] = r
 			handled++
@@ -192,7 +199,7 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 		return nil
 	}
 	pp.m.errFailed.Inc()
-	return fmt.Errorf("%s[%d] offset %d: %w", r.Topic, r.Partition, r.Offset, err)
+	return &PoisonError{Group: t.p.spec.Group, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
 }
 
 func (c *ProcessorContext) reset(ctx context.Context, t *procTask, r *kgo.Record) {
@@ -225,3 +232,29 @@ func newOutput(topic, key string, encode func(dst []byte) ([]byte, error)) (*kgo
 	o.Record = kgo.Record{Topic: topic, Key: buf[:len(key):len(key)], Value: buf[len(key):]}
 	return &o.Record, nil
 }
+
+// PoisonError is a record that failed under the [FailOnError] policy: the
+// processor stops, and a restart fails on the same record again, because
+// its offset was never committed. The way out is to fix the handler, to
+// register the processor with another policy (skip or dead-letter), or to
+// move the group past the record with
+//
+//	kafmesh offsets skip --group G --topic T --partition P --offset O
+//
+// while the group is stopped (see "A poison record stopped my processor" in
+// docs/runtime.md).
+type PoisonError struct {
+	Group     string
+	Topic     string
+	Partition int32
+	Offset    int64
+	Err       error
+}
+
+func (e *PoisonError) Error() string {
+	return fmt.Sprintf("%s[%d] offset %d: %v (the processor stops on every restart until this record is handled: fix the handler, use OnError(SkipOnError()/DeadLetterOnError()), "+
+		"or stop the group and run `kafmesh offsets skip --group %s --topic %s --partition %d --offset %d`; see docs/runtime.md, \"A poison record stopped my processor\")",
+		e.Topic, e.Partition, e.Offset, e.Err, e.Group, e.Topic, e.Partition, e.Offset)
+}
+
+func (e *PoisonError) Unwrap() error { return e.Err }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -31,6 +32,7 @@ type Service struct {
 	closed  bool
 
 	producerOnce sync.Once
+	producerMu   sync.Mutex // guards producer: Emit creates it while Run runs
 	producer     *kgo.Client
 	producerErr  error
 
@@ -118,6 +120,29 @@ func (s *Service) instanceID() string {
 		return h
 	}
 	return "kafmesh"
+}
+
+// staticInstanceID is the group instance id of processors: the id given
+// with WithInstanceID unless WithDynamicMembership, else "" (dynamic).
+func (s *Service) staticInstanceID() string {
+	if s.cfg.dynamicMembership {
+		return ""
+	}
+	return s.cfg.instanceID
+}
+
+func (s *Service) transactionTimeout() time.Duration {
+	if s.cfg.transactionTimeout > 0 {
+		return s.cfg.transactionTimeout
+	}
+	return time.Minute
+}
+
+func (s *Service) shutdownTimeout() time.Duration {
+	if s.cfg.shutdownTimeout > 0 {
+		return s.cfg.shutdownTimeout
+	}
+	return shutdownDeadline
 }
 
 // Definition returns the service's generated definition.
@@ -216,9 +241,22 @@ func (s *Service) sharedProducer() (recordProducer, error) {
 		return s.mem, nil
 	}
 	s.producerOnce.Do(func() {
-		s.producer, s.producerErr = kgo.NewClient(s.clientOpts(producerOpts()...)...)
+		cl, err := kgo.NewClient(s.clientOpts(producerOpts()...)...)
+		s.producerMu.Lock()
+		s.producer, s.producerErr = cl, err
+		s.producerMu.Unlock()
 	})
-	return s.producer, s.producerErr
+	if s.producerErr != nil {
+		return nil, s.producerErr
+	}
+	return s.producer, nil
+}
+
+// createdProducer returns the shared producer if a source created it.
+func (s *Service) createdProducer() *kgo.Client {
+	s.producerMu.Lock()
+	defer s.producerMu.Unlock()
+	return s.producer
 }
 
 // Run runs every registered part until ctx is canceled or one fails. On
@@ -283,10 +321,16 @@ func (s *Service) Run(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	if s.producer != nil {
+	if ctx.Err() == nil && (len(parts) > 0 || s.cfg.grpcAddr != "" || s.cfg.httpAddr != "") {
+		// Every part returned without failing (sources and views have
+		// nothing to run): keep serving the APIs and the sources until
+		// the context ends.
+		<-ctx.Done()
+	}
+	if p := s.createdProducer(); p != nil {
 		// Sources may have records in flight; Close waits for nothing,
 		// so flush first with a fresh context.
-		if err := s.producer.Flush(context.WithoutCancel(ctx)); err != nil && firstErr == nil {
+		if err := p.Flush(context.WithoutCancel(ctx)); err != nil && firstErr == nil {
 			firstErr = err
 		}
 	}
@@ -302,8 +346,8 @@ func (s *Service) Close() {
 		return
 	}
 	s.closed = true
-	if s.producer != nil {
-		s.producer.Close()
+	if p := s.createdProducer(); p != nil {
+		p.Close()
 	}
 }
 

@@ -41,6 +41,7 @@ type sinkPart[M any] struct {
 	// rebalanceWanted is set when a rebalance waits for the sink to
 	// allow it; wakePoll then cancels the poll in progress.
 	rebalanceWanted atomic.Bool
+	errLog          rateLimit
 	wakeMu          sync.Mutex
 	wakePoll        context.CancelFunc
 
@@ -202,8 +203,12 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 			// not committed, so the group reads them again.
 			break
 		}
-		if err := fetchError(fetches); err != nil {
+		if err := fetchError(fetches); err != nil && fatalKafkaError(err) {
 			return err
+		} else if err != nil && sp.errLog.allow() {
+			// franz-go retries what heals (brokers restarting, a lost
+			// group session) by itself.
+			sp.log.Warn("kafka error; retrying", "error", err)
 		}
 		var err error
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
@@ -227,8 +232,8 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 			sp.rebalanceWanted.Load()
 		if due && sp.batch.handled > 0 {
 			// A flush that started finishes even if shutdown begins
-			// meanwhile (within shutdownDeadline).
-			flushCtx, cancel := graceContext(ctx, shutdownDeadline)
+			// meanwhile (within the shutdown timeout).
+			flushCtx, cancel := graceContext(ctx, sp.svc.shutdownTimeout())
 			err := sp.flush(flushCtx)
 			cancel()
 			if err != nil {
@@ -243,7 +248,7 @@ func (sp *sinkPart[M]) loop(ctx context.Context) error {
 	if sp.batch.handled == 0 {
 		return nil
 	}
-	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), shutdownDeadline)
+	flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sp.svc.shutdownTimeout())
 	defer cancel()
 	if err := sp.flush(flushCtx); err != nil {
 		return fmt.Errorf("final flush: %w", err)

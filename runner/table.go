@@ -182,6 +182,11 @@ func (t *table) ready() bool {
 	if t.startErr != nil {
 		return false
 	}
+	if t.follow != nil && t.follow.failingFor() > followerFailingLimit {
+		// Brokers unreachable (or refusing) for a while: the copy is
+		// going stale.
+		return false
+	}
 	for _, p := range t.parts {
 		if !p.caughtUp() {
 			return false

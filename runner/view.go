@@ -2,15 +2,57 @@ package runner
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // View is a local copy of a table topic: every partition, kept up to date
 // with updates and deletes while the service runs.
+//
+// A value the view cannot decode (bad bytes written to the table by
+// another producer) is skipped by default: Get reports the key as absent,
+// Range and Keys leave it out, each such read counts in
+// kafmesh_view_undecodable_total{topic} and is logged (at most once a
+// second), until the key is written again. With OnError(FailOnError()) Get
+// and Range return the decode error instead.
 type View[M any] struct {
 	spec  ViewSpec
 	codec Codec[M]
 	table *table
 	svc   *Service
+
+	failOnError bool
+	undecodable prometheus.Counter
+	log         *slog.Logger
+	errLog      *rateLimit
+}
+
+func newView[M any](svc *Service, spec ViewSpec, codec Codec[M], t *table, failOnError bool) *View[M] {
+	return &View[M]{spec: spec, codec: codec, svc: svc, table: t, failOnError: failOnError,
+		undecodable: svc.metrics.viewUndecodable.WithLabelValues(spec.Topic),
+		log:         svc.log.With("view", spec.Topic), errLog: &rateLimit{}}
+}
+
+// decode decodes a stored value; skip reports a value the view's policy
+// skips.
+func (v *View[M]) decode(key string, raw []byte) (m M, skip bool, err error) {
+	m, _, err = decodeValue(v.svc.framer, v.spec.Topic, v.codec, raw)
+	if err == nil {
+		return m, false, nil
+	}
+	err = fmt.Errorf("view of %s: key %q: undecodable value: %w", v.spec.Topic, key, err)
+	if v.undecodable != nil {
+		v.undecodable.Inc()
+	}
+	if v.failOnError {
+		return m, false, err
+	}
+	if v.log != nil && v.errLog.allow() {
+		v.log.Warn("skipping an undecodable table value", "key", key, "error", err)
+	}
+	return m, true, nil
 }
 
 // NewView registers a view and returns it. It fills once Run starts.
@@ -19,7 +61,11 @@ func NewView[M any](svc *Service, spec ViewSpec, codec Codec[M], opts ...PartOpt
 	if err := applyPartOptions(kindView, &cfg, opts); err != nil {
 		return nil, err
 	}
-	v := &View[M]{spec: spec, codec: codec, svc: svc, table: svc.tables.get(spec.TopicRef, cfg.memoryState || svc.cfg.memoryState)}
+	if cfg.policySet && cfg.policy.action != actionFail && cfg.policy.action != actionSkip {
+		return nil, fmt.Errorf("view %s: OnError: a view can only fail or skip on an undecodable value, not %s", spec.Topic, cfg.policy)
+	}
+	failOnError := cfg.policySet && cfg.policy.action == actionFail
+	v := newView(svc, spec, codec, svc.tables.get(spec.TopicRef, cfg.memoryState || svc.cfg.memoryState), failOnError)
 	if err := svc.add(viewPart[M]{v}); err != nil {
 		return nil, err
 	}
@@ -42,8 +88,8 @@ func (v *View[M]) Get(key string) (m M, found bool, err error) {
 	if err != nil || !ok {
 		return m, false, err
 	}
-	m, _, err = decodeValue(v.svc.framer, v.spec.Topic, v.codec, raw)
-	return m, err == nil, err
+	m, skip, err := v.decode(key, raw)
+	return m, err == nil && !skip, err
 }
 
 // Keys returns every key of the table, sorted.
@@ -60,9 +106,12 @@ func (v *View[M]) Keys() ([]string, error) {
 // whole table into memory, until fn returns false.
 func (v *View[M]) Range(fn func(key string, m M) bool) error {
 	return v.table.scan(func(key, value []byte) error {
-		m, _, err := decodeValue(v.svc.framer, v.spec.Topic, v.codec, value)
+		m, skip, err := v.decode(string(key), value)
 		if err != nil {
 			return err
+		}
+		if skip {
+			return nil
 		}
 		if !fn(string(key), m) {
 			return errStopScan

@@ -27,12 +27,8 @@ func newViewSinkPart[M any](s *Service, spec ViewSinkSpec, cfg partConfig, c Cod
 		spec: spec,
 		cfg:  cfg,
 		h:    h,
-		view: &View[M]{
-			spec:  ViewSpec{Component: spec.Component, TopicRef: spec.TopicRef},
-			codec: c,
-			svc:   s,
-			table: s.tables.get(spec.TopicRef, s.cfg.memoryState),
-		},
+		view: newView(s, ViewSpec{Component: spec.Component, TopicRef: spec.TopicRef}, c,
+			s.tables.get(spec.TopicRef, s.cfg.memoryState), false),
 		log:   s.log.With("view_sink", label, "topic", spec.Topic),
 		syncs: map[string]prometheus.Counter{},
 	}

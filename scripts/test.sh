@@ -289,6 +289,18 @@ if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "chaos suite" chaos_suite
 fi
 
+# The runtime and the discovery service under the race detector (-short:
+# the slow fault and crash scenarios run once, above, without it; what
+# races, the shared producer, the group callbacks, the Watch tap, runs here
+# against the real broker). The runner's tests take about 2.5 minutes; most
+# of the rest is compiling the dependencies with -race the first time.
+race_tests() {
+	go test -race -short -count=1 -p 2 -timeout 20m "${go_test_args[@]}" ./runner/... ./internal/discovery/...
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "go test -race" race_tests
+fi
+
 # More test runners go here, one `run` line each, so they are timed, counted
 # in the summary and fail the script.
 
