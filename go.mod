@@ -25,7 +25,10 @@ require (
 	modernc.org/sqlite v1.62.0
 )
 
-require github.com/twmb/franz-go/pkg/sr v1.8.0
+require (
+	github.com/twmb/franz-go/pkg/sr v1.8.0
+	github.com/twmb/franz-go/plugin/kprom v1.5.0
+)
 
 require (
 	github.com/DataDog/zstd v1.5.7 // indirect
@@ -117,7 +120,7 @@ require (
 	sigs.k8s.io/json v0.0.0-20250730193827-2d320260d730 // indirect
 	sigs.k8s.io/randfill v1.0.0 // indirect
 	sigs.k8s.io/structured-merge-diff/v6 v6.4.2 // indirect
-	sigs.k8s.io/yaml v1.6.0 // indirect
+	sigs.k8s.io/yaml v1.6.0
 )
 
 tool github.com/99designs/gqlgen

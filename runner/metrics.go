@@ -1,7 +1,12 @@
 package runner
 
 import (
+	"strconv"
+
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kprom"
 )
 
 // metrics are the service's Prometheus collectors, registered on the
@@ -28,7 +33,28 @@ type metrics struct {
 	watchersConnected prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+// Label vocabulary of every kafmesh_* metric (docs/runtime.md, "Metric
+// labels"): service (a constant label, the service name), component, part
+// (the part's name within its component), topic, and partition only on
+// per-partition gauges, whose count is bounded by the topic. The remaining
+// labels name a bounded outcome: outcome, result, kind.
+const (
+	labelComponent = "component"
+	labelPart      = "part"
+	labelTopic     = "topic"
+	labelPartition = "partition"
+)
+
+// handlerBuckets are the fixed buckets of the handler duration histogram:
+// 5µs to 5s, two per decade (a handler that calls out to a store lands in
+// the upper half). Fixed buckets keep an observation to a binary search
+// over 13 bounds and one atomic add.
+var handlerBuckets = []float64{5e-6, 1e-5, 5e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5, 1, 5}
+
+// newMetrics creates the runtime's collectors and registers them on reg,
+// each with the constant label service=<service>.
+func newMetrics(reg prometheus.Registerer, service string) *metrics {
+	reg = prometheus.WrapRegistererWith(prometheus.Labels{"service": service}, reg)
 	const ns = "kafmesh"
 	counter := func(sub, name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help}, labels)
@@ -39,24 +65,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	hist := func(sub, name, help string, buckets []float64, labels ...string) *prometheus.HistogramVec {
 		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: name, Help: help, Buckets: buckets}, labels)
 	}
+	const c, p, t, pn = labelComponent, labelPart, labelTopic, labelPartition
 	m := &metrics{
-		processorIn:      counter("processor", "records_in_total", "Input records handled.", "group", "topic"),
-		processorOut:     counter("processor", "records_out_total", "Output records produced.", "group", "topic"),
-		processorLatency: hist("processor", "handler_seconds", "Time to handle one input record.", prometheus.ExponentialBuckets(1e-6, 4, 12), "group"),
-		processorErrors:  counter("processor", "errors_total", "Records that failed, by what the error policy did (failed, retried, skipped, dead_lettered, undecodable).", "group", "outcome"),
-		processorLag:     gauge("processor", "lag_records", "High watermark minus the next offset to process.", "group", "topic", "partition"),
-		restoreRecords:   gauge("processor", "restored_records", "State and join records applied while restoring the partition.", "group", "partition"),
-		restoreSeconds:   gauge("processor", "restore_seconds", "Time the last restore of the partition took.", "group", "partition"),
-		processorCommits: counter("processor", "commits_total", "Commits (at-least-once) or committed transactions (exactly-once).", "group"),
-		sourceRecords:    counter("source", "records_total", "Records acknowledged.", "topic"),
-		sourceErrors:     counter("source", "errors_total", "Records that failed.", "topic"),
-		sinkBatchSize:    hist("sink", "batch_records", "Records per flushed batch.", prometheus.ExponentialBuckets(1, 4, 10), "group"),
-		sinkFlushSeconds: hist("sink", "flush_seconds", "Time Flush took.", prometheus.ExponentialBuckets(1e-4, 4, 10), "group"),
-		sinkErrors:       counter("sink", "errors_total", "Collect or Flush failures, by outcome.", "group", "outcome"),
-		sinkRecords:      counter("sink", "records_total", "Records collected.", "group"),
-		viewSourceSyncs:  counter("view_source", "syncs_total", "Syncs, by result (ok, error, timeout).", "name", "result"),
-		viewSourceWrites: counter("view_source", "writes_total", "Records written (update or delete).", "name", "kind"),
-		viewSinkSyncs:    counter("view_sink", "syncs_total", "Syncs, by result (ok, error, timeout).", "name", "result"),
+		processorIn:      counter("processor", "records_in_total", "Input records handled.", c, p, t),
+		processorOut:     counter("processor", "records_out_total", "Output records produced (dead letters included, on the -dlq topic).", c, p, t),
+		processorLatency: hist("processor", "handler_seconds", "Time the handler took, every input record (each retry attempt is one observation).", handlerBuckets, c, p),
+		processorErrors:  counter("processor", "errors_total", "Records that failed, by what the error policy did (failed, retried, skipped, dead_lettered, undecodable).", c, p, "outcome"),
+		processorLag:     gauge("processor", "lag_records", "High watermark minus the next offset to process.", c, p, t, pn),
+		restoreRecords:   gauge("processor", "restored_records", "State and join records applied while restoring the partition.", c, p, pn),
+		restoreSeconds:   gauge("processor", "restore_seconds", "Time the last restore of the partition took.", c, p, pn),
+		processorCommits: counter("processor", "commits_total", "Commits (at-least-once) or committed transactions (exactly-once).", c, p),
+		sourceRecords:    counter("source", "records_total", "Records acknowledged.", c, t),
+		sourceErrors:     counter("source", "errors_total", "Records that failed.", c, t),
+		sinkBatchSize:    hist("sink", "batch_records", "Records per flushed batch.", prometheus.ExponentialBuckets(1, 4, 10), c, p),
+		sinkFlushSeconds: hist("sink", "flush_seconds", "Time Flush took.", prometheus.ExponentialBuckets(1e-4, 4, 10), c, p),
+		sinkErrors:       counter("sink", "errors_total", "Collect or Flush failures, by outcome.", c, p, "outcome"),
+		sinkRecords:      counter("sink", "records_total", "Records collected.", c, p),
+		viewSourceSyncs:  counter("view_source", "syncs_total", "Syncs, by result (ok, error, timeout).", c, p, "result"),
+		viewSourceWrites: counter("view_source", "writes_total", "Records written (update or delete).", c, p, "kind"),
+		viewSinkSyncs:    counter("view_sink", "syncs_total", "Syncs, by result (ok, error, timeout).", c, p, "result"),
 		watchDropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: "watch", Name: "dropped_watchers_total",
 			Help: "Watchers dropped because they did not keep up."}),
 		watchersConnected: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Subsystem: "watch", Name: "watchers",
@@ -67,6 +94,25 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,
 		m.viewSourceSyncs, m.viewSourceWrites, m.viewSinkSyncs, m.watchDropped, m.watchersConnected)
 	return m
+}
+
+// registerRuntimeCollectors adds the Go runtime and process collectors
+// (go_*, process_*) to a registry the service owns. They are never added
+// to a registerer given with WithRegisterer: its owner decides, and two
+// services sharing one registerer would collide.
+func registerRuntimeCollectors(reg *prometheus.Registry) {
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+}
+
+// kafkaClientMetrics returns a franz-go hook that reports the client's
+// own metrics (kafmesh_kafka_*: connections, bytes, request latencies,
+// buffered records; see the kprom package) on reg. Every client gets its
+// own hook under the constant labels service and client (a number, unique
+// among the service's live clients); closing the client unregisters them.
+func (s *Service) kafkaClientMetrics() kgo.Opt {
+	n := s.kafkaClients.Add(1)
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": s.def.Name, "client": strconv.FormatUint(n, 10)}, s.registerer)
+	return kgo.WithHooks(kprom.NewMetrics("kafmesh", kprom.Subsystem("kafka"), kprom.Registerer(reg)))
 }
 
 var (

@@ -29,7 +29,6 @@ type procTask struct {
 	// last is the last handled record of each input (by input index)
 	// since the last commit: what at-least-once commits.
 	last []*kgo.Record
-	seq  uint64 // records handled, for latency sampling
 	// outCounts counts outputs by output index until the end of a batch.
 	outCounts []int
 }
@@ -95,11 +94,6 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 	return nil
 }
 
-// latencySample: the handler latency histogram observes one record in this
-// many (and every watched one), which keeps two clock reads and a
-// histogram update off most records.
-const latencySample = 16
-
 // handle runs the handler of input idx for r and applies the error policy.
 func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 	pp := t.pp
@@ -112,19 +106,12 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 		if watched {
 			c.trace = newTrace()
 		}
-		t.seq++
-		timed := watched || t.seq%latencySample == 0
-		var start time.Time
-		if timed {
-			start = time.Now()
-		}
+		start := time.Now()
 		outcome, err := h(c, r.Value)
 		if err == nil {
 			err = c.err
 		}
-		if timed {
-			pp.m.latency.Observe(time.Since(start).Seconds())
-		}
+		pp.m.latency.Observe(time.Since(start).Seconds()) // every record: see handlerBuckets
 		switch {
 		case outcome == outcomeTombstone:
 			return nil

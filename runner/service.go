@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -21,6 +22,10 @@ type Service struct {
 
 	registry *prometheus.Registry // nil when the caller gave a registerer
 	metrics  *metrics
+	// registerer holds the metrics: registry, or the caller's registerer.
+	registerer prometheus.Registerer
+	// kafkaClients numbers the service's Kafka clients for their metrics.
+	kafkaClients atomic.Uint64
 	watch    *watchHub
 	framer   *framer
 	api      *apiState // gRPC APIs, health and HTTP endpoints
@@ -90,8 +95,12 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 		s.registry = prometheus.NewRegistry()
 		reg = s.registry
 	}
-	s.metrics = newMetrics(reg)
-	reg.MustRegister(tableCollector{&s.tables})
+	if s.registry != nil {
+		registerRuntimeCollectors(s.registry)
+	}
+	s.registerer = reg
+	s.metrics = newMetrics(reg, def.Name)
+	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
 	if s.cfg.registry != nil {
@@ -177,6 +186,7 @@ func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.SeedBrokers(s.cfg.brokers...),
 		kgo.ClientID(s.cfg.clientID),
 		kgo.WithLogger(kgoLogger{s.log}),
+		s.kafkaClientMetrics(),
 	}
 	if s.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))

@@ -97,11 +97,11 @@ func newSinkPart[M any](s *Service, spec SinkSpec, cfg partConfig, c Codec[M], h
 		dlq:   spec.Group + "-dlq",
 	}
 	sp.m = sinkMetrics{
-		records:   s.metrics.sinkRecords.WithLabelValues(spec.Group),
-		batchSize: s.metrics.sinkBatchSize.WithLabelValues(spec.Group),
-		flushTime: s.metrics.sinkFlushSeconds.WithLabelValues(spec.Group),
+		records:   s.metrics.sinkRecords.WithLabelValues(spec.Component, spec.Name),
+		batchSize: s.metrics.sinkBatchSize.WithLabelValues(spec.Component, spec.Name),
+		flushTime: s.metrics.sinkFlushSeconds.WithLabelValues(spec.Component, spec.Name),
 		errors: func(outcome string) prometheus.Counter {
-			return s.metrics.sinkErrors.WithLabelValues(spec.Group, outcome)
+			return s.metrics.sinkErrors.WithLabelValues(spec.Component, spec.Name, outcome)
 		},
 	}
 	return sp
