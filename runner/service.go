@@ -26,9 +26,9 @@ type Service struct {
 	registerer prometheus.Registerer
 	// kafkaClients numbers the service's Kafka clients for their metrics.
 	kafkaClients atomic.Uint64
-	watch    *watchHub
-	framer   *framer
-	api      *apiState // gRPC APIs, health and HTTP endpoints
+	watch        *watchHub
+	framer       *framer
+	api          *apiState // gRPC APIs, health and HTTP endpoints
 
 	mu      sync.Mutex
 	parts   []part
