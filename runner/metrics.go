@@ -2,6 +2,7 @@ package runner
 
 import (
 	"strconv"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -96,6 +97,16 @@ func newMetrics(reg prometheus.Registerer, service string) *metrics {
 	return m
 }
 
+// observability is the service's state for metrics, logs and traces that
+// is not a collector.
+type observability struct {
+	// registerer holds the metrics: the service's registry, or the
+	// caller's registerer.
+	registerer prometheus.Registerer
+	// kafkaClients numbers the service's Kafka clients for their metrics.
+	kafkaClients atomic.Uint64
+}
+
 // registerRuntimeCollectors adds the Go runtime and process collectors
 // (go_*, process_*) to a registry the service owns. They are never added
 // to a registerer given with WithRegisterer: its owner decides, and two
@@ -110,8 +121,8 @@ func registerRuntimeCollectors(reg *prometheus.Registry) {
 // own hook under the constant labels service and client (a number, unique
 // among the service's live clients); closing the client unregisters them.
 func (s *Service) kafkaClientMetrics() kgo.Opt {
-	n := s.kafkaClients.Add(1)
-	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": s.def.Name, "client": strconv.FormatUint(n, 10)}, s.registerer)
+	n := s.obs.kafkaClients.Add(1)
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": s.def.Name, "client": strconv.FormatUint(n, 10)}, s.obs.registerer)
 	return kgo.WithHooks(kprom.NewMetrics("kafmesh", kprom.Subsystem("kafka"), kprom.Registerer(reg)))
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -22,13 +21,9 @@ type Service struct {
 
 	registry *prometheus.Registry // nil when the caller gave a registerer
 	metrics  *metrics
-	// registerer holds the metrics: registry, or the caller's registerer.
-	registerer prometheus.Registerer
-	// kafkaClients numbers the service's Kafka clients for their metrics.
-	kafkaClients atomic.Uint64
-	watch        *watchHub
-	framer       *framer
-	api          *apiState // gRPC APIs, health and HTTP endpoints
+	watch    *watchHub
+	framer   *framer
+	api      *apiState // gRPC APIs, health and HTTP endpoints
 
 	mu      sync.Mutex
 	parts   []part
@@ -42,6 +37,8 @@ type Service struct {
 	tables tableSet // views shared by views, lookups and view sinks
 
 	mem *MemoryCluster // set for services of a MemoryCluster: no Kafka
+
+	obs observability // metrics registerer, Kafka client count, tracing
 }
 
 // part is a registered source, processor, view, sink, view source or view
@@ -98,7 +95,7 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	if s.registry != nil {
 		registerRuntimeCollectors(s.registry)
 	}
-	s.registerer = reg
+	s.obs.registerer = reg
 	s.metrics = newMetrics(reg, def.Name)
 	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables})
 	s.watch = newWatchHub()
