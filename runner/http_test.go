@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -230,5 +231,39 @@ func TestMetricsOnCallersRegistry(t *testing.T) {
 	}
 	if n := series(reg, "kafmesh_watch_watchers"); n != 1 {
 		t.Errorf("the caller's registry has %d kafmesh_watch_watchers series, want 1", n)
+	}
+}
+
+// A service without WithHTTPAddr tries runner.DefaultHTTPAddr; when that
+// address is taken it runs without the HTTP server instead of failing,
+// while an explicit address that is taken fails Run with a clear error.
+func TestDefaultHTTPAddrTaken(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	if lis, err := net.Listen("tcp", runner.DefaultHTTPAddr); err == nil {
+		defer lis.Close()
+	} // else someone else holds it: the same situation.
+	s, err := runner.NewService(runner.Definition{Name: "defaulthttp"}, runner.WithBrokers(brokers...),
+		runner.WithStateDir(t.TempDir()), runner.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	time.Sleep(500 * time.Millisecond)
+	if s.HTTPAddr() != "" {
+		t.Errorf("HTTPAddr = %q while the default address is taken", s.HTTPAddr())
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run with the default address taken: %v", err)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s = newService(t, brokers, "explicithttp", t.TempDir(), runner.WithHTTPAddr(taken.Addr().String()))
+	err = s.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "HTTP listener") {
+		t.Errorf("Run on a taken explicit address: %v, want an HTTP listener error", err)
 	}
 }

@@ -28,6 +28,7 @@ type serviceConfig struct {
 	grpcServer  *grpc.Server
 	grpcAddr    string
 	httpAddr    string
+	httpAddrSet bool // WithHTTPAddr was given (else DefaultHTTPAddr applies)
 	memoryState bool
 	registry    SchemaRegistry
 	instanceID  string
@@ -83,8 +84,13 @@ func WithGRPCServer(s *grpc.Server) Option { return func(c *serviceConfig) { c.g
 func WithGRPCAddr(addr string) Option { return func(c *serviceConfig) { c.grpcAddr = addr } }
 
 // WithHTTPAddr makes Run serve /metrics, /healthz and /readyz on addr (see
-// [Service.HTTPHandler] and [Service.HTTPAddr]).
-func WithHTTPAddr(addr string) Option { return func(c *serviceConfig) { c.httpAddr = addr } }
+// [Service.HTTPHandler] and [Service.HTTPAddr]); Run fails if it cannot
+// listen there. Without this option Run serves them on [DefaultHTTPAddr]
+// when that address is free (and logs a warning and serves none when it is
+// not); WithHTTPAddr("") turns the HTTP server off.
+func WithHTTPAddr(addr string) Option {
+	return func(c *serviceConfig) { c.httpAddr, c.httpAddrSet = addr, true }
+}
 
 // WithWatchBuffer sets how many operations a Watch stream may fall behind
 // before it is dropped (default 1024). Processing never waits for a
