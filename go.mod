@@ -28,7 +28,10 @@ require (
 require (
 	github.com/twmb/franz-go/pkg/sr v1.8.0
 	github.com/twmb/franz-go/plugin/kprom v1.5.0
+	go.opentelemetry.io/otel/trace v1.47.0
 )
+
+require go.opentelemetry.io/otel v1.47.0 // indirect
 
 require (
 	github.com/DataDog/zstd v1.5.7 // indirect

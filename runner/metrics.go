@@ -2,6 +2,7 @@ package runner
 
 import (
 	"strconv"
+	"sync"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -105,6 +106,8 @@ type observability struct {
 	registerer prometheus.Registerer
 	// kafkaClients numbers the service's Kafka clients for their metrics.
 	kafkaClients atomic.Uint64
+	// recordLogs holds a *recordLimiter per part and message (logging.go).
+	recordLogs sync.Map
 }
 
 // registerRuntimeCollectors adds the Go runtime and process collectors

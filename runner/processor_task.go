@@ -126,7 +126,7 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 			return t.onFailure(r, fmt.Errorf("undecodable value: %w", err), policy.final())
 		case policy.action == actionRetry && attempt < policy.attempts:
 			pp.m.errRetried.Inc()
-			pp.log.Warn("handler failed; retrying", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			pp.svc.warnRecord(ctx, pp.log, t.p.spec.Group, "handler failed; retrying", r,
 				"attempt", attempt+1, "of", policy.attempts, "error", err)
 			select {
 			case <-time.After(policy.retryDelay(attempt + 1)):
@@ -161,12 +161,11 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 	switch policy.action {
 	case actionSkip:
 		pp.m.errSkipped.Inc()
-		pp.log.Warn("skipping record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+		pp.svc.warnRecord(t.c.ctx, pp.log, t.p.spec.Group, "skipping record that failed", r, "error", err)
 		return nil
 	case actionDeadLetter:
 		pp.m.errDeadLettered.Inc()
-		pp.log.Warn("dead-lettering record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"dlq", pp.dlqTopic, "error", err)
+		pp.svc.warnRecord(t.c.ctx, pp.log, t.p.spec.Group, "dead-lettering record that failed", r, "dlq", pp.dlqTopic, "error", err)
 		headers := append(slices.Clip(r.Headers),
 			kgo.RecordHeader{Key: "kafmesh-error", Value: []byte(err.Error())},
 			kgo.RecordHeader{Key: "kafmesh-topic", Value: []byte(r.Topic)},

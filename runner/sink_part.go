@@ -283,7 +283,7 @@ func (sp *sinkPart[M]) handle(ctx context.Context, r *kgo.Record) error {
 		}
 		if policy.action == actionRetry && attempt < policy.attempts {
 			sp.m.errors("retried").Inc()
-			sp.log.Warn("collect failed; retrying", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			sp.svc.warnRecord(ctx, sp.log, sp.spec.Group, "collect failed; retrying", r,
 				"attempt", attempt+1, "of", policy.attempts, "error", err)
 			select {
 			case <-time.After(policy.retryDelay(attempt + 1)):
@@ -303,13 +303,12 @@ func (sp *sinkPart[M]) onFailure(r *kgo.Record, err error, policy ErrorPolicy) e
 	switch policy.action {
 	case actionSkip:
 		sp.m.errors("skipped").Inc()
-		sp.log.Warn("skipping record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+		sp.svc.warnRecord(context.Background(), sp.log, sp.spec.Group, "skipping record that failed", r, "error", err)
 		sp.batch.add(r, false)
 		return nil
 	case actionDeadLetter:
 		sp.m.errors("dead_lettered").Inc()
-		sp.log.Warn("dead-lettering record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"dlq", sp.dlq, "error", err)
+		sp.svc.warnRecord(context.Background(), sp.log, sp.spec.Group, "dead-lettering record that failed", r, "dlq", sp.dlq, "error", err)
 		sp.produce(deadLetter(r, sp.dlq, sp.spec.Group, err), func(dl *kgo.Record, err error) {
 			if err != nil {
 				sp.prodMu.Lock()
