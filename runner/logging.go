@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
 	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
@@ -49,6 +50,9 @@ func (l *recordLimiter) allow(now time.Time) (ok bool, suppressed int) {
 // partition, offset), the trace and span ids when ctx carries a span, the
 // count of lines suppressed since the last one, and attrs.
 func (s *Service) warnRecord(ctx context.Context, log *slog.Logger, part, msg string, r *kgo.Record, attrs ...any) {
+	if ctx != nil && s.obs.tracer != nil {
+		oteltrace.SpanFromContext(ctx).AddEvent(msg, oteltrace.WithAttributes(attribute.String("error", errorAttr(attrs))))
+	}
 	v, _ := s.obs.recordLogs.LoadOrStore(part+"\x00"+msg, &recordLimiter{})
 	ok, suppressed := v.(*recordLimiter).allow(time.Now())
 	if !ok {
@@ -73,4 +77,19 @@ func appendTraceAttrs(ctx context.Context, args []any) []any {
 		args = append(args, "trace_id", sc.TraceID().String(), "span_id", sc.SpanID().String())
 	}
 	return args
+}
+
+// errorAttr is the value of the "error" pair in attrs, as text.
+func errorAttr(attrs []any) string {
+	for i := 0; i+1 < len(attrs); i += 2 {
+		if attrs[i] == "error" {
+			if err, ok := attrs[i+1].(error); ok {
+				return err.Error()
+			}
+			if s, ok := attrs[i+1].(string); ok {
+				return s
+			}
+		}
+	}
+	return ""
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // metrics are the service's Prometheus collectors, registered on the
@@ -108,6 +109,8 @@ type observability struct {
 	kafkaClients atomic.Uint64
 	// recordLogs holds a *recordLimiter per part and message (logging.go).
 	recordLogs sync.Map
+	// tracer is nil when tracing is off (tracing.go).
+	tracer oteltrace.Tracer
 }
 
 // registerRuntimeCollectors adds the Go runtime and process collectors

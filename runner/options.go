@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -34,6 +35,8 @@ type serviceConfig struct {
 	instanceID  string
 	watchBuffer int
 	security    grpcSecurity // see api_security.go
+
+	tracerProvider oteltrace.TracerProvider // see tracing.go
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.

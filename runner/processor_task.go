@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // procTask processes one partition number of a processor: partition i of
@@ -95,13 +96,19 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 }
 
 // handle runs the handler of input idx for r and applies the error policy.
-func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
+func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) (err error) {
 	pp := t.pp
 	h := t.p.handlers[idx]
 	c := &t.c
 	policy := t.p.cfg.policy
+	var span oteltrace.Span // see tracing.go
+	if pp.svc.obs.tracer != nil {
+		ctx, span = pp.startProcessSpan(ctx, r)
+		defer func() { endSpan(span, err) }()
+	}
 	for attempt := 0; ; attempt++ {
 		c.reset(ctx, t, r)
+		c.span = span
 		watched := pp.watch.active() && pp.watch.watching(r.Key)
 		if watched {
 			c.trace = newTrace()
@@ -150,6 +157,9 @@ func (t *procTask) apply(c *ProcessorContext) {
 		}
 	}
 	for j, out := range c.outputs {
+		if c.span != nil {
+			injectTrace(c.ctx, out)
+		}
 		t.pp.produce(out, t.pp.outputAck)
 		t.outCounts[c.outputIdx[j]]++
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // sinkPart runs one registered sink: a consumer group over one topic that
@@ -269,6 +270,11 @@ func (sp *sinkPart[M]) handle(ctx context.Context, r *kgo.Record) error {
 	if err != nil {
 		sp.m.errors("undecodable").Inc()
 		return sp.onFailure(r, fmt.Errorf("undecodable value: %w", err), policy.final())
+	}
+	if sp.svc.obs.tracer != nil { // see tracing.go
+		var span oteltrace.Span
+		ctx, span = sp.svc.obs.startConsumeSpan(ctx, "sink", sp.spec.Component, sp.spec.Name, r)
+		defer span.End()
 	}
 	sc := &sinkContext{ctx: ctx, r: r}
 	for attempt := 0; ; attempt++ {

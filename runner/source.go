@@ -55,8 +55,13 @@ func (s *Source[M]) produce(ctx context.Context, r *kgo.Record) error {
 		return err
 	}
 	done := make(chan error, 1)
+	span := s.svc.traceSourceRecord(ctx, s.spec.Component, r)
 	cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
-	if err := <-done; err != nil {
+	err = <-done
+	if span != nil {
+		endSpan(span, err)
+	}
+	if err != nil {
 		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Component, s.spec.Topic).Inc()
 		return fmt.Errorf("emit to %s: %w", s.spec.Topic, err)
 	}
@@ -111,8 +116,13 @@ func (s *Source[M]) EmitBulk(ctx context.Context, records []Keyed[M]) error {
 			continue
 		}
 		wg.Add(1)
-		cl.Produce(ctx, &kgo.Record{Topic: s.spec.Topic, Key: []byte(r.Key), Value: value}, func(_ *kgo.Record, err error) {
+		rec := &kgo.Record{Topic: s.spec.Topic, Key: []byte(r.Key), Value: value}
+		span := s.svc.traceSourceRecord(ctx, s.spec.Component, rec)
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			defer wg.Done()
+			if span != nil {
+				endSpan(span, err)
+			}
 			if err != nil {
 				mu.Lock()
 				failed[i] = err
