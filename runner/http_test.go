@@ -145,6 +145,9 @@ func TestHTTPEndpointsAndMetrics(t *testing.T) {
 	if v := metric(t, m, "kafmesh_view_ready", map[string]string{"topic": table}); v != 1 {
 		t.Errorf("view ready = %v once /readyz is 200", v)
 	}
+	if n, v := series(m, "kafmesh_processor_restoring_partitions"), metric(t, m, "kafmesh_processor_restoring_partitions", nil); n != 1 || v != 0 {
+		t.Errorf("restoring partitions: %d series, value %v once /readyz is 200; want 1 series, 0", n, v)
+	}
 	if v := metric(t, m, "kafmesh_processor_records_in_total", map[string]string{"component": "counting", "part": "counter"}); v != 0 {
 		t.Errorf("records in before any input: %v", v)
 	}

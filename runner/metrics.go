@@ -164,3 +164,22 @@ func (c tableCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(viewLagDesc, prometheus.GaugeValue, float64(t.lag()), t.ref.Topic)
 	}
 }
+
+var restoringDesc = prometheus.NewDesc("kafmesh_processor_restoring_partitions",
+	"Assigned partitions whose state and joins are still being restored (0 once the processor is ready).",
+	[]string{labelComponent, labelPart}, nil)
+
+// restoreCollector reports, when scraped, how many assigned partitions each
+// processor is still restoring: a value above 0 for long is a stuck restore.
+type restoreCollector struct{ s *Service }
+
+func (c restoreCollector) Describe(ch chan<- *prometheus.Desc) { ch <- restoringDesc }
+
+func (c restoreCollector) Collect(ch chan<- prometheus.Metric) {
+	for _, p := range c.s.registered() {
+		if pp, ok := p.(*processorPart); ok {
+			ch <- prometheus.MustNewConstMetric(restoringDesc, prometheus.GaugeValue, float64(len(processorRestoring(pp))),
+				pp.component(), pp.name())
+		}
+	}
+}

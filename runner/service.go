@@ -98,7 +98,7 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	s.obs.registerer = reg
 	s.metrics = newMetrics(reg, def.Name)
 	s.setupTracing()
-	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables})
+	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables}, restoreCollector{s})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
 	if s.cfg.registry != nil {
