@@ -140,6 +140,7 @@ func render() map[string][]byte {
 		processorDashboard.file:          renderDashboard(processorDashboard, true),
 		discoverDashboard.file:           renderDashboard(discoverDashboard, false),
 		"prometheus/kafmesh-alerts.yaml": renderAlerts(),
+		"metrics.txt":                    []byte("# " + header + "\n# the metric families the dashboards and alerts name\n" + strings.Join(metricsNamed(), "\n") + "\n"),
 	}
 }
 
