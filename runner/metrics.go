@@ -110,7 +110,8 @@ type observability struct {
 	// recordLogs holds a *recordLimiter per part and message (logging.go).
 	recordLogs sync.Map
 	// tracer is nil when tracing is off (tracing.go).
-	tracer oteltrace.Tracer
+	tracer         oteltrace.Tracer
+	tracerProvider oteltrace.TracerProvider
 }
 
 // registerRuntimeCollectors adds the Go runtime and process collectors

@@ -48,6 +48,7 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 		if s.cfg.security.tls != nil {
 			sopts = append(sopts, grpc.Creds(credentials.NewTLS(s.cfg.security.serverTLS())))
 		}
+		sopts = append(sopts, s.grpcTracing()...)
 		srv := grpc.NewServer(sopts...)
 		a.register(srv)
 		done := make(chan struct{})

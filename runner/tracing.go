@@ -4,10 +4,12 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
 	oteltrace "go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
 )
 
 // Tracing (OpenTelemetry). It is off unless WithTracerProvider gave a
@@ -131,4 +133,17 @@ func (pp *processorPart) startProcessSpan(ctx context.Context, r *kgo.Record) (c
 func (c *ProcessorContext) spanEvent(name, topic, key string, found bool) {
 	c.span.AddEvent(name, oteltrace.WithAttributes(attribute.String("messaging.destination.name", topic),
 		attribute.String("kafmesh.key", key), attribute.Bool("kafmesh.found", found)))
+}
+
+// grpcTracing are the options that trace the calls of the gRPC server Run
+// starts (WithGRPCAddr), with otelgrpc: a server span per call, continuing
+// the caller's W3C trace context. None when tracing is off. A server given
+// with WithGRPCServer is the caller's: add
+// grpc.StatsHandler(otelgrpc.NewServerHandler()) to it.
+func (s *Service) grpcTracing() []grpc.ServerOption {
+	if s.obs.tracerProvider == nil {
+		return nil
+	}
+	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(s.obs.tracerProvider), otelgrpc.WithPropagators(propagator)))}
 }

@@ -19,11 +19,12 @@ import (
 // Otherwise the tracer stays nil and records pay one nil check.
 func (s *Service) setupTracing() {
 	if tp := s.cfg.tracerProvider; tp != nil {
-		s.obs.tracer = tp.Tracer(tracerName)
+		s.obs.tracer, s.obs.tracerProvider = tp.Tracer(tracerName), tp
 		return
 	}
 	if tracingFromEnv(os.Getenv) {
-		s.obs.tracer = otel.GetTracerProvider().Tracer(tracerName)
+		s.obs.tracerProvider = otel.GetTracerProvider()
+		s.obs.tracer = s.obs.tracerProvider.Tracer(tracerName)
 	}
 }
 

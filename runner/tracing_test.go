@@ -9,6 +9,7 @@ import (
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
@@ -110,4 +111,36 @@ func TestTraceAcrossServices(t *testing.T) {
 	if !strings.HasPrefix(byName["sink "+out].Name, "sink ") || sink.collected.Load() != 1 {
 		t.Errorf("sink collected %d records, want 1", sink.collected.Load())
 	}
+}
+
+// With tracing on, the gRPC server Run starts makes a server span per call.
+func TestTraceGRPCServer(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	s := newService(t, brokers, "tracegrpc", t.TempDir(), runner.WithTracerProvider(tp), runner.WithGRPCAddr("127.0.0.1:0"))
+	table := kafmeshtest.Unique(t, "trace-table")
+	kafmeshtest.CreateTopic(t, brokers, table, 1, true)
+	if _, err := runner.NewView(s, runner.ViewSpec{Component: "c", TopicRef: ref(table, "google.protobuf.StringValue")}, stringCodec); err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	waitUntil(t, 30*time.Second, func() string {
+		if s.GRPCAddr() == "" {
+			return "gRPC not listening"
+		}
+		return ""
+	})
+	if _, err := healthpb.NewHealthClient(dial(t, s.GRPCAddr())).Check(t.Context(), &healthpb.HealthCheckRequest{}); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, func() string {
+		for _, sp := range exp.GetSpans() {
+			if sp.Name == "grpc.health.v1.Health/Check" {
+				return ""
+			}
+		}
+		return fmt.Sprintf("no server span among %d", len(exp.GetSpans()))
+	})
 }
