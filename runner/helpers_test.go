@@ -25,7 +25,9 @@ func testLogger(t testing.TB) *slog.Logger {
 
 func newService(t testing.TB, brokers []string, name, stateDir string, opts ...runner.Option) *runner.Service {
 	t.Helper()
-	opts = append([]runner.Option{runner.WithBrokers(brokers...), runner.WithStateDir(stateDir), runner.WithLogger(testLogger(t))}, opts...)
+	// No HTTP server unless the test asks for one: tests run in parallel
+	// and must not all try runner.DefaultHTTPAddr.
+	opts = append([]runner.Option{runner.WithBrokers(brokers...), runner.WithStateDir(stateDir), runner.WithLogger(testLogger(t)), runner.WithHTTPAddr("")}, opts...)
 	s, err := runner.NewService(runner.Definition{Name: name}, opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -11,8 +11,26 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
+// DefaultHTTPAddr is where Run serves /metrics, /healthz and /readyz when
+// no [WithHTTPAddr] is given. Services of a [MemoryCluster] serve nothing
+// by default.
+const DefaultHTTPAddr = ":9090"
+
+// httpListenAddr is the address Run's HTTP server listens on ("" for none)
+// and whether the user chose it.
+func (s *Service) httpListenAddr() (addr string, explicit bool) {
+	if s.cfg.httpAddrSet {
+		return s.cfg.httpAddr, true
+	}
+	if s.mem != nil {
+		return "", false
+	}
+	return DefaultHTTPAddr, false
+}
+
 // HTTPHandler serves the service's HTTP endpoints; Run serves it on the
-// address given with [WithHTTPAddr], or mount it on a server of your own:
+// address given with [WithHTTPAddr] (by default [DefaultHTTPAddr]), or
+// mount it on a server of your own:
 //
 //   - /metrics: the service's Prometheus registry. When the metrics were
 //     registered with [WithRegisterer], the caller's registry holds them and

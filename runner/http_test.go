@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -144,7 +145,10 @@ func TestHTTPEndpointsAndMetrics(t *testing.T) {
 	if v := metric(t, m, "kafmesh_view_ready", map[string]string{"topic": table}); v != 1 {
 		t.Errorf("view ready = %v once /readyz is 200", v)
 	}
-	if v := metric(t, m, "kafmesh_processor_records_in_total", map[string]string{"group": c.group}); v != 0 {
+	if n, v := series(m, "kafmesh_processor_restoring_partitions"), metric(t, m, "kafmesh_processor_restoring_partitions", nil); n != 1 || v != 0 {
+		t.Errorf("restoring partitions: %d series, value %v once /readyz is 200; want 1 series, 0", n, v)
+	}
+	if v := metric(t, m, "kafmesh_processor_records_in_total", map[string]string{"component": "counting", "part": "counter"}); v != 0 {
 		t.Errorf("records in before any input: %v", v)
 	}
 
@@ -160,10 +164,10 @@ func TestHTTPEndpointsAndMetrics(t *testing.T) {
 		name   string
 		labels map[string]string
 	}{
-		{"kafmesh_source_records_total", map[string]string{"topic": c.in}},
-		{"kafmesh_processor_records_in_total", map[string]string{"group": c.group, "topic": c.in}},
-		{"kafmesh_processor_records_out_total", map[string]string{"group": c.group, "topic": c.out}},
-		{"kafmesh_sink_records_total", map[string]string{"group": sinkGroup}},
+		{"kafmesh_source_records_total", map[string]string{"service": "counting", "topic": c.in}},
+		{"kafmesh_processor_records_in_total", map[string]string{"component": "counting", "part": "counter", "topic": c.in}},
+		{"kafmesh_processor_records_out_total", map[string]string{"component": "counting", "part": "counter", "topic": c.out}},
+		{"kafmesh_sink_records_total", map[string]string{"component": "counting", "part": "export"}},
 	}
 	waitUntil(t, 60*time.Second, func() string {
 		m := scrape(t, base)
@@ -172,15 +176,15 @@ func TestHTTPEndpointsAndMetrics(t *testing.T) {
 				return fmt.Sprintf("%s%v = %v, want %d", w.name, w.labels, v, total)
 			}
 		}
-		// Handler latency is sampled, so it has fewer observations.
-		if v := metric(t, m, "kafmesh_processor_handler_seconds", map[string]string{"group": c.group}); v < 1 || v > total {
+		// Handler latency is observed for every record.
+		if v := metric(t, m, "kafmesh_processor_handler_seconds", map[string]string{"component": "counting", "part": "counter"}); v != total {
 			return fmt.Sprintf("handler latency observed %v times for %d records", v, total)
 		}
 		// Commits and flushes follow within their intervals.
-		if v := metric(t, m, "kafmesh_processor_commits_total", map[string]string{"group": c.group}); v < 1 {
+		if v := metric(t, m, "kafmesh_processor_commits_total", map[string]string{"component": "counting", "part": "counter"}); v < 1 {
 			return fmt.Sprintf("commits = %v after %d records", v, total)
 		}
-		if v := metric(t, m, "kafmesh_sink_batch_records", map[string]string{"group": sinkGroup}); v < 1 {
+		if v := metric(t, m, "kafmesh_sink_batch_records", map[string]string{"component": "counting", "part": "export"}); v < 1 {
 			return "no sink batch observed"
 		}
 		return ""
@@ -191,6 +195,13 @@ func TestHTTPEndpointsAndMetrics(t *testing.T) {
 	}
 	if n := series(m, "kafmesh_processor_lag_records"); n < 1 {
 		t.Error("no consumer lag series")
+	}
+	// The Go runtime, the process and franz-go's own client metrics are
+	// served on the same registry.
+	for _, name := range []string{"go_goroutines", "process_cpu_seconds_total", "kafmesh_kafka_connects_total", "kafmesh_kafka_read_bytes_total"} {
+		if n := series(m, name); n < 1 {
+			t.Errorf("/metrics has no %s", name)
+		}
 	}
 	if sink.collected.Load() != total {
 		t.Errorf("sink collected %d, want %d", sink.collected.Load(), total)
@@ -223,5 +234,39 @@ func TestMetricsOnCallersRegistry(t *testing.T) {
 	}
 	if n := series(reg, "kafmesh_watch_watchers"); n != 1 {
 		t.Errorf("the caller's registry has %d kafmesh_watch_watchers series, want 1", n)
+	}
+}
+
+// A service without WithHTTPAddr tries runner.DefaultHTTPAddr; when that
+// address is taken it runs without the HTTP server instead of failing,
+// while an explicit address that is taken fails Run with a clear error.
+func TestDefaultHTTPAddrTaken(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	if lis, err := net.Listen("tcp", runner.DefaultHTTPAddr); err == nil {
+		defer lis.Close()
+	} // else someone else holds it: the same situation.
+	s, err := runner.NewService(runner.Definition{Name: "defaulthttp"}, runner.WithBrokers(brokers...),
+		runner.WithStateDir(t.TempDir()), runner.WithLogger(testLogger(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	time.Sleep(500 * time.Millisecond)
+	if s.HTTPAddr() != "" {
+		t.Errorf("HTTPAddr = %q while the default address is taken", s.HTTPAddr())
+	}
+	if err := stop(); err != nil {
+		t.Errorf("Run with the default address taken: %v", err)
+	}
+
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	s = newService(t, brokers, "explicithttp", t.TempDir(), runner.WithHTTPAddr(taken.Addr().String()))
+	err = s.Run(t.Context())
+	if err == nil || !strings.Contains(err.Error(), "HTTP listener") {
+		t.Errorf("Run on a taken explicit address: %v, want an HTTP listener error", err)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 )
 
@@ -28,6 +29,7 @@ type serviceConfig struct {
 	grpcServer  *grpc.Server
 	grpcAddr    string
 	httpAddr    string
+	httpAddrSet bool // WithHTTPAddr was given (else DefaultHTTPAddr applies)
 	memoryState bool
 	registry    SchemaRegistry
 	instanceID  string
@@ -38,6 +40,8 @@ type serviceConfig struct {
 	dynamicMembership  bool
 	transactionTimeout time.Duration
 	shutdownTimeout    time.Duration
+
+	tracerProvider oteltrace.TracerProvider // see tracing.go
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.
@@ -89,8 +93,13 @@ func WithGRPCServer(s *grpc.Server) Option { return func(c *serviceConfig) { c.g
 func WithGRPCAddr(addr string) Option { return func(c *serviceConfig) { c.grpcAddr = addr } }
 
 // WithHTTPAddr makes Run serve /metrics, /healthz and /readyz on addr (see
-// [Service.HTTPHandler] and [Service.HTTPAddr]).
-func WithHTTPAddr(addr string) Option { return func(c *serviceConfig) { c.httpAddr = addr } }
+// [Service.HTTPHandler] and [Service.HTTPAddr]); Run fails if it cannot
+// listen there. Without this option Run serves them on [DefaultHTTPAddr]
+// when that address is free (and logs a warning and serves none when it is
+// not); WithHTTPAddr("") turns the HTTP server off.
+func WithHTTPAddr(addr string) Option {
+	return func(c *serviceConfig) { c.httpAddr, c.httpAddrSet = addr, true }
+}
 
 // WithWatchBuffer sets how many operations a Watch stream may fall behind
 // before it is dropped (default 1024). Processing never waits for a

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // Processor is a consumer group with typed inputs, joins, lookups, outputs
@@ -79,6 +80,7 @@ type ProcessorContext struct {
 	rec   *kgo.Record
 	err   error
 	trace *trace
+	span  oteltrace.Span // the record's span; nil when tracing is off
 
 	// The record's own state change, applied only if the handler succeeds.
 	stateTouched bool
@@ -141,6 +143,9 @@ func Join[M any](c *ProcessorContext, i int, codec Codec[M]) M {
 	if c.trace != nil {
 		c.trace.join(c.t.p.spec.Joins[i], ok, func() []byte { return codec.JSON(m) })
 	}
+	if c.span != nil {
+		c.spanEvent("join", c.t.p.spec.Joins[i].Topic, c.Key(), ok)
+	}
 	return m
 }
 
@@ -161,6 +166,9 @@ func Lookup[M any](c *ProcessorContext, i int, codec Codec[M], key string) M {
 	}
 	if c.trace != nil {
 		c.trace.lookup(c.t.p.spec.Lookups[i], key, ok, func() []byte { return codec.JSON(m) })
+	}
+	if c.span != nil {
+		c.spanEvent("lookup", c.t.p.spec.Lookups[i].Topic, key, ok)
 	}
 	return m
 }

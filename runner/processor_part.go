@@ -108,7 +108,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 	}
 	for i, in := range spec.Inputs {
 		pp.inputIndex[in.Topic] = i
-		pp.m.in = append(pp.m.in, s.metrics.processorIn.WithLabelValues(spec.Group, in.Topic))
+		pp.m.in = append(pp.m.in, s.metrics.processorIn.WithLabelValues(spec.Component, spec.Name, in.Topic))
 	}
 	if spec.State != nil {
 		pp.stateTopic = spec.State.Topic
@@ -117,19 +117,19 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 		pp.lookups = append(pp.lookups, s.tables.get(l, s.cfg.memoryState || p.cfg.memoryState))
 	}
 	errs := func(outcome string) prometheus.Counter {
-		return s.metrics.processorErrors.WithLabelValues(spec.Group, outcome)
+		return s.metrics.processorErrors.WithLabelValues(spec.Component, spec.Name, outcome)
 	}
-	pp.m.latency = s.metrics.processorLatency.WithLabelValues(spec.Group)
+	pp.m.latency = s.metrics.processorLatency.WithLabelValues(spec.Component, spec.Name)
 	pp.m.errFailed, pp.m.errRetried, pp.m.errSkipped = errs("failed"), errs("retried"), errs("skipped")
 	pp.m.errDeadLettered, pp.m.errUndecodable = errs("dead_lettered"), errs("undecodable")
-	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Group)
-	pp.restarts = s.metrics.processorRestarts.WithLabelValues(spec.Group)
+	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Component, spec.Name)
+	pp.restarts = s.metrics.processorRestarts.WithLabelValues(spec.Component, spec.Name)
 	for _, o := range spec.Outputs {
-		c := s.metrics.processorOut.WithLabelValues(spec.Group, o.Topic)
+		c := s.metrics.processorOut.WithLabelValues(spec.Component, spec.Name, o.Topic)
 		pp.outputs[o.Topic] = c
 		pp.m.out = append(pp.m.out, c)
 	}
-	pp.outputs[pp.dlqTopic] = s.metrics.processorOut.WithLabelValues(spec.Group, pp.dlqTopic)
+	pp.outputs[pp.dlqTopic] = s.metrics.processorOut.WithLabelValues(spec.Component, spec.Name, pp.dlqTopic)
 	pp.outputAck, pp.changelogAck = pp.onOutputAck, pp.onChangelogAck
 	return pp
 }
@@ -705,7 +705,7 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 		}
 		byTask[ftp.Partition] = append(byTask[ftp.Partition], ftp)
 		last := ftp.Records[len(ftp.Records)-1]
-		pp.svc.metrics.processorLag.WithLabelValues(pp.p.spec.Group, ftp.Topic, strconv.Itoa(int(ftp.Partition))).
+		pp.svc.metrics.processorLag.WithLabelValues(pp.p.spec.Component, pp.p.spec.Name, ftp.Topic, strconv.Itoa(int(ftp.Partition))).
 			Set(float64(ftp.HighWatermark - last.Offset - 1))
 	})
 	pp.mu.Lock()
@@ -1155,8 +1155,8 @@ func (pp *processorPart) restore(ctx context.Context, cl *kgo.Client, t *procTas
 	}
 	pp.follow.mu.Unlock()
 	label := strconv.Itoa(int(t.partition))
-	pp.svc.metrics.restoreRecords.WithLabelValues(spec.Group, label).Set(float64(restored))
-	pp.svc.metrics.restoreSeconds.WithLabelValues(spec.Group, label).Set(time.Since(start).Seconds())
+	pp.svc.metrics.restoreRecords.WithLabelValues(spec.Component, spec.Name, label).Set(float64(restored))
+	pp.svc.metrics.restoreSeconds.WithLabelValues(spec.Component, spec.Name, label).Set(time.Since(start).Seconds())
 	pp.log.Info("partition restored", "partition", t.partition, "records", restored, "took", time.Since(start))
 	close(t.ready)
 	cl.ResumeFetchPartitions(pp.inputPartitions([]int32{t.partition}))

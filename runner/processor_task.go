@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // procTask processes one partition number of a processor: partition i of
@@ -33,7 +34,6 @@ type procTask struct {
 	// first is the first handled record of each input since the last
 	// commit: the position the commit cycle started from.
 	first []*kgo.Record
-	seq   uint64 // records handled, for latency sampling
 	// outCounts counts outputs by output index until the end of a batch.
 	outCounts []int
 }
@@ -102,36 +102,30 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 	return nil
 }
 
-// latencySample: the handler latency histogram observes one record in this
-// many (and every watched one), which keeps two clock reads and a
-// histogram update off most records.
-const latencySample = 16
-
 // handle runs the handler of input idx for r and applies the error policy.
-func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
+func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) (err error) {
 	pp := t.pp
 	h := t.p.handlers[idx]
 	c := &t.c
 	policy := t.p.cfg.policy
+	var span oteltrace.Span // see tracing.go
+	if pp.svc.obs.tracer != nil {
+		ctx, span = pp.startProcessSpan(ctx, r)
+		defer func() { endSpan(span, err) }()
+	}
 	for attempt := 0; ; attempt++ {
 		c.reset(ctx, t, r)
+		c.span = span
 		watched := pp.watch.active() && pp.watch.watching(r.Key)
 		if watched {
 			c.trace = newTrace()
 		}
-		t.seq++
-		timed := watched || t.seq%latencySample == 0
-		var start time.Time
-		if timed {
-			start = time.Now()
-		}
+		start := time.Now()
 		outcome, err := h(c, r.Value)
 		if err == nil {
 			err = c.err
 		}
-		if timed {
-			pp.m.latency.Observe(time.Since(start).Seconds())
-		}
+		pp.m.latency.Observe(time.Since(start).Seconds()) // every record: see handlerBuckets
 		switch {
 		case outcome == outcomeTombstone:
 			return nil
@@ -146,7 +140,7 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 			return t.onFailure(r, fmt.Errorf("undecodable value: %w", err), policy.final())
 		case policy.action == actionRetry && attempt < policy.attempts:
 			pp.m.errRetried.Inc()
-			pp.log.Warn("handler failed; retrying", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			pp.svc.warnRecord(ctx, pp.log, t.p.spec.Group, "handler failed; retrying", r,
 				"attempt", attempt+1, "of", policy.attempts, "error", err)
 			select {
 			case <-time.After(policy.retryDelay(attempt + 1)):
@@ -170,6 +164,9 @@ func (t *procTask) apply(c *ProcessorContext) {
 		}
 	}
 	for j, out := range c.outputs {
+		if c.span != nil {
+			injectTrace(c.ctx, out)
+		}
 		t.pp.produce(out, t.pp.outputAck)
 		t.outCounts[c.outputIdx[j]]++
 	}
@@ -181,12 +178,11 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 	switch policy.action {
 	case actionSkip:
 		pp.m.errSkipped.Inc()
-		pp.log.Warn("skipping record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+		pp.svc.warnRecord(t.c.ctx, pp.log, t.p.spec.Group, "skipping record that failed", r, "error", err)
 		return nil
 	case actionDeadLetter:
 		pp.m.errDeadLettered.Inc()
-		pp.log.Warn("dead-lettering record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"dlq", pp.dlqTopic, "error", err)
+		pp.svc.warnRecord(t.c.ctx, pp.log, t.p.spec.Group, "dead-lettering record that failed", r, "dlq", pp.dlqTopic, "error", err)
 		headers := append(slices.Clip(r.Headers),
 			kgo.RecordHeader{Key: "kafmesh-error", Value: []byte(err.Error())},
 			kgo.RecordHeader{Key: "kafmesh-topic", Value: []byte(r.Topic)},

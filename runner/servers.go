@@ -26,15 +26,16 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 	a := s.api
 	a.begin(ctx)
 	var stops []func()
-	stop = func() {
+	stopAll := func() {
 		a.end()
 		for i := len(stops) - 1; i >= 0; i-- {
 			stops[i]()
 		}
 	}
+	stop = stopAll
 	defer func() {
 		if err != nil {
-			stop()
+			stopAll() // not stop: an error return has set it to nil
 		}
 	}()
 
@@ -47,6 +48,7 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 		if s.cfg.security.tls != nil {
 			sopts = append(sopts, grpc.Creds(credentials.NewTLS(s.cfg.security.serverTLS())))
 		}
+		sopts = append(sopts, s.grpcTracing()...)
 		srv := grpc.NewServer(sopts...)
 		a.register(srv)
 		done := make(chan struct{})
@@ -77,10 +79,18 @@ func (s *Service) startServers(ctx context.Context, fail func(error)) (stop func
 		})
 	}
 
-	if s.cfg.httpAddr != "" {
-		lis, err := net.Listen("tcp", s.cfg.httpAddr)
-		if err != nil {
+	if addr, explicit := s.httpListenAddr(); addr != "" {
+		lis, err := net.Listen("tcp", addr)
+		switch {
+		case err != nil && explicit:
 			return nil, fmt.Errorf("runner: HTTP listener: %w", err)
+		case err != nil:
+			// The default address is taken (another service in this
+			// process or on this host): run without the HTTP server
+			// rather than fail; an address given explicitly must work.
+			s.log.Warn("default HTTP address unavailable; serving no /metrics, /healthz, /readyz (set runner.WithHTTPAddr)",
+				"addr", addr, "error", err)
+			return stop, nil
 		}
 		srv := &http.Server{Handler: s.HTTPHandler(), ReadHeaderTimeout: 10 * time.Second}
 		done := make(chan struct{})

@@ -39,6 +39,8 @@ type Service struct {
 	tables tableSet // views shared by views, lookups and view sinks
 
 	mem *MemoryCluster // set for services of a MemoryCluster: no Kafka
+
+	obs observability // metrics registerer, Kafka client count, tracing
 }
 
 // part is a registered source, processor, view, sink, view source or view
@@ -92,8 +94,13 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 		s.registry = prometheus.NewRegistry()
 		reg = s.registry
 	}
-	s.metrics = newMetrics(reg)
-	reg.MustRegister(tableCollector{&s.tables})
+	if s.registry != nil {
+		registerRuntimeCollectors(s.registry)
+	}
+	s.obs.registerer = reg
+	s.metrics = newMetrics(reg, def.Name)
+	s.setupTracing()
+	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables}, restoreCollector{s})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
 	s.framer = newFramer(s)
@@ -203,6 +210,7 @@ func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.SeedBrokers(s.cfg.brokers...),
 		kgo.ClientID(s.cfg.clientID),
 		kgo.WithLogger(kgoLogger{s.log}),
+		s.kafkaClientMetrics(),
 	}
 	if s.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))

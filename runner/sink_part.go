@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+	oteltrace "go.opentelemetry.io/otel/trace"
 )
 
 // sinkPart runs one registered sink: a consumer group over one topic that
@@ -98,11 +99,11 @@ func newSinkPart[M any](s *Service, spec SinkSpec, cfg partConfig, c Codec[M], h
 		dlq:   spec.Group + "-dlq",
 	}
 	sp.m = sinkMetrics{
-		records:   s.metrics.sinkRecords.WithLabelValues(spec.Group),
-		batchSize: s.metrics.sinkBatchSize.WithLabelValues(spec.Group),
-		flushTime: s.metrics.sinkFlushSeconds.WithLabelValues(spec.Group),
+		records:   s.metrics.sinkRecords.WithLabelValues(spec.Component, spec.Name),
+		batchSize: s.metrics.sinkBatchSize.WithLabelValues(spec.Component, spec.Name),
+		flushTime: s.metrics.sinkFlushSeconds.WithLabelValues(spec.Component, spec.Name),
 		errors: func(outcome string) prometheus.Counter {
-			return s.metrics.sinkErrors.WithLabelValues(spec.Group, outcome)
+			return s.metrics.sinkErrors.WithLabelValues(spec.Component, spec.Name, outcome)
 		},
 	}
 	return sp
@@ -275,6 +276,11 @@ func (sp *sinkPart[M]) handle(ctx context.Context, r *kgo.Record) error {
 		sp.m.errors("undecodable").Inc()
 		return sp.onFailure(r, fmt.Errorf("undecodable value: %w", err), policy.final())
 	}
+	if sp.svc.obs.tracer != nil { // see tracing.go
+		var span oteltrace.Span
+		ctx, span = sp.svc.obs.startConsumeSpan(ctx, "sink", sp.spec.Component, sp.spec.Name, r)
+		defer span.End()
+	}
 	sc := &sinkContext{ctx: ctx, r: r}
 	for attempt := 0; ; attempt++ {
 		err := sp.h.Collect(sc, string(r.Key), m)
@@ -288,7 +294,7 @@ func (sp *sinkPart[M]) handle(ctx context.Context, r *kgo.Record) error {
 		}
 		if policy.action == actionRetry && attempt < policy.attempts {
 			sp.m.errors("retried").Inc()
-			sp.log.Warn("collect failed; retrying", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
+			sp.svc.warnRecord(ctx, sp.log, sp.spec.Group, "collect failed; retrying", r,
 				"attempt", attempt+1, "of", policy.attempts, "error", err)
 			select {
 			case <-time.After(policy.retryDelay(attempt + 1)):
@@ -308,13 +314,12 @@ func (sp *sinkPart[M]) onFailure(r *kgo.Record, err error, policy ErrorPolicy) e
 	switch policy.action {
 	case actionSkip:
 		sp.m.errors("skipped").Inc()
-		sp.log.Warn("skipping record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset, "error", err)
+		sp.svc.warnRecord(context.Background(), sp.log, sp.spec.Group, "skipping record that failed", r, "error", err)
 		sp.batch.add(r, false)
 		return nil
 	case actionDeadLetter:
 		sp.m.errors("dead_lettered").Inc()
-		sp.log.Warn("dead-lettering record that failed", "topic", r.Topic, "partition", r.Partition, "offset", r.Offset,
-			"dlq", sp.dlq, "error", err)
+		sp.svc.warnRecord(context.Background(), sp.log, sp.spec.Group, "dead-lettering record that failed", r, "dlq", sp.dlq, "error", err)
 		sp.produce(deadLetter(r, sp.dlq, sp.spec.Group, err), func(dl *kgo.Record, err error) {
 			if err != nil {
 				sp.prodMu.Lock()

@@ -113,13 +113,13 @@ func TestSinkFlushesBySize(t *testing.T) {
 	expectFlushed(t, brokers, topic, h)
 	expectCommittedToEnd(t, brokers, group, topic)
 	g := s.Gatherer()
-	if n := metric(t, g, "kafmesh_sink_records_total", map[string]string{"group": group}); n != 35 {
+	if n := metric(t, g, "kafmesh_sink_records_total", map[string]string{"component": "export", "part": "store"}); n != 35 {
 		t.Errorf("kafmesh_sink_records_total = %v, want 35", n)
 	}
-	if n := metric(t, g, "kafmesh_sink_batch_records", map[string]string{"group": group}); n != 4 {
+	if n := metric(t, g, "kafmesh_sink_batch_records", map[string]string{"component": "export", "part": "store"}); n != 4 {
 		t.Errorf("kafmesh_sink_batch_records observed %v batches, want 4", n)
 	}
-	if n := metric(t, g, "kafmesh_sink_flush_seconds", map[string]string{"group": group}); n != 4 {
+	if n := metric(t, g, "kafmesh_sink_flush_seconds", map[string]string{"component": "export", "part": "store"}); n != 4 {
 		t.Errorf("kafmesh_sink_flush_seconds observed %v flushes, want 4", n)
 	}
 }
@@ -398,7 +398,7 @@ func TestSinkFailedFlushCommitsNothing(t *testing.T) {
 	if got := committed(t, brokers, group, topic); len(got) != 0 {
 		t.Fatalf("committed %v after every flush failed", got)
 	}
-	if n := metric(t, s.Gatherer(), "kafmesh_sink_errors_total", map[string]string{"group": group, "outcome": "flush_failed"}); n != 1 {
+	if n := metric(t, s.Gatherer(), "kafmesh_sink_errors_total", map[string]string{"component": "export", "part": "store", "outcome": "flush_failed"}); n != 1 {
 		t.Errorf("flush_failed errors = %v, want 1", n)
 	}
 
@@ -459,7 +459,7 @@ func TestSinkRetriesFlush(t *testing.T) {
 	if _, _, sizes := h.counts(); fmt.Sprint(sizes) != "[5]" {
 		t.Errorf("flush sizes %v, want the one batch of 5 flushed once", sizes)
 	}
-	if n := metric(t, s.Gatherer(), "kafmesh_sink_errors_total", map[string]string{"group": group, "outcome": "flush_retried"}); n != 2 {
+	if n := metric(t, s.Gatherer(), "kafmesh_sink_errors_total", map[string]string{"component": "export", "part": "store", "outcome": "flush_retried"}); n != 2 {
 		t.Errorf("flush_retried = %v, want 2", n)
 	}
 }
@@ -502,7 +502,7 @@ func TestSinkErrorPolicies(t *testing.T) {
 			}
 			g := s.Gatherer()
 			errs := func(outcome string) float64 {
-				return metric(t, g, "kafmesh_sink_errors_total", map[string]string{"group": group, "outcome": outcome})
+				return metric(t, g, "kafmesh_sink_errors_total", map[string]string{"component": "export", "part": "store", "outcome": outcome})
 			}
 
 			if tc.name == "fail" {

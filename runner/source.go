@@ -38,7 +38,7 @@ func (s *Source[M]) Topic() string { return s.spec.Topic }
 func (s *Source[M]) Emit(ctx context.Context, key string, m M) error {
 	value, err := encodeValue(s.svc, s.spec.Topic, s.codec, m)
 	if err != nil {
-		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Topic).Inc()
+		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Component, s.spec.Topic).Inc()
 		return fmt.Errorf("emit to %s: %w", s.spec.Topic, err)
 	}
 	return s.produce(ctx, &kgo.Record{Topic: s.spec.Topic, Key: []byte(key), Value: value})
@@ -55,12 +55,17 @@ func (s *Source[M]) produce(ctx context.Context, r *kgo.Record) error {
 		return err
 	}
 	done := make(chan error, 1)
+	span := s.svc.traceSourceRecord(ctx, s.spec.Component, r)
 	cl.Produce(ctx, r, func(_ *kgo.Record, err error) { done <- err })
-	if err := <-done; err != nil {
-		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Topic).Inc()
+	err = <-done
+	if span != nil {
+		endSpan(span, err)
+	}
+	if err != nil {
+		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Component, s.spec.Topic).Inc()
 		return fmt.Errorf("emit to %s: %w", s.spec.Topic, err)
 	}
-	s.svc.metrics.sourceRecords.WithLabelValues(s.spec.Topic).Inc()
+	s.svc.metrics.sourceRecords.WithLabelValues(s.spec.Component, s.spec.Topic).Inc()
 	return nil
 }
 
@@ -111,8 +116,13 @@ func (s *Source[M]) EmitBulk(ctx context.Context, records []Keyed[M]) error {
 			continue
 		}
 		wg.Add(1)
-		cl.Produce(ctx, &kgo.Record{Topic: s.spec.Topic, Key: []byte(r.Key), Value: value}, func(_ *kgo.Record, err error) {
+		rec := &kgo.Record{Topic: s.spec.Topic, Key: []byte(r.Key), Value: value}
+		span := s.svc.traceSourceRecord(ctx, s.spec.Component, rec)
+		cl.Produce(ctx, rec, func(_ *kgo.Record, err error) {
 			defer wg.Done()
+			if span != nil {
+				endSpan(span, err)
+			}
 			if err != nil {
 				mu.Lock()
 				failed[i] = err
@@ -124,9 +134,9 @@ func (s *Source[M]) EmitBulk(ctx context.Context, records []Keyed[M]) error {
 	// this wait is bounded by ctx.
 	wg.Wait()
 	ok := len(records) - len(failed)
-	s.svc.metrics.sourceRecords.WithLabelValues(s.spec.Topic).Add(float64(ok))
+	s.svc.metrics.sourceRecords.WithLabelValues(s.spec.Component, s.spec.Topic).Add(float64(ok))
 	if len(failed) > 0 {
-		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Topic).Add(float64(len(failed)))
+		s.svc.metrics.sourceErrors.WithLabelValues(s.spec.Component, s.spec.Topic).Add(float64(len(failed)))
 		return &BulkError{Topic: s.spec.Topic, Failed: failed, Total: len(records)}
 	}
 	return nil

@@ -31,7 +31,7 @@ type View[M any] struct {
 
 func newView[M any](svc *Service, spec ViewSpec, codec Codec[M], t *table, failOnError bool) *View[M] {
 	return &View[M]{spec: spec, codec: codec, svc: svc, table: t, failOnError: failOnError,
-		undecodable: svc.metrics.viewUndecodable.WithLabelValues(spec.Topic),
+		undecodable: svc.metrics.viewUndecodable.WithLabelValues(spec.Component, spec.Topic),
 		log:         svc.log.With("view", spec.Topic), errLog: &rateLimit{}}
 }
 

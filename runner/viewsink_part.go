@@ -33,7 +33,7 @@ func newViewSinkPart[M any](s *Service, spec ViewSinkSpec, cfg partConfig, c Cod
 		syncs: map[string]prometheus.Counter{},
 	}
 	for _, r := range []string{syncOK, syncError, syncTimeout} {
-		p.syncs[r] = s.metrics.viewSinkSyncs.WithLabelValues(label, r)
+		p.syncs[r] = s.metrics.viewSinkSyncs.WithLabelValues(spec.Component, spec.Name, r)
 	}
 	return p
 }

@@ -105,7 +105,7 @@ func TestViewSinkMirrorsTable(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	ok := metric(t, s.Gatherer(), "kafmesh_view_sink_syncs_total", map[string]string{"name": "pricing/warehouse", "result": "ok"})
+	ok := metric(t, s.Gatherer(), "kafmesh_view_sink_syncs_total", map[string]string{"component": "pricing", "part": "warehouse", "result": "ok"})
 	if _, sizes := m.snapshot(); ok < 2 || ok != float64(len(sizes)) {
 		t.Errorf("ok syncs metric %v, handler saw %d syncs", ok, len(sizes))
 	}

@@ -62,12 +62,12 @@ func newViewSourcePart[M any](s *Service, spec ViewSourceSpec, cfg partConfig, c
 		table:   s.tables.get(spec.TopicRef, s.cfg.memoryState),
 		log:     s.log.With("view_source", label, "topic", spec.Topic),
 		syncs:   map[string]prometheus.Counter{},
-		updates: s.metrics.viewSourceWrites.WithLabelValues(label, "update"),
-		deletes: s.metrics.viewSourceWrites.WithLabelValues(label, "delete"),
+		updates: s.metrics.viewSourceWrites.WithLabelValues(spec.Component, spec.Name, "update"),
+		deletes: s.metrics.viewSourceWrites.WithLabelValues(spec.Component, spec.Name, "delete"),
 		recent:  map[string]*recentWrite{},
 	}
 	for _, r := range []string{syncOK, syncError, syncTimeout} {
-		p.syncs[r] = s.metrics.viewSourceSyncs.WithLabelValues(label, r)
+		p.syncs[r] = s.metrics.viewSourceSyncs.WithLabelValues(spec.Component, spec.Name, r)
 	}
 	return p
 }

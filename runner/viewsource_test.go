@@ -84,7 +84,7 @@ func viewSourceSpec(topic string) runner.ViewSourceSpec {
 }
 
 func syncs(t testing.TB, s *runner.Service, result string) float64 {
-	return metric(t, s.Gatherer(), "kafmesh_view_source_syncs_total", map[string]string{"name": "catalog/products", "result": result})
+	return metric(t, s.Gatherer(), "kafmesh_view_source_syncs_total", map[string]string{"component": "catalog", "part": "products", "result": result})
 }
 
 // waitSyncs waits until n more syncs ended with result than before.
@@ -144,7 +144,7 @@ func TestViewSourceWritesOnlyChanges(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 	writes := func(kind string) float64 {
-		return metric(t, s.Gatherer(), "kafmesh_view_source_writes_total", map[string]string{"name": "catalog/products", "kind": kind})
+		return metric(t, s.Gatherer(), "kafmesh_view_source_writes_total", map[string]string{"component": "catalog", "part": "products", "kind": kind})
 	}
 	if writes("update") != 5 || writes("delete") != 2 {
 		t.Errorf("writes: %v updates, %v deletes; want 5 and 2", writes("update"), writes("delete"))

@@ -77,9 +77,8 @@ func New(cfg Config) (*App, error) {
 	if cfg.GRPCServer != nil {
 		opts = append(opts, runner.WithGRPCServer(cfg.GRPCServer))
 	}
-	if cfg.HTTPAddr != "" {
-		opts = append(opts, runner.WithHTTPAddr(cfg.HTTPAddr))
-	}
+	// "" turns the HTTP server off (the runtime's default would be :9090).
+	opts = append(opts, runner.WithHTTPAddr(cfg.HTTPAddr))
 	if cfg.Logger != nil {
 		opts = append(opts, runner.WithLogger(cfg.Logger))
 	}

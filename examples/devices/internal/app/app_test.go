@@ -4,8 +4,10 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,6 +45,7 @@ func start(t *testing.T, brokers []string, db *sql.DB, stateDir string) *running
 		DB:            db,
 		StateDir:      stateDir,
 		GRPCServer:    srv,
+		HTTPAddr:      "127.0.0.1:0",
 		SyncInterval:  200 * time.Millisecond,
 		FlushInterval: 200 * time.Millisecond,
 		Logger:        slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -155,6 +158,30 @@ func TestDevicesEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "Globex reaches the customer view", func() error { return viewHasCustomer(r, globex, "Globex") })
+
+	// The running service's /metrics has the runtime's, the Go runtime's,
+	// the process's and franz-go's client metrics.
+	eventually(t, "/metrics has the kafmesh, go, process and kafka families", func() error {
+		addr := r.app.Service.HTTPAddr()
+		if addr == "" {
+			return fmt.Errorf("no HTTP server yet")
+		}
+		resp, err := http.Get("http://" + addr + "/metrics")
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		if err != nil {
+			return err
+		}
+		for _, family := range []string{"kafmesh_source_records_total", "kafmesh_processor_handler_seconds", "go_goroutines", "process_cpu_seconds_total", "kafmesh_kafka_connects_total"} {
+			if !strings.Contains(string(body), "\n"+family) {
+				return fmt.Errorf("no %s", family)
+			}
+		}
+		return nil
+	})
 
 	for _, device := range []int64{sensor1, sensor2} {
 		eventually(t, "assigning a device to Acme", func() error {

@@ -1,0 +1,149 @@
+package runner
+
+import (
+	"context"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	oteltrace "go.opentelemetry.io/otel/trace"
+	"google.golang.org/grpc"
+)
+
+// Tracing (OpenTelemetry). It is off unless WithTracerProvider gave a
+// provider or the OTEL_* environment configures an exporter (see
+// tracing_env.go); when off, the only cost on a record is one nil check.
+//
+// When on:
+//   - a source starts a producer span per record and writes the W3C trace
+//     context (traceparent, tracestate) into the record's headers;
+//   - a processor continues the trace of each input record's headers with
+//     one consumer span per handled record (attributes: kafmesh.component,
+//     kafmesh.processor, messaging.destination.name, partition, offset);
+//     join and lookup reads are events on it, retries, skips and dead
+//     letters too; its outputs carry the span's context on in their
+//     headers (dead letters keep the input's headers);
+//   - a sink continues the trace with one span per collected record.
+//
+// Headers that hold no valid trace context start a new trace.
+
+// WithTracerProvider makes the service trace records with tp (see the
+// package's tracing notes in tracing.go and docs/observability.md). A nil
+// tp leaves tracing off unless the OTEL_* environment turns it on.
+func WithTracerProvider(tp oteltrace.TracerProvider) Option {
+	return func(c *serviceConfig) { c.tracerProvider = tp }
+}
+
+// tracerName is the instrumentation scope of kafmesh's spans.
+const tracerName = "github.com/kafmesh/kafmesh/runner"
+
+// propagator writes and reads W3C trace context and baggage.
+var propagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
+
+// headerCarrier adapts a record's headers to the propagation API.
+type headerCarrier struct{ r *kgo.Record }
+
+func (h headerCarrier) Get(key string) string {
+	for _, hd := range h.r.Headers {
+		if hd.Key == key {
+			return string(hd.Value)
+		}
+	}
+	return ""
+}
+
+func (h headerCarrier) Set(key, value string) {
+	for i, hd := range h.r.Headers {
+		if hd.Key == key {
+			h.r.Headers[i].Value = []byte(value)
+			return
+		}
+	}
+	h.r.Headers = append(h.r.Headers, kgo.RecordHeader{Key: key, Value: []byte(value)})
+}
+
+func (h headerCarrier) Keys() []string {
+	keys := make([]string, len(h.r.Headers))
+	for i, hd := range h.r.Headers {
+		keys[i] = hd.Key
+	}
+	return keys
+}
+
+// injectTrace writes the trace context of ctx into r's headers.
+func injectTrace(ctx context.Context, r *kgo.Record) {
+	propagator.Inject(ctx, headerCarrier{r})
+}
+
+// recordAttrs are the attributes of a span about record r.
+func recordAttrs(component, part string, r *kgo.Record) []attribute.KeyValue {
+	return []attribute.KeyValue{
+		attribute.String("kafmesh.component", component),
+		attribute.String("kafmesh.part", part),
+		attribute.String("messaging.system", "kafka"),
+		attribute.String("messaging.destination.name", r.Topic),
+		attribute.Int("messaging.destination.partition.id", int(r.Partition)),
+		attribute.Int64("messaging.kafka.offset", r.Offset),
+	}
+}
+
+// startConsumeSpan continues the trace in r's headers with a consumer span
+// named "<verb> <topic>"; the returned context carries it.
+func (o *observability) startConsumeSpan(ctx context.Context, verb, component, part string, r *kgo.Record) (context.Context, oteltrace.Span) {
+	ctx = propagator.Extract(ctx, headerCarrier{r})
+	return o.tracer.Start(ctx, verb+" "+r.Topic, oteltrace.WithSpanKind(oteltrace.SpanKindConsumer),
+		oteltrace.WithAttributes(recordAttrs(component, part, r)...))
+}
+
+// endSpan ends span, marking it failed when err is not nil.
+func endSpan(span oteltrace.Span, err error) {
+	if err != nil {
+		span.RecordError(err)
+		span.SetStatus(codes.Error, err.Error())
+	}
+	span.End()
+}
+
+// traceSourceRecord starts the producer span of a source record and
+// writes its context into r's headers; the caller ends the span once the
+// record is acknowledged. nil when tracing is off.
+func (s *Service) traceSourceRecord(ctx context.Context, component string, r *kgo.Record) oteltrace.Span {
+	if s.obs.tracer == nil {
+		return nil
+	}
+	ctx, span := s.obs.tracer.Start(ctx, "send "+r.Topic, oteltrace.WithSpanKind(oteltrace.SpanKindProducer),
+		oteltrace.WithAttributes(attribute.String("kafmesh.component", component), attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", r.Topic)))
+	injectTrace(ctx, r)
+	return span
+}
+
+// startProcessSpan is the span of one record handled by processor pp
+// (retries included). The caller ends it with endSpan.
+func (pp *processorPart) startProcessSpan(ctx context.Context, r *kgo.Record) (context.Context, oteltrace.Span) {
+	ctx, span := pp.svc.obs.startConsumeSpan(ctx, "process", pp.p.spec.Component, pp.p.spec.Name, r)
+	span.SetAttributes(attribute.String("kafmesh.processor", pp.p.spec.Component+"/"+pp.p.spec.Name),
+		attribute.String("messaging.consumer.group.name", pp.p.spec.Group))
+	return ctx, span
+}
+
+// spanEvent adds a join or lookup read to the record's span.
+func (c *ProcessorContext) spanEvent(name, topic, key string, found bool) {
+	c.span.AddEvent(name, oteltrace.WithAttributes(attribute.String("messaging.destination.name", topic),
+		attribute.String("kafmesh.key", key), attribute.Bool("kafmesh.found", found)))
+}
+
+// grpcTracing are the options that trace the calls of the gRPC server Run
+// starts (WithGRPCAddr), with otelgrpc: a server span per call, continuing
+// the caller's W3C trace context. None when tracing is off. A server given
+// with WithGRPCServer is the caller's: add
+// grpc.StatsHandler(otelgrpc.NewServerHandler()) to it.
+func (s *Service) grpcTracing() []grpc.ServerOption {
+	if s.obs.tracerProvider == nil {
+		return nil
+	}
+	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
+		otelgrpc.WithTracerProvider(s.obs.tracerProvider), otelgrpc.WithPropagators(propagator)))}
+}
