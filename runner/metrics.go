@@ -2,6 +2,8 @@ package runner
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/kafmesh/kafmesh/internal/buildinfo"
 )
 
 // metrics are the service's Prometheus collectors, registered on the
@@ -66,7 +68,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		m.restoreRecords, m.restoreSeconds, m.processorCommits, m.sourceRecords, m.sourceErrors,
 		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,
 		m.viewSourceSyncs, m.viewSourceWrites, m.viewSinkSyncs, m.watchDropped, m.watchersConnected)
+	reg.MustRegister(newBuildInfoGauge(buildinfo.Read()))
 	return m
+}
+
+// newBuildInfoGauge is kafmesh_build_info: always 1, with the kafmesh
+// version linked into the binary, the VCS revision the binary was built from
+// (empty when not recorded) and the Go version as labels, the same values
+// `kafmesh version` prints (internal/buildinfo).
+func newBuildInfoGauge(info buildinfo.Info) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kafmesh_build_info",
+		Help:        "Always 1; the labels say which kafmesh version, VCS revision and Go version the service was built with.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion}})
+	g.Set(1)
+	return g
 }
 
 var (
