@@ -14,6 +14,13 @@
 //   - `go build -buildvcs=false`, or a build outside any repository: version
 //     "devel" and no revision.
 //
+// A build that has no VCS metadata but knows what it is (the Dockerfile's,
+// whose context has no .git; scripts/release.sh's) stamps the version and
+// revision at link time, and those win:
+//
+//	-ldflags "-X github.com/kafmesh/kafmesh/internal/buildinfo.version=v0.1.0
+//	          -X github.com/kafmesh/kafmesh/internal/buildinfo.revision=<commit>"
+//
 // For a service binary whose main module is not kafmesh, Version is the
 // version of the kafmesh module linked into it and Revision the revision of
 // the service's own checkout.
@@ -31,6 +38,10 @@ const ModulePath = "github.com/kafmesh/kafmesh"
 
 // Devel is the version reported when the build recorded none.
 const Devel = "devel"
+
+// version and revision are empty unless set with -ldflags -X (see the
+// package documentation); when set, they replace what the build recorded.
+var version, revision string
 
 // Info describes one binary. Its JSON form is what `kafmesh version --json`
 // prints; field names are part of that output's contract.
@@ -59,7 +70,19 @@ func Read() Info {
 	if !ok {
 		bi = nil
 	}
-	return From(bi)
+	return stamped(From(bi), version, revision)
+}
+
+// stamped applies link-time values to info. A stamped revision replaces the
+// recorded one and its time and dirty flag, which belonged to the recorded one.
+func stamped(info Info, version, revision string) Info {
+	if version != "" {
+		info.Version = version
+	}
+	if revision != "" && revision != info.Revision {
+		info.Revision, info.Time, info.Modified = revision, "", false
+	}
+	return info
 }
 
 // From derives Info from build information as recorded by the go command;

@@ -71,6 +71,21 @@ func TestFrom(t *testing.T) {
 	}
 }
 
+func TestStamped(t *testing.T) {
+	recorded := Info{Version: "v0.0.0-20261206025831-56b49fb25d82+dirty", Revision: "56b49fb", Time: "t", Modified: true, GoVersion: "go1.26.0"}
+	if got := stamped(recorded, "", ""); got != recorded {
+		t.Errorf("nothing stamped: %+v", got)
+	}
+	got := stamped(recorded, "v0.1.0", "")
+	if got.Version != "v0.1.0" || got.Revision != "56b49fb" || !got.Modified {
+		t.Errorf("version stamped: %+v", got)
+	}
+	got = stamped(Info{Version: Devel, GoVersion: "go1.26.0"}, "v0.1.0", "abcdef")
+	if want := (Info{Version: "v0.1.0", Revision: "abcdef", GoVersion: "go1.26.0"}); got != want {
+		t.Errorf("both stamped: %+v, want %+v", got, want)
+	}
+}
+
 // A binary built from a git checkout with VCS stamping on carries the
 // checkout's revision and dirty flag, and a pseudo-version made from them;
 // Read in that binary reports them. (GOFLAGS may turn stamping off on a
