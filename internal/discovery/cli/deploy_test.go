@@ -37,7 +37,7 @@ func decodeManifest(t *testing.T, path string) []runtime.Object {
 func TestKubernetesManifests(t *testing.T) {
 	var role *rbacv1.ClusterRole
 	var binding *rbacv1.ClusterRoleBinding
-	for _, o := range decodeManifest(t, "../../deploy/kubernetes/rbac.yaml") {
+	for _, o := range decodeManifest(t, "../../../deploy/kubernetes/rbac.yaml") {
 		switch o := o.(type) {
 		case *rbacv1.ClusterRole:
 			role = o
@@ -53,7 +53,7 @@ func TestKubernetesManifests(t *testing.T) {
 	}
 
 	var dep *appsv1.Deployment
-	for _, o := range decodeManifest(t, "../../deploy/kubernetes/deployment.yaml") {
+	for _, o := range decodeManifest(t, "../../../deploy/kubernetes/deployment.yaml") {
 		if d, ok := o.(*appsv1.Deployment); ok {
 			dep = d
 		}
