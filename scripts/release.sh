@@ -21,6 +21,8 @@
 #
 # It refuses a work tree with uncommitted changes (set
 # KAFMESH_RELEASE_ALLOW_DIRTY=1 to build one anyway, e.g. to try the script).
+# KAFMESH_RELEASE_PLATFORMS="linux/amd64" builds only the listed os/arch
+# pairs (default: all four), for trying the script quickly.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -56,22 +58,28 @@ pack() {
 	tar -C "$1" --sort=name --mtime="@$SOURCE_DATE_EPOCH" --owner=0 --group=0 --numeric-owner -cf - . | gzip -9n >"$2"
 }
 
-for goos in linux darwin; do
-	for goarch in amd64 arm64; do
-		echo "release.sh: kafmesh $version $goos/$goarch"
-		dir="$work/kafmesh_${version}_${goos}_${goarch}"
-		mkdir -p "$dir"
-		CGO_ENABLED=0 GOOS="$goos" GOARCH="$goarch" go build -trimpath -buildvcs=false \
-			-ldflags "$ldflags" -o "$dir/kafmesh" ./cmd/kafmesh
-		cp LICENSE NOTICE "$dir/"
-		cp internal/discovery/web/dist/THIRD_PARTY_NOTICES.txt "$dir/"
-		pack "$dir" "$out/kafmesh_${version}_${goos}_${goarch}.tar.gz"
-		if [[ "$goos" == linux ]]; then
-			echo "release.sh: image ghcr.io/kafmesh/kafmesh:$version linux/$goarch"
-			(cd tools/imagebuild && GOWORK=off go run . -binary "$dir/kafmesh" -platform "linux/$goarch" \
-				-version "$version" -revision "$revision" -out "$root/$out/kafmesh_${version}_image_linux_${goarch}.tar")
-		fi
-	done
+platforms="${KAFMESH_RELEASE_PLATFORMS:-linux/amd64 linux/arm64 darwin/amd64 darwin/arm64}"
+for platform in $platforms; do
+	case "$platform" in
+	linux/amd64 | linux/arm64 | darwin/amd64 | darwin/arm64) ;;
+	*) die "platform '$platform' is not one of linux/amd64 linux/arm64 darwin/amd64 darwin/arm64" ;;
+	esac
+done
+for platform in $platforms; do
+	goos="${platform%/*}" goarch="${platform#*/}"
+	echo "release.sh: kafmesh $version $goos/$goarch"
+	dir="$work/kafmesh_${version}_${goos}_${goarch}"
+	mkdir -p "$dir"
+	CGO_ENABLED=0 GOOS="$goos" GOARCH="$goarch" go build -trimpath -buildvcs=false \
+		-ldflags "$ldflags" -o "$dir/kafmesh" ./cmd/kafmesh
+	cp LICENSE NOTICE "$dir/"
+	cp internal/discovery/web/dist/THIRD_PARTY_NOTICES.txt "$dir/"
+	pack "$dir" "$out/kafmesh_${version}_${goos}_${goarch}.tar.gz"
+	if [[ "$goos" == linux ]]; then
+		echo "release.sh: image ghcr.io/kafmesh/kafmesh:$version linux/$goarch"
+		(cd tools/imagebuild && GOWORK=off go run . -binary "$dir/kafmesh" -platform "linux/$goarch" \
+			-version "$version" -revision "$revision" -out "$root/$out/kafmesh_${version}_image_linux_${goarch}.tar")
+	fi
 done
 
 (cd "$out" && sha256sum -- * >SHA256SUMS)
