@@ -62,13 +62,14 @@ func TestInstallLikeAUser(t *testing.T) {
 	proxy := filepath.Join(tmp, "proxy")
 	publish(t, root, proxy, testVersion)
 
-	// A fresh module cache and GOPATH. The module cache is emptied before
-	// and after, but lives at the same path in every run: the build cache
-	// (shared with the machine's) keys packages by their directory, so the
-	// same path lets every run after the first reuse the compiled
-	// dependencies; `go tool` takes no -trimpath that would do the same.
-	// CGO_ENABLED=0, as release binaries are built; it changes nothing
-	// about how modules resolve, which is what this test is about.
+	// A fresh module cache and GOPATH; the build cache is the machine's.
+	// The build flags are scripts/release.sh's (CGO_ENABLED=0, -trimpath;
+	// they change nothing about how modules resolve, which is what this test
+	// is about), so the dependencies compiled here are the ones
+	// TestImageTarball compiles: -trimpath keys them by module version, not
+	// directory. `go tool` takes no -trimpath, so it compiles the CLI keyed
+	// by directory; the module cache is emptied before and after but lives at
+	// the same path in every run, so that work is done once per machine too.
 	modcache := stableModCache(t)
 	env := []string{
 		"GOPATH=" + filepath.Join(tmp, "gopath"),
@@ -76,7 +77,7 @@ func TestInstallLikeAUser(t *testing.T) {
 		"GOBIN=" + filepath.Join(tmp, "bin"),
 		"GOPROXY=file://" + filepath.ToSlash(proxy) + ",file://" + filepath.ToSlash(downloads),
 		"GOSUMDB=off", "GONOSUMDB=" + modulePath, "GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
-		"GOFLAGS=-modcacherw", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
+		"GOFLAGS=-modcacherw -trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
 	}
 
 	t.Run("go install", func(t *testing.T) {
