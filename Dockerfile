@@ -26,17 +26,18 @@ ARG TARGETARCH=amd64
 # are stamped at link time (internal/buildinfo).
 RUN CGO_ENABLED=0 GOOS=${TARGETOS} GOARCH=${TARGETARCH} go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X github.com/kafmesh/kafmesh/internal/buildinfo.version=${VERSION} -X github.com/kafmesh/kafmesh/internal/buildinfo.revision=${REVISION}" \
-      -o /out/usr/local/bin/kafmesh ./cmd/kafmesh \
- && mkdir -p /out/etc/ssl/certs /out/data \
- && cp /etc/ssl/certs/ca-certificates.crt /out/etc/ssl/certs/ \
- && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/data:/sbin/nologin\n' >/out/etc/passwd \
- && printf 'root:x:0:\nnonroot:x:65532:\n' >/out/etc/group \
- && chown 65532:65532 /out/data
+      -o /rootfs/usr/local/bin/kafmesh ./cmd/kafmesh \
+ && mkdir -p /rootfs/etc/ssl/certs /data \
+ && cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/ \
+ && printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/data:/sbin/nologin\n' >/rootfs/etc/passwd \
+ && printf 'root:x:0:\nnonroot:x:65532:\n' >/rootfs/etc/group
 
 FROM scratch
 ARG VERSION=devel
 ARG REVISION=
-COPY --from=build /out/ /
+COPY --from=build /rootfs/ /
+# The store's directory belongs to the user the image runs as.
+COPY --from=build --chown=65532:65532 /data /data
 USER 65532:65532
 WORKDIR /data
 ENV PATH=/usr/local/bin:/usr/bin:/bin
