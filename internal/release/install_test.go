@@ -52,11 +52,21 @@ func TestInstallLikeAUser(t *testing.T) {
 	if out, err := exec.Command("git", "-C", root, "rev-parse", "--verify", "HEAD").CombinedOutput(); err != nil {
 		t.Skipf("%s is not a git checkout with a commit (%v: %s): the test publishes git archive HEAD", root, err, out)
 	}
-	downloads := strings.TrimSpace(goOutput(t, root, nil, "env", "GOMODCACHE"))
-	if downloads == "" {
-		t.Fatal("go env GOMODCACHE is empty")
+	goenv := strings.Split(goOutput(t, root, nil, "env", "GOMODCACHE", "GOPROXY"), "\n")
+	if len(goenv) < 2 || goenv[0] == "" {
+		t.Fatalf("go env GOMODCACHE GOPROXY: %q", goenv)
 	}
-	downloads = filepath.Join(downloads, "cache", "download")
+	downloads := filepath.Join(goenv[0], "cache", "download")
+	// The proxy list: the published version, then this machine's module
+	// download cache (everything kafmesh's own builds fetched), then the
+	// machine's GOPROXY for what only a consumer's pruned module graph
+	// selects (e.g. the .info of an older golang.org/x/tools dependency that
+	// go list -m all reports); with GOPROXY=off the test runs fully offline
+	// and fails on such a module.
+	proxies := "file://" + filepath.ToSlash(downloads)
+	if p := strings.TrimSpace(goenv[1]); p != "" && p != "off" {
+		proxies += "," + p
+	}
 
 	tmp := t.TempDir()
 	proxy := filepath.Join(tmp, "proxy")
@@ -75,7 +85,7 @@ func TestInstallLikeAUser(t *testing.T) {
 		"GOPATH=" + filepath.Join(tmp, "gopath"),
 		"GOMODCACHE=" + modcache,
 		"GOBIN=" + filepath.Join(tmp, "bin"),
-		"GOPROXY=file://" + filepath.ToSlash(proxy) + ",file://" + filepath.ToSlash(downloads),
+		"GOPROXY=file://" + filepath.ToSlash(proxy) + "," + proxies,
 		"GOSUMDB=off", "GONOSUMDB=" + modulePath, "GOPRIVATE=", "GONOPROXY=", "GOINSECURE=",
 		"GOFLAGS=-modcacherw -trimpath", "GOWORK=off", "GOTOOLCHAIN=local", "CGO_ENABLED=0",
 	}
