@@ -27,8 +27,8 @@ const testVersion = "v0.0.0-installtest"
 
 // TestInstallLikeAUser publishes the committed tree (git archive HEAD, what
 // a tag would contain) as testVersion in a file-based module proxy and uses
-// it the way a new user would, in a fresh module cache and GOPATH, offline
-// (the proxy list ends with this machine's module download cache):
+// it the way a new user would, in a fresh module cache and GOPATH, served
+// from this machine's module download cache where it can be:
 //
 //   - go install .../cmd/kafmesh@version, and `kafmesh version` names it;
 //   - a new module gets the CLI with go get -tool, runs `go tool kafmesh gen`
