@@ -15,7 +15,7 @@ import (
 
 // specCases is the spec package's table of definitions with their expected
 // diagnostics.
-const specCases = "../../../internal/spec/testdata"
+const specCases = "../spec/testdata"
 
 type result struct {
 	code           int
