@@ -32,7 +32,7 @@ func startExample(t *testing.T, brokers []string) string {
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "devices")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/devices")
-	build.Dir = "../../examples/devices"
+	build.Dir = "../../../examples/devices"
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the example service: %v\n%s", err, out)
 	}
