@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
 	oteltrace "go.opentelemetry.io/otel/trace"
+
+	"github.com/kafmesh/kafmesh/internal/buildinfo"
 )
 
 // metrics are the service's Prometheus collectors, registered on the
@@ -102,6 +104,7 @@ func newMetrics(reg prometheus.Registerer, service string) *metrics {
 		m.restoreRecords, m.restoreSeconds, m.processorCommits, m.sourceRecords, m.sourceErrors,
 		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,
 		m.viewSourceSyncs, m.viewSourceWrites, m.viewSinkSyncs, m.watchDropped, m.watchersConnected)
+	reg.MustRegister(newBuildInfoGauge(buildinfo.Read()))
 	return m
 }
 
@@ -137,6 +140,18 @@ func (s *Service) kafkaClientMetrics() kgo.Opt {
 	n := s.obs.kafkaClients.Add(1)
 	reg := prometheus.WrapRegistererWith(prometheus.Labels{"service": s.def.Name, "client": strconv.FormatUint(n, 10)}, s.obs.registerer)
 	return kgo.WithHooks(kprom.NewMetrics("kafmesh", kprom.Subsystem("kafka"), kprom.Registerer(reg)))
+}
+
+// newBuildInfoGauge is kafmesh_build_info: always 1, with the kafmesh
+// version linked into the binary, the VCS revision the binary was built from
+// (empty when not recorded) and the Go version as labels, the same values
+// `kafmesh version` prints (internal/buildinfo).
+func newBuildInfoGauge(info buildinfo.Info) prometheus.Gauge {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "kafmesh_build_info",
+		Help:        "Always 1; the labels say which kafmesh version, VCS revision and Go version the service was built with.",
+		ConstLabels: prometheus.Labels{"version": info.Version, "revision": info.Revision, "goversion": info.GoVersion}})
+	g.Set(1)
+	return g
 }
 
 var (

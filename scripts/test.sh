@@ -301,6 +301,22 @@ if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "go test -race" race_tests
 fi
 
+# The daemonless image builder is a module of its own (tools/imagebuild/go.mod,
+# so go-containerregistry never enters kafmesh's go.sum): gofmt, vet and its
+# unit tests. internal/release's TestImageTarball (in go test above) runs it.
+tools_module() {
+	local unformatted
+	unformatted="$(cd "$KAFMESH_ROOT/tools/imagebuild" && gofmt -l .)" || return 1
+	if [[ -n "$unformatted" ]]; then
+		echo "gofmt would change these files in tools/imagebuild: $unformatted"
+		return 1
+	fi
+	(cd "$KAFMESH_ROOT/tools/imagebuild" && go vet ./... && go test -count=1 ./...)
+}
+if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
+	run "tools/imagebuild module" tools_module
+fi
+
 # More test runners go here, one `run` line each, so they are timed, counted
 # in the summary and fail the script.
 

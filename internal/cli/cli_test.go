@@ -266,13 +266,6 @@ func TestGraphLabelsAreEscaped(t *testing.T) {
 	}
 }
 
-func TestVersion(t *testing.T) {
-	r := execute(t, "", nil, NewVersionCommand)
-	if r.code != 0 || r.stdout != "kafmesh "+Version()+"\n" || Version() == "" {
-		t.Errorf("exit %d, stdout %q", r.code, r.stdout)
-	}
-}
-
 func writeFiles(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {

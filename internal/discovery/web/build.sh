@@ -3,7 +3,9 @@
 #
 # Builds the web UI into dist/ (which the Go binary embeds) from src/, with
 # the npm packages pinned in package-lock.json (npm ci; the npm cache lives
-# in ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh/npm). Type-checks first.
+# in ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh/npm). Type-checks first. dist/
+# also gets THIRD_PARTY_NOTICES.txt, the licences of the npm packages bundled
+# into app.js (build.mjs reads them from node_modules).
 #
 #   --check  build, then fail if dist/ differs from what git has committed:
 #            the committed assets must be exactly what the sources build to

@@ -5,8 +5,8 @@
 // The UI talks only to discovery's own API, on the same origin and relative
 // to the page: POST ./query for queries, a websocket to ./query (wss: when
 // the page is https) for the live watch. Routes live in the location hash
-// (#/service/<id>, …), so the server only ever serves index.html and two
-// assets, under any path prefix.
+// (#/service/<id>, …), so the server only ever serves index.html, two
+// assets and THIRD_PARTY_NOTICES.txt, under any path prefix.
 //
 // Rebuild dist/ after changing src/ with ./build.sh (npm packages pinned by
 // package-lock.json); ./build.sh --check fails when the committed dist/ is
@@ -23,7 +23,8 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
-// Assets returns the built UI: index.html, app.js and app.css.
+// Assets returns the built UI: index.html, app.js, app.css and
+// THIRD_PARTY_NOTICES.txt (the licences of the npm packages in app.js).
 func Assets() fs.FS {
 	sub, err := fs.Sub(dist, "dist")
 	if err != nil {
