@@ -321,7 +321,7 @@ fi
 # in the summary and fail the script.
 
 # The shipped Prometheus rules and Grafana queries parse with Prometheus's
-# own parsers and name only metrics deploy/observability/gen checked against
+# own parsers and name only metrics internal/observability/gen checked against
 # the code (a module of its own: Prometheus's dependencies stay out of ours).
 run "observability rules" bash -c 'cd "$1/deploy/observability/rules" && go vet ./... && go test -count=1 ./...' _ "$KAFMESH_ROOT"
 

@@ -25,12 +25,12 @@ import (
 // writes: edit gen.go and run it, never the files.
 func TestGeneratedFilesFresh(t *testing.T) {
 	for name, want := range render() {
-		got, err := os.ReadFile(filepath.Join("..", name))
+		got, err := os.ReadFile(filepath.Join("..", "..", "..", "deploy", "observability", name))
 		if err != nil {
-			t.Fatalf("%v (run: go run ./deploy/observability/gen)", err)
+			t.Fatalf("%v (run: go run ./internal/observability/gen)", err)
 		}
 		if !bytes.Equal(got, want) {
-			t.Errorf("%s is stale: run go run ./deploy/observability/gen", name)
+			t.Errorf("%s is stale: run go run ./internal/observability/gen", name)
 		}
 		if strings.HasSuffix(name, ".json") && !json.Valid(got) {
 			t.Errorf("%s is not valid JSON", name)
