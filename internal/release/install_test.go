@@ -20,10 +20,14 @@ import (
 
 const modulePath = "github.com/kafmesh/kafmesh"
 
-// testVersion is the version the committed tree is published as. A
-// prerelease of v0.0.0 sorts below every real release, so it can never be
-// mistaken for one.
-const testVersion = "v0.0.0-installtest"
+// testVersion is the version the committed tree is published as:
+// v0.0.0-installtest.<the first 12 hex digits of HEAD's tree>. A prerelease
+// of v0.0.0 sorts below every real release, so it can never be mistaken for
+// one; the tree hash makes every published content a version of its own,
+// since the go command trusts that a module version never changes (the
+// build cache keeps what it compiled of a module version, and -trimpath
+// keys it by that version).
+var testVersion string
 
 // TestInstallLikeAUser publishes the committed tree (git archive HEAD, what
 // a tag would contain) as testVersion in a file-based module proxy and uses
@@ -49,9 +53,11 @@ func TestInstallLikeAUser(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
 		t.Skipf("git not on PATH (%v): the test publishes git archive HEAD", err)
 	}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "--verify", "HEAD").CombinedOutput(); err != nil {
-		t.Skipf("%s is not a git checkout with a commit (%v: %s): the test publishes git archive HEAD", root, err, out)
+	tree, err := exec.Command("git", "-C", root, "rev-parse", "--verify", "HEAD^{tree}").CombinedOutput()
+	if err != nil || len(strings.TrimSpace(string(tree))) < 12 {
+		t.Skipf("%s is not a git checkout with a commit (%v: %s): the test publishes git archive HEAD", root, err, tree)
 	}
+	testVersion = "v0.0.0-installtest." + strings.TrimSpace(string(tree))[:12]
 	goenv := strings.Split(goOutput(t, root, nil, "env", "GOMODCACHE", "GOPROXY"), "\n")
 	if len(goenv) < 2 || goenv[0] == "" {
 		t.Fatalf("go env GOMODCACHE GOPROXY: %q", goenv)
