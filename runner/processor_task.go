@@ -110,7 +110,7 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) error {
 		c.reset(ctx, t, r)
 		watched := pp.watch.active() && pp.watch.watching(r.Key)
 		if watched {
-			c.trace = newTrace()
+			c.trace = newTrace(r)
 		}
 		t.seq++
 		timed := watched || t.seq%latencySample == 0
