@@ -194,7 +194,7 @@ export interface ProcessorData {
 export const watchSubscription = `subscription Watch($processorId: ID!, $key: String!) {
   watchProcessor(options: { processorId: $processorId, key: $key }) {
     startTime endTime
-    input { topic message value }
+    input { topic message value partition offset timestamp headers { key value base64 } }
     actions {
       __typename topic message value
       ... on Lookup { key }
@@ -212,10 +212,28 @@ export interface WatchedAction {
   key?: string;
 }
 
+/** A Kafka record header; value is null when the bytes are not UTF-8. */
+export interface RecordHeader {
+  key: string;
+  value: string | null;
+  base64: string;
+}
+
+/** The watched record; partition, offset and timestamp are null from 2021 pods. */
+export interface WatchedInput {
+  topic: string;
+  message: string;
+  value: string;
+  partition: number | null;
+  offset: number | null;
+  timestamp: number | null;
+  headers: RecordHeader[];
+}
+
 export interface WatchedOperation {
   startTime: number;
   endTime: number;
-  input: { topic: string; message: string; value: string };
+  input: WatchedInput;
   actions: WatchedAction[];
   pod: { id: string; name: string } | null;
 }
