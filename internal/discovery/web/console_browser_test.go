@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,4 +140,51 @@ func TestTokenPromptIsASignInForm(t *testing.T) {
 	b.Do(t, "the right token", chromedp.SendKeys(chromedp.CSS(`[data-testid="signin-token"]`), "open-sesame"), chromedp.Click(chromedp.CSS(`[data-testid="signin-submit"]`)))
 	b.WaitFor(t, "the map", `window.kafmeshUI.page === "map" && window.kafmeshUI.ready && document.querySelector('[data-testid="signin"]') === null`, 10*time.Second)
 	b.WaitFor(t, "the devices service on the map", `(window.kafmeshUI.graph() || {nodes: []}).nodes.some(n => n.id === "Service:devices")`, 10*time.Second)
+}
+
+// The map's data-flow level draws the topics between services: devices
+// writes the enriched heartbeats alerts reads, so devices → topic → alerts;
+// the topics a service exchanges with the outside are at its ends, state
+// tables are left out, and the level is kept in the link. Choosing it from
+// the services level (one box per service) switches in place.
+func TestMapDataFlowLevelShowsTopicsBetweenServices(t *testing.T) {
+	devices := meshtest.Serve(t, meshtest.Devices())
+	alerts := meshtest.Serve(t, meshtest.Alerts())
+	url := startDiscovery(t, devices.Addr, alerts.Addr)
+	b := webtest.NewBrowser(t)
+
+	b.Open(t, url+"/")
+	if n := len(b.Graph(t).Nodes); n != 2 {
+		t.Fatalf("the services level shows %d nodes, want the 2 services", n)
+	}
+	webtest.Eval[bool](t, b, `(() => { // choose the data-flow level
+		const s = document.querySelector('[data-testid="map-level"]');
+		s.value = "flow";
+		s.dispatchEvent(new Event("change"));
+		return true;
+	})()`)
+	b.WaitFor(t, "the data-flow level", `location.hash.includes("level=flow") && window.kafmeshUI.ready && (window.kafmeshUI.graph() || {nodes: []}).nodes.length > 2`, 10*time.Second)
+
+	g := b.Graph(t)
+	enriched := mesh.TopicID(meshtest.TopicEnriched)
+	if !g.HasEdge("Service:devices", enriched, "output") || !g.HasEdge(enriched, "Service:alerts", "input") {
+		t.Errorf("no devices → %s → alerts path; edges: %+v", meshtest.TopicEnriched, g.Edges)
+	}
+	if _, cls, _ := g.Node(enriched); !slices.Contains(cls, "between") {
+		t.Errorf("the topic between two services has classes %v, want between", cls)
+	}
+	if !g.HasEdge("Service:alerts", mesh.TopicID(meshtest.TopicAlerts), "output") {
+		t.Errorf("alerts' own output topic is not at its end; edges: %+v", g.Edges)
+	}
+	if _, _, ok := g.Node(mesh.TopicID(meshtest.TopicState)); ok {
+		t.Error("the enricher's state table is on the data-flow map")
+	}
+	b.Screenshot(t, "map-flow")
+
+	// A link with level=flow opens at that level.
+	b.Open(t, url+"/?x=1#/?level=flow")
+	if _, _, ok := b.Graph(t).Node(enriched); !ok {
+		t.Error("a link with level=flow does not draw the topics")
+	}
+	b.NoPageErrors(t)
 }

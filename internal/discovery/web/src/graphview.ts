@@ -123,6 +123,8 @@ function stylesheet(big: boolean): cytoscape.StylesheetJson {
     { selector: "node.unhealthy", style: { "border-color": "#dc2626", "border-width": 3 } },
     { selector: "node.behind", style: { "border-color": "#dc2626", "border-width": 4, "background-color": "#fee2e2", "background-opacity": 1 } },
     { selector: "node.current", style: { "border-width": 4 } },
+    // A topic on the data-flow map that carries data from one service to another.
+    { selector: "node.topic.between", style: { "border-width": 3, "border-color": "#2563eb" } },
     { selector: "node.match", style: { "border-color": "#facc15", "border-width": 5 } },
     { selector: ".dimmed", style: { opacity: 0.2 } },
     {

@@ -42,6 +42,22 @@ export interface MeshMapData {
   pods: { id: string; name: string; namespace: string; healthy: boolean; lastError: string | null }[];
 }
 
+/** The topics of the map's data-flow level: who writes and reads each. */
+export const flowMapQuery = `query FlowMap {
+  topics { id name recordsPerSecond producerServices { id } consumerServices { id } processorPersistences { id } }
+}`;
+
+export interface FlowMapData {
+  topics: {
+    id: string;
+    name: string;
+    recordsPerSecond: number | null;
+    producerServices: { id: string }[];
+    consumerServices: { id: string }[];
+    processorPersistences: { id: string }[];
+  }[];
+}
+
 // ---- live flow (consumer-group lag, measured from the brokers by discovery) ----
 
 export const flowQuery = `query Flow {
