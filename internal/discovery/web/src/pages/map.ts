@@ -52,8 +52,14 @@ export type MapLevel = "services" | "flow";
  * (writer → topic → reader), so a topic written by one service and read by
  * another is the path between them, and the topics a service exchanges
  * with the world outside the mesh are at its ends. Processor state tables
- * are internal to one processor and left out.
+ * are internal to one processor and left out. On a big mesh (more than
+ * boundaryTopicsUpTo services) only the topics between two services are
+ * drawn, which keeps the layout to the flows that matter.
  */
+/** boundaryTopicsUpTo is the most services whose data-flow map also shows
+ * the topics that do not go from one service to another. */
+export const boundaryTopicsUpTo = 40;
+
 export function flowElements(services: MeshMapData["services"], topics: FlowMapData["topics"]): { nodes: GraphNode[]; edges: GraphEdge[] } {
   const { nodes } = mapElements(services);
   const ids = new Set(services.map((s) => s.id));
@@ -64,6 +70,7 @@ export function flowElements(services: MeshMapData["services"], topics: FlowMapD
     const readers = t.consumerServices.filter((s) => ids.has(s.id));
     if (writers.length === 0 && readers.length === 0) continue;
     const cross = writers.some((w) => readers.some((r) => r.id !== w.id));
+    if (!cross && services.length > boundaryTopicsUpTo) continue;
     nodes.push({
       id: t.id,
       label: t.recordsPerSecond !== null ? `${t.name}\n${formatCount(t.recordsPerSecond)}/s` : t.name,
