@@ -174,6 +174,8 @@ export async function renderMap(ctx: PageContext): Promise<void> {
     }
   }
   const { nodes, edges } = elements;
+  // Topic nodes (data-flow level): id → name, for the live lag under each.
+  const topicNames = new Map(nodes.filter((n) => n.kind === "topic").map((n) => [n.id, n.id.slice(n.id.indexOf(":") + 1)]));
   const view: GraphView = renderGraph(graphBox, nodes, edges, { onNavigate: ctx.navigate });
   ctx.setGraph(view);
   ctx.onCleanup(() => view.destroy());
@@ -209,6 +211,10 @@ export async function renderMap(ctx: PageContext): Promise<void> {
       const f = state.sample.services.get(id);
       view.setLabel(id, f ? flowLabel(name, f.lag, f.recordsPerSecond) : name);
       view.setClass(id, "behind", !!f && f.behind.length > 0);
+    }
+    for (const [id, name] of topicNames) {
+      const f = state.sample.topics.get(name);
+      if (f) view.setLabel(id, `${name}\nlag ${formatCount(f.lag)} · ${formatCount(f.recordsPerSecond)}/s`);
     }
     for (const [pid, p] of state.sample.processors) {
       if (!p.behind || !names.has(p.service)) continue;
