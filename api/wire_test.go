@@ -90,7 +90,12 @@ var wire = map[string][]field{
 		{3, "input", "kafmesh.watch.v1.Input", false},
 		{4, "actions", "kafmesh.watch.v1.Action", true},
 	},
-	"kafmesh.watch.v1.Input":    {str(1, "topic"), str(2, "message"), str(3, "value")},
+	// Fields 4-7 and Header were added in kafmesh 2 (new numbers only).
+	"kafmesh.watch.v1.Input": {str(1, "topic"), str(2, "message"), str(3, "value"),
+		{4, "partition", "int32", false}, {5, "offset", "int64", false},
+		{6, "timestamp", "google.protobuf.Timestamp", false},
+		{7, "headers", "kafmesh.watch.v1.Header", true}},
+	"kafmesh.watch.v1.Header":   {str(1, "key"), {2, "value", "bytes", false}},
 	"kafmesh.watch.v1.Join":     {str(1, "topic"), str(2, "message"), str(3, "value")},
 	"kafmesh.watch.v1.GetState": {str(1, "topic"), str(2, "message"), str(3, "value")},
 	"kafmesh.watch.v1.SetState": {str(1, "topic"), str(2, "message"), str(3, "value")},

@@ -100,8 +100,12 @@ func operationProto(op *Operation) *watchv1.Operation {
 	out := &watchv1.Operation{
 		StartTime: timestamppb.New(op.Start),
 		EndTime:   timestamppb.New(op.End),
-		Input:     &watchv1.Input{Topic: op.Input.Topic, Message: op.Input.Message, Value: op.Input.Value},
-		Actions:   make([]*watchv1.Action, 0, len(op.Actions)),
+		Input: &watchv1.Input{Topic: op.Input.Topic, Message: op.Input.Message, Value: op.Input.Value,
+			Partition: op.Partition, Offset: op.Offset, Timestamp: timestamppb.New(op.Timestamp)},
+		Actions: make([]*watchv1.Action, 0, len(op.Actions)),
+	}
+	for _, h := range op.Headers {
+		out.Input.Headers = append(out.Input.Headers, &watchv1.Header{Key: h.Key, Value: h.Value})
 	}
 	for _, a := range op.Actions {
 		if wa := actionProto(a); wa != nil {

@@ -23,7 +23,8 @@ type Codec[M any] interface {
 	Encode(dst []byte, m M) ([]byte, error)
 	// Decode decodes a plain encoding (framing already removed).
 	Decode(src []byte) (M, error)
-	// JSON renders m for people and tools (protojson for protobuf).
+	// JSON renders m for people and tools (protojson for protobuf, with
+	// default-valued fields included).
 	JSON(m M) []byte
 }
 
@@ -116,7 +117,9 @@ func (protoCodec[T, M]) JSON(m M) []byte {
 	if m == nil {
 		return []byte("null")
 	}
-	b, err := protojson.Marshal(m)
+	// EmitUnpopulated: a watcher must see `isHealthy: false`, not a
+	// missing field it cannot tell from an unknown one.
+	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(m)
 	if err != nil {
 		return fmt.Appendf(nil, "%q", err.Error())
 	}

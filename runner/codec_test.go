@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"strings"
 	"testing"
 
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/descriptorpb"
+	"google.golang.org/protobuf/types/known/apipb"
 	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
@@ -185,5 +187,17 @@ func TestRequiredFieldsStillChecked(t *testing.T) {
 	}
 	if c := Proto[wrapperspb.Int64Value]().(protoCodec[wrapperspb.Int64Value, *wrapperspb.Int64Value]); !c.unmarshal.AllowPartial || !c.marshal.AllowPartial {
 		t.Error("Int64Value has no required fields but is checked for them")
+	}
+}
+
+// The JSON a watcher sees keeps default-valued fields: `false`, 0 and ""
+// are shown, not dropped (protojson's EmitUnpopulated).
+func TestJSONKeepsDefaultValues(t *testing.T) {
+	codec := Proto[apipb.Method]()
+	got := string(codec.JSON(&apipb.Method{Name: "Heartbeat", RequestStreaming: false}))
+	for _, want := range []string{`"requestStreaming":false`, `"responseStreaming":false`, `"requestTypeUrl":""`, `"name":"Heartbeat"`} {
+		if !strings.Contains(strings.ReplaceAll(got, " ", ""), want) {
+			t.Errorf("JSON %s lacks %s", got, want)
+		}
 	}
 }

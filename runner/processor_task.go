@@ -118,7 +118,7 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) (err erro
 		c.span = span
 		watched := pp.watch.active() && pp.watch.watching(r.Key)
 		if watched {
-			c.trace = newTrace()
+			c.trace = newTrace(r)
 		}
 		start := time.Now()
 		outcome, err := h(c, r.Value)

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // watchHub fans the operations of watched keys out to watchers (the Watch
@@ -141,6 +143,12 @@ type Operation struct {
 	Start, End time.Time
 	Input      Action
 	Actions    []Action
+	// Where the input record was read from, its Kafka timestamp and its
+	// headers (shared with the record: do not modify).
+	Partition int32
+	Offset    int64
+	Timestamp time.Time
+	Headers   []kgo.RecordHeader
 }
 
 // ActionKind says what an Action was.
@@ -170,7 +178,11 @@ type trace struct {
 	op Operation
 }
 
-func newTrace() *trace { return &trace{} }
+// newTrace starts the trace of watched record r, keeping where it was read
+// from, its timestamp and headers.
+func newTrace(r *kgo.Record) *trace {
+	return &trace{op: Operation{Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: r.Headers}}
+}
 
 func valueOrNull(found bool, v func() []byte) string {
 	if !found {

@@ -156,6 +156,16 @@ func checkOperations(t testing.TB, c counter, ops []*watchv1.Operation, from, to
 		if op.GetInput().GetTopic() != c.in || op.GetInput().GetMessage() != "google.protobuf.StringValue" || in.GetValue() != fmt.Sprintf("event-%d", next) {
 			t.Fatalf("operation %d input %v, want event-%d from %s", n, op.GetInput(), next, c.in)
 		}
+		if ts := op.GetInput().GetTimestamp(); !ts.IsValid() || ts.AsTime().Year() < 2020 || op.GetInput().GetOffset() < 0 || op.GetInput().GetPartition() < 0 {
+			t.Fatalf("operation %d input read from partition %d offset %d at %v, want the record's partition, offset and timestamp",
+				n, op.GetInput().GetPartition(), op.GetInput().GetOffset(), ts)
+		}
+		if hs := op.GetInput().GetHeaders(); len(hs) != 1 || hs[0].GetKey() != "event" || string(hs[0].GetValue()) != strconv.Itoa(next) {
+			t.Fatalf("operation %d input headers %v, want event=%d", n, hs, next)
+		}
+		if n > 0 && op.GetInput().GetPartition() == ops[n-1].GetInput().GetPartition() && op.GetInput().GetOffset() <= ops[n-1].GetInput().GetOffset() {
+			t.Fatalf("operation %d offset %d not after the previous %d in partition %d", n, op.GetInput().GetOffset(), ops[n-1].GetInput().GetOffset(), op.GetInput().GetPartition())
+		}
 		if !op.GetStartTime().IsValid() || op.GetEndTime().AsTime().Before(op.GetStartTime().AsTime()) {
 			t.Fatalf("operation %d times %v..%v", n, op.GetStartTime(), op.GetEndTime())
 		}
@@ -211,7 +221,11 @@ func TestWatchersIdenticalAndStalledWatcherDropped(t *testing.T) {
 			}
 		}
 		// The backlog is in Kafka before the service starts.
-		produce(t, cl, inputRecords(c.in, from, from+n, keys)...)
+		recs := inputRecords(c.in, from, from+n, keys)
+		for i, r := range recs { // a header the watchers must see
+			r.Headers = []kgo.RecordHeader{{Key: "event", Value: []byte(strconv.Itoa(from + i))}}
+		}
+		produce(t, cl, recs...)
 
 		var a, b *streamReader
 		var stalled *runner.Watcher

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,6 +145,21 @@ func TestDevShowsTheExampleMeshAndItsLiveWatch(t *testing.T) {
 		if !strings.Contains(text, s) {
 			t.Errorf("operation lacks %q:\n%s", s, text)
 		}
+	}
+	// The real runner sends where each record was read from, and keeps
+	// default-valued fields: isHealthy is there even when false.
+	if !strings.Contains(text, `"isHealthy": `) {
+		t.Errorf("the heartbeat's isHealthy field is missing (default values dropped):\n%s", text)
+	}
+	meta := webtest.Eval[map[string]string](t, b, `Object.fromEntries([...document.querySelectorAll('[data-testid="watch-op"] [data-meta]')].map(e => [e.dataset.meta, e.textContent]))`)
+	if _, err := strconv.Atoi(meta["partition"]); err != nil {
+		t.Errorf("the watched record's partition %q (record details %v)", meta["partition"], meta)
+	}
+	if _, err := strconv.ParseInt(meta["offset"], 10, 64); err != nil {
+		t.Errorf("the watched record's offset %q (record details %v)", meta["offset"], meta)
+	}
+	if !strings.HasPrefix(meta["timestamp"], "20") {
+		t.Errorf("the watched record's timestamp %q", meta["timestamp"])
 	}
 	b.Screenshot(t, "dev-watch")
 

@@ -208,10 +208,19 @@ func (x *Operation) GetActions() []*Action {
 
 // Input is the record being handled.
 type Input struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Topic         string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Value         string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Topic   string                 `protobuf:"bytes,1,opt,name=topic,proto3" json:"topic,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Value   string                 `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	// Fields 4-7 were added in kafmesh 2: where the record was read from.
+	// A 2021 service leaves them unset; timestamp is then absent, which is
+	// how a reader tells "not sent" from partition 0, offset 0.
+	Partition int32 `protobuf:"varint,4,opt,name=partition,proto3" json:"partition,omitempty"`
+	Offset    int64 `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	// The record's Kafka timestamp.
+	Timestamp *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=timestamp,proto3" json:"timestamp,omitempty"`
+	// The record's headers, in order (a key may repeat).
+	Headers       []*Header `protobuf:"bytes,7,rep,name=headers,proto3" json:"headers,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -267,6 +276,87 @@ func (x *Input) GetValue() string {
 	return ""
 }
 
+func (x *Input) GetPartition() int32 {
+	if x != nil {
+		return x.Partition
+	}
+	return 0
+}
+
+func (x *Input) GetOffset() int64 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Input) GetTimestamp() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Timestamp
+	}
+	return nil
+}
+
+func (x *Input) GetHeaders() []*Header {
+	if x != nil {
+		return x.Headers
+	}
+	return nil
+}
+
+// Header is one Kafka record header. Added in kafmesh 2.
+type Header struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Key           string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Value         []byte                 `protobuf:"bytes,2,opt,name=value,proto3" json:"value,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Header) Reset() {
+	*x = Header{}
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Header) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Header) ProtoMessage() {}
+
+func (x *Header) ProtoReflect() protoreflect.Message {
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Header.ProtoReflect.Descriptor instead.
+func (*Header) Descriptor() ([]byte, []int) {
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *Header) GetKey() string {
+	if x != nil {
+		return x.Key
+	}
+	return ""
+}
+
+func (x *Header) GetValue() []byte {
+	if x != nil {
+		return x.Value
+	}
+	return nil
+}
+
 // Join is a co-partitioned table value read with the current key.
 type Join struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -279,7 +369,7 @@ type Join struct {
 
 func (x *Join) Reset() {
 	*x = Join{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[4]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -291,7 +381,7 @@ func (x *Join) String() string {
 func (*Join) ProtoMessage() {}
 
 func (x *Join) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[4]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -304,7 +394,7 @@ func (x *Join) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Join.ProtoReflect.Descriptor instead.
 func (*Join) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{4}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Join) GetTopic() string {
@@ -341,7 +431,7 @@ type Lookup struct {
 
 func (x *Lookup) Reset() {
 	*x = Lookup{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[5]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -353,7 +443,7 @@ func (x *Lookup) String() string {
 func (*Lookup) ProtoMessage() {}
 
 func (x *Lookup) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[5]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -366,7 +456,7 @@ func (x *Lookup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lookup.ProtoReflect.Descriptor instead.
 func (*Lookup) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{5}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Lookup) GetTopic() string {
@@ -409,7 +499,7 @@ type GetState struct {
 
 func (x *GetState) Reset() {
 	*x = GetState{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[6]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -421,7 +511,7 @@ func (x *GetState) String() string {
 func (*GetState) ProtoMessage() {}
 
 func (x *GetState) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[6]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -434,7 +524,7 @@ func (x *GetState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetState.ProtoReflect.Descriptor instead.
 func (*GetState) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{6}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *GetState) GetTopic() string {
@@ -470,7 +560,7 @@ type SetState struct {
 
 func (x *SetState) Reset() {
 	*x = SetState{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[7]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -482,7 +572,7 @@ func (x *SetState) String() string {
 func (*SetState) ProtoMessage() {}
 
 func (x *SetState) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[7]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -495,7 +585,7 @@ func (x *SetState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetState.ProtoReflect.Descriptor instead.
 func (*SetState) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{7}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SetState) GetTopic() string {
@@ -532,7 +622,7 @@ type Output struct {
 
 func (x *Output) Reset() {
 	*x = Output{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[8]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -544,7 +634,7 @@ func (x *Output) String() string {
 func (*Output) ProtoMessage() {}
 
 func (x *Output) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[8]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -557,7 +647,7 @@ func (x *Output) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Output.ProtoReflect.Descriptor instead.
 func (*Output) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{8}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Output) GetTopic() string {
@@ -605,7 +695,7 @@ type Action struct {
 
 func (x *Action) Reset() {
 	*x = Action{}
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[9]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +707,7 @@ func (x *Action) String() string {
 func (*Action) ProtoMessage() {}
 
 func (x *Action) ProtoReflect() protoreflect.Message {
-	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[9]
+	mi := &file_kafmesh_watch_v1_watch_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +720,7 @@ func (x *Action) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Action.ProtoReflect.Descriptor instead.
 func (*Action) Descriptor() ([]byte, []int) {
-	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{9}
+	return file_kafmesh_watch_v1_watch_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Action) GetAction() isAction_Action {
@@ -735,11 +825,18 @@ const file_kafmesh_watch_v1_watch_proto_rawDesc = "" +
 	"start_time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
 	"\bend_time\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12-\n" +
 	"\x05input\x18\x03 \x01(\v2\x17.kafmesh.watch.v1.InputR\x05input\x122\n" +
-	"\aactions\x18\x04 \x03(\v2\x18.kafmesh.watch.v1.ActionR\aactions\"M\n" +
+	"\aactions\x18\x04 \x03(\v2\x18.kafmesh.watch.v1.ActionR\aactions\"\xf1\x01\n" +
 	"\x05Input\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
-	"\x05value\x18\x03 \x01(\tR\x05value\"L\n" +
+	"\x05value\x18\x03 \x01(\tR\x05value\x12\x1c\n" +
+	"\tpartition\x18\x04 \x01(\x05R\tpartition\x12\x16\n" +
+	"\x06offset\x18\x05 \x01(\x03R\x06offset\x128\n" +
+	"\ttimestamp\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\ttimestamp\x122\n" +
+	"\aheaders\x18\a \x03(\v2\x18.kafmesh.watch.v1.HeaderR\aheaders\"0\n" +
+	"\x06Header\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\fR\x05value\"L\n" +
 	"\x04Join\x12\x14\n" +
 	"\x05topic\x18\x01 \x01(\tR\x05topic\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x14\n" +
@@ -785,38 +882,41 @@ func file_kafmesh_watch_v1_watch_proto_rawDescGZIP() []byte {
 	return file_kafmesh_watch_v1_watch_proto_rawDescData
 }
 
-var file_kafmesh_watch_v1_watch_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
+var file_kafmesh_watch_v1_watch_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
 var file_kafmesh_watch_v1_watch_proto_goTypes = []any{
 	(*ProcessorRequest)(nil),      // 0: kafmesh.watch.v1.ProcessorRequest
 	(*ProcessorResponse)(nil),     // 1: kafmesh.watch.v1.ProcessorResponse
 	(*Operation)(nil),             // 2: kafmesh.watch.v1.Operation
 	(*Input)(nil),                 // 3: kafmesh.watch.v1.Input
-	(*Join)(nil),                  // 4: kafmesh.watch.v1.Join
-	(*Lookup)(nil),                // 5: kafmesh.watch.v1.Lookup
-	(*GetState)(nil),              // 6: kafmesh.watch.v1.GetState
-	(*SetState)(nil),              // 7: kafmesh.watch.v1.SetState
-	(*Output)(nil),                // 8: kafmesh.watch.v1.Output
-	(*Action)(nil),                // 9: kafmesh.watch.v1.Action
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Header)(nil),                // 4: kafmesh.watch.v1.Header
+	(*Join)(nil),                  // 5: kafmesh.watch.v1.Join
+	(*Lookup)(nil),                // 6: kafmesh.watch.v1.Lookup
+	(*GetState)(nil),              // 7: kafmesh.watch.v1.GetState
+	(*SetState)(nil),              // 8: kafmesh.watch.v1.SetState
+	(*Output)(nil),                // 9: kafmesh.watch.v1.Output
+	(*Action)(nil),                // 10: kafmesh.watch.v1.Action
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_kafmesh_watch_v1_watch_proto_depIdxs = []int32{
 	2,  // 0: kafmesh.watch.v1.ProcessorResponse.operation:type_name -> kafmesh.watch.v1.Operation
-	10, // 1: kafmesh.watch.v1.Operation.start_time:type_name -> google.protobuf.Timestamp
-	10, // 2: kafmesh.watch.v1.Operation.end_time:type_name -> google.protobuf.Timestamp
+	11, // 1: kafmesh.watch.v1.Operation.start_time:type_name -> google.protobuf.Timestamp
+	11, // 2: kafmesh.watch.v1.Operation.end_time:type_name -> google.protobuf.Timestamp
 	3,  // 3: kafmesh.watch.v1.Operation.input:type_name -> kafmesh.watch.v1.Input
-	9,  // 4: kafmesh.watch.v1.Operation.actions:type_name -> kafmesh.watch.v1.Action
-	4,  // 5: kafmesh.watch.v1.Action.action_join:type_name -> kafmesh.watch.v1.Join
-	5,  // 6: kafmesh.watch.v1.Action.action_lookup:type_name -> kafmesh.watch.v1.Lookup
-	6,  // 7: kafmesh.watch.v1.Action.action_get_state:type_name -> kafmesh.watch.v1.GetState
-	7,  // 8: kafmesh.watch.v1.Action.action_set_state:type_name -> kafmesh.watch.v1.SetState
-	8,  // 9: kafmesh.watch.v1.Action.action_output:type_name -> kafmesh.watch.v1.Output
-	0,  // 10: kafmesh.watch.v1.WatchAPI.Processor:input_type -> kafmesh.watch.v1.ProcessorRequest
-	1,  // 11: kafmesh.watch.v1.WatchAPI.Processor:output_type -> kafmesh.watch.v1.ProcessorResponse
-	11, // [11:12] is the sub-list for method output_type
-	10, // [10:11] is the sub-list for method input_type
-	10, // [10:10] is the sub-list for extension type_name
-	10, // [10:10] is the sub-list for extension extendee
-	0,  // [0:10] is the sub-list for field type_name
+	10, // 4: kafmesh.watch.v1.Operation.actions:type_name -> kafmesh.watch.v1.Action
+	11, // 5: kafmesh.watch.v1.Input.timestamp:type_name -> google.protobuf.Timestamp
+	4,  // 6: kafmesh.watch.v1.Input.headers:type_name -> kafmesh.watch.v1.Header
+	5,  // 7: kafmesh.watch.v1.Action.action_join:type_name -> kafmesh.watch.v1.Join
+	6,  // 8: kafmesh.watch.v1.Action.action_lookup:type_name -> kafmesh.watch.v1.Lookup
+	7,  // 9: kafmesh.watch.v1.Action.action_get_state:type_name -> kafmesh.watch.v1.GetState
+	8,  // 10: kafmesh.watch.v1.Action.action_set_state:type_name -> kafmesh.watch.v1.SetState
+	9,  // 11: kafmesh.watch.v1.Action.action_output:type_name -> kafmesh.watch.v1.Output
+	0,  // 12: kafmesh.watch.v1.WatchAPI.Processor:input_type -> kafmesh.watch.v1.ProcessorRequest
+	1,  // 13: kafmesh.watch.v1.WatchAPI.Processor:output_type -> kafmesh.watch.v1.ProcessorResponse
+	13, // [13:14] is the sub-list for method output_type
+	12, // [12:13] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_kafmesh_watch_v1_watch_proto_init() }
@@ -824,7 +924,7 @@ func file_kafmesh_watch_v1_watch_proto_init() {
 	if File_kafmesh_watch_v1_watch_proto != nil {
 		return
 	}
-	file_kafmesh_watch_v1_watch_proto_msgTypes[9].OneofWrappers = []any{
+	file_kafmesh_watch_v1_watch_proto_msgTypes[10].OneofWrappers = []any{
 		(*Action_ActionJoin)(nil),
 		(*Action_ActionLookup)(nil),
 		(*Action_ActionGetState)(nil),
@@ -837,7 +937,7 @@ func file_kafmesh_watch_v1_watch_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_kafmesh_watch_v1_watch_proto_rawDesc), len(file_kafmesh_watch_v1_watch_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   10,
+			NumMessages:   11,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

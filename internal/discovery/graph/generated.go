@@ -90,9 +90,13 @@ type ComplexityRoot struct {
 	}
 
 	Input struct {
-		Message func(childComplexity int) int
-		Topic   func(childComplexity int) int
-		Value   func(childComplexity int) int
+		Headers   func(childComplexity int) int
+		Message   func(childComplexity int) int
+		Offset    func(childComplexity int) int
+		Partition func(childComplexity int) int
+		Timestamp func(childComplexity int) int
+		Topic     func(childComplexity int) int
+		Value     func(childComplexity int) int
 	}
 
 	Join struct {
@@ -226,6 +230,12 @@ type ComplexityRoot struct {
 		Services      func(childComplexity int, first *int, after *string) int
 		TopicByID     func(childComplexity int, id string) int
 		Topics        func(childComplexity int, first *int, after *string) int
+	}
+
+	RecordHeader struct {
+		Base64 func(childComplexity int) int
+		Key    func(childComplexity int) int
+		Value  func(childComplexity int) int
 	}
 
 	SchemaConflict struct {
@@ -638,12 +648,36 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GetState.Value(childComplexity), true
 
+	case "Input.headers":
+		if e.ComplexityRoot.Input.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Input.Headers(childComplexity), true
 	case "Input.message":
 		if e.ComplexityRoot.Input.Message == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Input.Message(childComplexity), true
+	case "Input.offset":
+		if e.ComplexityRoot.Input.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Input.Offset(childComplexity), true
+	case "Input.partition":
+		if e.ComplexityRoot.Input.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Input.Partition(childComplexity), true
+	case "Input.timestamp":
+		if e.ComplexityRoot.Input.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Input.Timestamp(childComplexity), true
 	case "Input.topic":
 		if e.ComplexityRoot.Input.Topic == nil {
 			break
@@ -1250,6 +1284,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Topics(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "RecordHeader.base64":
+		if e.ComplexityRoot.RecordHeader.Base64 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordHeader.Base64(childComplexity), true
+	case "RecordHeader.key":
+		if e.ComplexityRoot.RecordHeader.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordHeader.Key(childComplexity), true
+	case "RecordHeader.value":
+		if e.ComplexityRoot.RecordHeader.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordHeader.Value(childComplexity), true
 
 	case "SchemaConflict.category":
 		if e.ComplexityRoot.SchemaConflict.Category == nil {
@@ -1895,6 +1948,14 @@ func (ec *executionContext) childFields_Input(ctx context.Context, field graphql
 		return ec.fieldContext_Input_message(ctx, field)
 	case "value":
 		return ec.fieldContext_Input_value(ctx, field)
+	case "partition":
+		return ec.fieldContext_Input_partition(ctx, field)
+	case "offset":
+		return ec.fieldContext_Input_offset(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_Input_timestamp(ctx, field)
+	case "headers":
+		return ec.fieldContext_Input_headers(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Input", field.Name)
 }
@@ -2093,6 +2154,18 @@ func (ec *executionContext) childFields_ProcessorOutput(ctx context.Context, fie
 		return ec.fieldContext_ProcessorOutput_description(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ProcessorOutput", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_RecordHeader_key(ctx, field)
+	case "value":
+		return ec.fieldContext_RecordHeader_value(ctx, field)
+	case "base64":
+		return ec.fieldContext_RecordHeader_base64(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordHeader", field.Name)
 }
 
 func (ec *executionContext) childFields_SchemaConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3428,6 +3501,107 @@ func (ec *executionContext) _Input_value(ctx context.Context, field graphql.Coll
 }
 func (ec *executionContext) fieldContext_Input_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Input", field, false, false, "String")
+}
+
+func (ec *executionContext) _Input_partition(ctx context.Context, field graphql.CollectedField, obj *Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Input_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Input_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Input", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Input_offset(ctx context.Context, field graphql.CollectedField, obj *Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Input_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Input_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Input", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Input_timestamp(ctx context.Context, field graphql.CollectedField, obj *Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Input_timestamp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timestamp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Input_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Input", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Input_headers(ctx context.Context, field graphql.CollectedField, obj *Input) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Input_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*RecordHeader) graphql.Marshaler {
+			return ec.marshalNRecordHeader2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Input_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Input",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordHeader(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Join_topic(ctx context.Context, field graphql.CollectedField, obj *Join) (ret graphql.Marshaler) {
@@ -6008,6 +6182,75 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _RecordHeader_key(ctx context.Context, field graphql.CollectedField, obj *RecordHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordHeader_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordHeader_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordHeader", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordHeader_value(ctx context.Context, field graphql.CollectedField, obj *RecordHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordHeader_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecordHeader_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordHeader", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordHeader_base64(ctx context.Context, field graphql.CollectedField, obj *RecordHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordHeader_base64(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Base64, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordHeader_base64(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordHeader", field, false, false, "String")
 }
 
 func (ec *executionContext) _SchemaConflict_category(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
@@ -9645,6 +9888,26 @@ func (ec *executionContext) _Input(ctx context.Context, sel ast.SelectionSet, ob
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "partition":
+			out.Values[i] = ec._Input_partition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._Input_offset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "timestamp":
+			out.Values[i] = ec._Input_timestamp(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._Input_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10562,6 +10825,49 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordHeaderImplementors = []string{"RecordHeader"}
+
+func (ec *executionContext) _RecordHeader(ctx context.Context, sel ast.SelectionSet, obj *RecordHeader) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordHeaderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordHeader")
+		case "key":
+			out.Values[i] = ec._RecordHeader_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._RecordHeader_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "base64":
+			out.Values[i] = ec._RecordHeader_base64(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12035,6 +12341,30 @@ func (ec *executionContext) marshalNProcessorOutput2ᚖgithubᚗcomᚋkafmeshᚋ
 	return ec._ProcessorOutput(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNRecordHeader2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*RecordHeader) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecordHeader2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordHeader(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecordHeader2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordHeader(ctx context.Context, sel ast.SelectionSet, v *RecordHeader) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordHeader!")
+		return graphql.Null
+	}
+	return ec._RecordHeader(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSchemaConflict2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflictᚄ(ctx context.Context, sel ast.SelectionSet, v []*SchemaConflict) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -12549,6 +12879,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt642ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt642ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 

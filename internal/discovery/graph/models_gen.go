@@ -70,6 +70,14 @@ type Input struct {
 	Topic   string `json:"topic"`
 	Message string `json:"message"`
 	Value   string `json:"value"`
+	// The partition the record was read from; null from a pod that does not send it (kafmesh 2021). Added in kafmesh 2.
+	Partition *int `json:"partition,omitempty"`
+	// The record's offset in its partition; null from a pod that does not send it. Added in kafmesh 2.
+	Offset *int64 `json:"offset,omitempty"`
+	// The record's Kafka timestamp, Unix milliseconds; null from a pod that does not send it. Added in kafmesh 2.
+	Timestamp *int64 `json:"timestamp,omitempty"`
+	// The record's headers, in order (a key may repeat). Added in kafmesh 2.
+	Headers []*RecordHeader `json:"headers"`
 }
 
 // A join read with the current key.
@@ -133,6 +141,14 @@ func (this Output) GetMessage() string { return this.Message }
 func (this Output) GetValue() string   { return this.Value }
 
 type Query struct {
+}
+
+// A Kafka record header. value is the bytes as UTF-8 text when they are valid UTF-8; otherwise null and base64 holds them.
+type RecordHeader struct {
+	Key   string  `json:"key"`
+	Value *string `json:"value,omitempty"`
+	// The value's bytes, base64 (standard encoding).
+	Base64 string `json:"base64"`
 }
 
 // A write of the processor's state.

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "03b28670f5e0f60e5fe09c85f0d3dcee9573d7fbbe6c3de442d38abc5de54685"
+const generatedFrom = "aefce5bc1ab39b1f4f0157ad7a3fb2c54a4ad3319855b505767a30db93190984"

@@ -2,8 +2,10 @@ package graph
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"sync"
+	"unicode/utf8"
 
 	watchv1 "github.com/kafmesh/kafmesh/api/watch/v1"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
@@ -59,7 +61,7 @@ func (s subscriptionResolver) WatchProcessor(ctx context.Context, options *Watch
 func operation(e watch.Event) *Operation {
 	o := e.Operation
 	op := &Operation{
-		Input:     &Input{Topic: o.GetInput().GetTopic(), Message: o.GetInput().GetMessage(), Value: o.GetInput().GetValue()},
+		Input:     watchedInput(o.GetInput()),
 		StartTime: int(o.GetStartTime().AsTime().UnixMilli()),
 		EndTime:   int(o.GetEndTime().AsTime().UnixMilli()),
 		Actions:   []Action{},
@@ -82,6 +84,27 @@ func operation(e watch.Event) *Operation {
 		}
 	}
 	return op
+}
+
+// watchedInput converts the watched input record. Where it was read from
+// is known only when the pod sent a timestamp (kafmesh 2); a 2021 pod's
+// input has null partition, offset and timestamp rather than zeros that
+// would look like partition 0, offset 0.
+func watchedInput(in *watchv1.Input) *Input {
+	out := &Input{Topic: in.GetTopic(), Message: in.GetMessage(), Value: in.GetValue(), Headers: []*RecordHeader{}}
+	if in.GetTimestamp() != nil {
+		p, off, ts := int(in.GetPartition()), in.GetOffset(), in.GetTimestamp().AsTime().UnixMilli()
+		out.Partition, out.Offset, out.Timestamp = &p, &off, &ts
+	}
+	for _, h := range in.GetHeaders() {
+		rh := &RecordHeader{Key: h.GetKey(), Base64: base64.StdEncoding.EncodeToString(h.GetValue())}
+		if utf8.Valid(h.GetValue()) {
+			v := string(h.GetValue())
+			rh.Value = &v
+		}
+		out.Headers = append(out.Headers, rh)
+	}
+	return out
 }
 
 // mailbox carries stream errors from a subscription resolver to the

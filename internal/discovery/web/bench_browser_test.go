@@ -141,3 +141,31 @@ func BenchmarkMapInteractive(b *testing.B) {
 	b.ReportMetric(draw/float64(b.N), "ms-draw")
 	br.NoPageErrors(b)
 }
+
+// BenchmarkMapFlowLevel measures the map's data-flow level (services and
+// the topics between them) of the same 200-service, 2,000-topic mesh: from
+// navigation start until it is laid out and drawn (ms-to-drawn), with the
+// parts. The level is opt-in (?level=flow); the service-box level that
+// BenchmarkMapInteractive measures stays the default for big meshes.
+func BenchmarkMapFlowLevel(b *testing.B) {
+	url := seededServer(b, 200, 10)
+	br := webtest.NewBrowser(b)
+	var drawn, layout, draw float64
+	nodes := 0
+	for i := 0; i < b.N; i++ {
+		br.Do(b, "blank", chromedp.Navigate("about:blank"))
+		br.Open(b, fmt.Sprintf("%s/?run=%d#/?level=flow", url, i))
+		drawn += webtest.Eval[float64](b, br, `window.kafmeshUI.readyAt`)
+		layout += webtest.Eval[float64](b, br, `window.kafmeshUI.timings.layout`)
+		draw += webtest.Eval[float64](b, br, `window.kafmeshUI.timings.draw`)
+		g := br.Graph(b)
+		if nodes = len(g.Nodes); nodes < 200 {
+			b.Fatalf("the data-flow map shows %d nodes, want the 200 services and their topics", nodes)
+		}
+	}
+	b.ReportMetric(float64(nodes), "nodes")
+	b.ReportMetric(drawn/float64(b.N), "ms-to-drawn")
+	b.ReportMetric(layout/float64(b.N), "ms-layout")
+	b.ReportMetric(draw/float64(b.N), "ms-draw")
+	br.NoPageErrors(b)
+}

@@ -88,6 +88,13 @@ func TestMapMarksAProcessorThatFallsBehind(t *testing.T) {
 	}
 	b.Screenshot(t, "map-live-flow")
 
+	// The data-flow level puts the lag on the topic the laggy group reads.
+	b.Open(t, url+"/#/?level=flow")
+	b.WaitFor(t, "the topic's lag on the data-flow map", `(window.kafmeshUI.graph() || {nodes: []}).nodes.some(n => n.id === "Topic:`+laggyTopic+`" && n.label.includes("lag 1.4k"))`, 20*time.Second)
+	if label, _, _ := b.Graph(t).Node("Topic:" + freshTopic); !strings.Contains(label, "lag 0") {
+		t.Errorf("the caught-up topic's label %q, want lag 0", label)
+	}
+
 	b.Open(t, url+"/#/processor/"+escape("Processor:laggy/core/worker"))
 	b.WaitFor(t, "the processor's flow", `document.querySelector('[data-testid="processor-flow"]').textContent.includes("lag 1.4k")`, 10*time.Second)
 	if flow := b.Text(t, `[data-testid="processor-flow"]`); !strings.Contains(flow, "falling behind") || !strings.Contains(flow, "records/s") {

@@ -154,3 +154,44 @@ func TestLiveWatchReportsAFailingPod(t *testing.T) {
 		t.Errorf("%d operations from a failing pod", n)
 	}
 }
+
+// A watched record shows where it was read from (partition, offset, Kafka
+// timestamp) and its headers, and default-valued fields the pod sends
+// (isHealthy: false) are on the page; an operation from a 2021 pod, which
+// sends none of that, shows no record details rather than partition 0.
+func TestWatchShowsRecordPartitionOffsetAndHeaders(t *testing.T) {
+	devices := meshtest.Serve(t, meshtest.Devices())
+	base := startDiscovery(t, devices.Addr)
+	b := webtest.NewBrowser(t)
+	startWatching(t, b, base, devices, "dev-9")
+
+	op := heartbeatOperation("dev-9", 1)
+	op.Input.Value = `{"deviceId":"dev-9","seq":1,"isHealthy":false}`
+	op.Input.Partition, op.Input.Offset = 3, 1234
+	op.Input.Timestamp = timestamppb.New(time.Date(2026, 12, 6, 4, 5, 6, 789e6, time.UTC))
+	op.Input.Headers = []*watchv1.Header{{Key: "trace-id", Value: []byte("abc-1")}, {Key: "blob", Value: []byte{0xff, 0x00}}}
+	devices.Emit("heartbeats", "enricher", "dev-9", op)
+	b.WaitFor(t, "the operation on the page", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
+	meta := func(name string) string {
+		return webtest.Eval[string](t, b, `(document.querySelector('[data-testid="watch-op"] [data-meta="`+name+`"]') || {textContent: "(none)"}).textContent`)
+	}
+	for name, want := range map[string]string{
+		"partition": "3", "offset": "1234", "timestamp": "2026-12-06T04:05:06.789Z",
+		"headers": "trace-id = abc-1blob = base64:/wA=",
+	} {
+		if got := meta(name); got != want {
+			t.Errorf("%s shown as %q, want %q", name, got, want)
+		}
+	}
+	if text := b.Text(t, `[data-testid="watch-op"] [data-step="input"]`); !strings.Contains(text, `"isHealthy": false`) {
+		t.Errorf("the default-valued field is not shown:\n%s", text)
+	}
+	b.Screenshot(t, "watch-record")
+
+	old := heartbeatOperation("dev-9", 2) // a 2021 pod: no record details
+	devices.Emit("heartbeats", "enricher", "dev-9", old)
+	b.WaitFor(t, "the second operation", `document.querySelectorAll('[data-testid="watch-op"]').length === 2`, 5*time.Second)
+	if n := webtest.Eval[int](t, b, `document.querySelector('[data-testid="watch-op"]').querySelectorAll('[data-testid="watch-record"]').length`); n != 0 {
+		t.Errorf("a 2021 operation shows %d record-detail blocks, want none", n)
+	}
+}

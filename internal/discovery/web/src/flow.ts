@@ -37,6 +37,8 @@ export interface FlowSample {
   processors: Map<string, ProcessorFlow>;
   /** Service id → summed over its processors. */
   services: Map<string, ServiceFlow>;
+  /** Topic name → lag and records per second summed over the processors reading it. */
+  topics: Map<string, { lag: number; recordsPerSecond: number }>;
 }
 
 export type FlowState = { kind: "sample"; sample: FlowSample } | { kind: "unavailable"; reason: string } | { kind: "error"; reason: string };
@@ -65,12 +67,19 @@ function toNumber(v: number | string): number {
 export function summarize(data: FlowData, trend: LagTrend): FlowSample {
   const processors: FlowSample["processors"] = new Map();
   const services: FlowSample["services"] = new Map();
+  const topics: FlowSample["topics"] = new Map();
   for (const s of data.services) {
     for (const c of s.components) {
       for (const p of c.processors) {
         if (!p.lag) continue;
         const lag = toNumber(p.lag.total);
         const rps = p.lag.topics.reduce((sum, t) => sum + t.recordsPerSecond, 0);
+        for (const t of p.lag.topics) {
+          const tf = topics.get(t.name) ?? { lag: 0, recordsPerSecond: 0 };
+          tf.lag += toNumber(t.lag);
+          tf.recordsPerSecond += t.recordsPerSecond;
+          topics.set(t.name, tf);
+        }
         const behind = trend.add(p.id, lag);
         processors.set(p.id, { name: p.name, service: s.id, group: p.groupName, lag, recordsPerSecond: rps, behind, state: p.lag.state, error: p.lag.error });
         const sf = services.get(s.id) ?? { lag: 0, recordsPerSecond: 0, behind: [] };
@@ -81,7 +90,7 @@ export function summarize(data: FlowData, trend: LagTrend): FlowSample {
       }
     }
   }
-  return { processors, services };
+  return { processors, services, topics };
 }
 
 const schemaLacksLag = /Cannot query field "lag"/;

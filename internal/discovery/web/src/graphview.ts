@@ -57,6 +57,8 @@ export interface GraphView {
   /** setClass adds or removes a class of a node. */
   setClass(id: string, cls: string, on: boolean): void;
   fit(): void;
+  /** labelPx is the size node labels are drawn at now, in screen pixels. */
+  labelPx(): number;
   destroy(): void;
 }
 
@@ -86,6 +88,12 @@ const kindShapes: Record<NodeKind, cytoscape.Css.NodeShape> = {
   external: "round-rectangle",
 };
 
+/** labelFontPx is the node label size at zoom 1. */
+const labelFontPx = 12;
+/** minLabelPx is the smallest label size (on screen) a graph of up to 100
+ * nodes is zoomed out to when it is first drawn. */
+export const minLabelPx = 10;
+
 function stylesheet(big: boolean): cytoscape.StylesheetJson {
   const nodeKinds = Object.keys(kindColors) as NodeKind[];
   return [
@@ -96,7 +104,7 @@ function stylesheet(big: boolean): cytoscape.StylesheetJson {
         "text-valign": "center",
         "text-halign": "center",
         "text-wrap": "wrap",
-        "font-size": 12,
+        "font-size": labelFontPx,
         "font-family": "system-ui, sans-serif",
         color: "#0f172a",
         width: "data(w)",
@@ -115,6 +123,8 @@ function stylesheet(big: boolean): cytoscape.StylesheetJson {
     { selector: "node.unhealthy", style: { "border-color": "#dc2626", "border-width": 3 } },
     { selector: "node.behind", style: { "border-color": "#dc2626", "border-width": 4, "background-color": "#fee2e2", "background-opacity": 1 } },
     { selector: "node.current", style: { "border-width": 4 } },
+    // A topic on the data-flow map that carries data from one service to another.
+    { selector: "node.topic.between", style: { "border-width": 3, "border-color": "#2563eb" } },
     { selector: "node.match", style: { "border-color": "#facc15", "border-width": 5 } },
     { selector: ".dimmed", style: { opacity: 0.2 } },
     {
@@ -199,6 +209,20 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
     cy.zoom(1.25);
     cy.center();
   }
+  // A graph wider than its box (a component with many parts in a 1024 px
+  // window) would be shrunk until its labels are ~6 px: never below
+  // minLabelPx. It then overflows the box; it is shown from where the data
+  // flow starts (the left), centred vertically when it fits, and panned
+  // from there. Big maps (many nodes) keep fitting and hide unreadable
+  // labels instead.
+  if (!big && cy.zoom() < minLabelPx / labelFontPx) {
+    const z = minLabelPx / labelFontPx;
+    cy.zoom(z);
+    const bb = cy.elements().boundingBox();
+    const height = container.clientHeight;
+    const y = bb.h * z + 48 <= height ? (height - bb.h * z) / 2 - bb.y1 * z : 24 - bb.y1 * z;
+    cy.pan({ x: 24 - bb.x1 * z, y });
+  }
   cy.on("tap", "node", (ev) => {
     const target = ev.target as cytoscape.NodeSingular;
     const href = target.data("href") as string | undefined;
@@ -239,6 +263,9 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
     },
     fit() {
       cy.fit(undefined, 24);
+    },
+    labelPx() {
+      return labelFontPx * cy.zoom();
     },
     destroy() {
       cy.destroy();

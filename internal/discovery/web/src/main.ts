@@ -49,6 +49,9 @@ window.kafmeshUI = {
       edges: cy.edges().map((e) => ({ source: e.source().id(), target: e.target().id(), kind: String(e.data("kind")) })),
     };
   },
+  labelPx() {
+    return graph ? graph.labelPx() : null;
+  },
   nodePoint(id: string) {
     if (!graph) return null;
     const n = graph.cy.getElementById(id);

@@ -40,6 +40,8 @@ export interface UIHooks {
   graph(): { nodes: { id: string; label: string; classes: string[] }[]; edges: { source: string; target: string; kind: string }[] } | null;
   /** nodePoint is where a graph node is drawn, in page coordinates. */
   nodePoint(id: string): { x: number; y: number } | null;
+  /** labelPx is the on-screen size of the graph's node labels (null without a graph). */
+  labelPx(): number | null;
 }
 
 declare global {

@@ -42,6 +42,22 @@ export interface MeshMapData {
   pods: { id: string; name: string; namespace: string; healthy: boolean; lastError: string | null }[];
 }
 
+/** The topics of the map's data-flow level: who writes and reads each. */
+export const flowMapQuery = `query FlowMap {
+  topics { id name recordsPerSecond producerServices { id } consumerServices { id } processorPersistences { id } }
+}`;
+
+export interface FlowMapData {
+  topics: {
+    id: string;
+    name: string;
+    recordsPerSecond: number | null;
+    producerServices: { id: string }[];
+    consumerServices: { id: string }[];
+    processorPersistences: { id: string }[];
+  }[];
+}
+
 // ---- live flow (consumer-group lag, measured from the brokers by discovery) ----
 
 export const flowQuery = `query Flow {
@@ -194,7 +210,7 @@ export interface ProcessorData {
 export const watchSubscription = `subscription Watch($processorId: ID!, $key: String!) {
   watchProcessor(options: { processorId: $processorId, key: $key }) {
     startTime endTime
-    input { topic message value }
+    input { topic message value partition offset timestamp headers { key value base64 } }
     actions {
       __typename topic message value
       ... on Lookup { key }
@@ -212,10 +228,28 @@ export interface WatchedAction {
   key?: string;
 }
 
+/** A Kafka record header; value is null when the bytes are not UTF-8. */
+export interface RecordHeader {
+  key: string;
+  value: string | null;
+  base64: string;
+}
+
+/** The watched record; partition, offset and timestamp are null from 2021 pods. */
+export interface WatchedInput {
+  topic: string;
+  message: string;
+  value: string;
+  partition: number | null;
+  offset: number | null;
+  timestamp: number | null;
+  headers: RecordHeader[];
+}
+
 export interface WatchedOperation {
   startTime: number;
   endTime: number;
-  input: { topic: string; message: string; value: string };
+  input: WatchedInput;
   actions: WatchedAction[];
   pod: { id: string; name: string } | null;
 }

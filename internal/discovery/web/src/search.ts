@@ -35,15 +35,22 @@ function hitHref0(hit: SearchHit): string {
 export function setupSearch(input: HTMLInputElement, results: HTMLUListElement, navigate: (href: string) => void): void {
   let timer = 0;
   let controller: AbortController | null = null;
+  // close hides the results and cancels a search still waiting or in
+  // flight, so its answer cannot reopen the list after navigation.
   const close = () => {
+    window.clearTimeout(timer);
+    controller?.abort();
+    controller = null;
     results.hidden = true;
     results.replaceChildren();
   };
   const run = async (text: string) => {
     controller?.abort();
-    controller = new AbortController();
+    const mine = new AbortController();
+    controller = mine;
     try {
-      const data = await query<SearchData>(searchQuery, { text }, controller.signal);
+      const data = await query<SearchData>(searchQuery, { text }, mine.signal);
+      if (mine.signal.aborted) return; // closed (navigation) while the answer came
       results.replaceChildren(
         ...(data.search.length
           ? data.search.map((hit) => {
@@ -54,7 +61,7 @@ export function setupSearch(input: HTMLInputElement, results: HTMLUListElement, 
       );
       results.hidden = false;
     } catch (err) {
-      if (controller.signal.aborted) return;
+      if (mine.signal.aborted) return;
       results.replaceChildren(h("li", { class: "error-text" }, `Search failed: ${(err as Error).message}`));
       results.hidden = false;
     }
@@ -69,7 +76,12 @@ export function setupSearch(input: HTMLInputElement, results: HTMLUListElement, 
     if (ev.key === "Escape") close();
     if (ev.key === "Enter") {
       const first = results.querySelector("a");
-      if (first) navigate(first.getAttribute("href") ?? "");
+      if (first) {
+        close();
+        input.value = "";
+        input.blur();
+        navigate(first.getAttribute("href") ?? "");
+      }
     }
   });
   results.addEventListener("click", (ev) => {
@@ -81,4 +93,6 @@ export function setupSearch(input: HTMLInputElement, results: HTMLUListElement, 
   document.addEventListener("click", (ev) => {
     if (!(ev.target as Element).closest(".search")) close();
   });
+  // Any navigation (a result, a link, a node, back/forward) closes the list.
+  window.addEventListener("hashchange", close);
 }

@@ -1,7 +1,7 @@
 // Loading, empty and error states. Every page shows one of these instead of
 // a blank screen or a crash.
 
-import { ApiError, setToken } from "./graphql";
+import { ApiError, setToken, token } from "./graphql";
 import { h } from "./dom";
 
 /** loading is shown while a page waits for discovery. */
@@ -25,23 +25,49 @@ export function notFound(what: string, id: string): HTMLElement {
   );
 }
 
-/** failure says what went wrong and offers to retry (and a token form on 401). */
+/** signIn asks for the bearer token when discovery answers 401: a sign-in
+ * form, not an error page. A token that was tried and refused is said to be
+ * so (the form then offers to forget it). */
+export function signIn(retry: () => void): HTMLElement {
+  const refused = token() !== "";
+  const input = h("input", {
+    id: "signin-token",
+    type: "password",
+    name: "token",
+    autocomplete: "current-password",
+    placeholder: "bearer token",
+    required: true,
+    "data-testid": "signin-token",
+  });
+  const form = h(
+    "form",
+    { class: "signin", "data-state": "signin", "data-testid": "signin" },
+    h("h2", {}, "Sign in"),
+    h("p", { class: "muted" }, "This discovery server asks for a token. Enter the one it was started with (kafmesh discover --token); it is kept in this browser."),
+    refused ? h("p", { class: "signin-refused", "data-testid": "signin-refused" }, "The token you gave was not accepted.") : null,
+    h("label", { for: "signin-token" }, "Token"),
+    input,
+    h("button", { type: "submit", "data-testid": "signin-submit" }, "Sign in"),
+  );
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const value = input.value.trim();
+    if (!value) return;
+    setToken(value);
+    retry();
+  });
+  queueMicrotask(() => input.focus());
+  return form;
+}
+
+/** failure says what went wrong and offers to retry; a 401 shows the
+ * sign-in form instead. */
 export function failure(err: unknown, retry: () => void): HTMLElement {
+  if (err instanceof ApiError && err.kind === "auth") return signIn(retry);
   const message = err instanceof Error ? err.message : String(err);
   const box = h("div", { class: "state error", "data-state": "error", role: "alert" }, h("h2", {}, "Could not load this page"), h("p", { class: "error-message" }, message));
-  if (err instanceof ApiError && err.kind === "auth") {
-    const input = h("input", { type: "password", placeholder: "bearer token", "aria-label": "bearer token" });
-    const form = h("form", { class: "token-form" }, input, h("button", { type: "submit" }, "Use token"));
-    form.addEventListener("submit", (ev) => {
-      ev.preventDefault();
-      setToken(input.value.trim());
-      retry();
-    });
-    box.append(h("p", {}, "This discovery server requires a token (kafmesh discover --token)."), form);
-  } else {
-    const button = h("button", { type: "button" }, "Retry");
-    button.addEventListener("click", retry);
-    box.append(button);
-  }
+  const button = h("button", { type: "button" }, "Retry");
+  button.addEventListener("click", retry);
+  box.append(button);
   return box;
 }

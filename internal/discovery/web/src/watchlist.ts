@@ -3,7 +3,7 @@
 // to the same limit, and appear on resume), and clearable.
 
 import { h } from "./dom";
-import type { WatchedAction, WatchedOperation } from "./queries";
+import type { WatchedAction, WatchedInput, WatchedOperation } from "./queries";
 
 /** prettyJSON indents a JSON value; anything that is not JSON is shown as is. */
 export function prettyJSON(value: string): string {
@@ -35,6 +35,46 @@ function step(kind: string, cls: string, topic: string, key: string | undefined,
   );
 }
 
+/** recordMeta shows where the watched record was read from: partition,
+ * offset, Kafka timestamp and headers (nothing from 2021 pods, which do not
+ * send them). Header values that are not UTF-8 are shown as base64. */
+function recordMeta(input: WatchedInput): HTMLElement | null {
+  const headers = input.headers ?? [];
+  if (input.partition === null && headers.length === 0) return null;
+  return h(
+    "dl",
+    { class: "record-meta", "data-testid": "watch-record" },
+    input.partition !== null ? [h("dt", {}, "partition"), h("dd", { "data-meta": "partition" }, String(input.partition))] : null,
+    input.offset !== null ? [h("dt", {}, "offset"), h("dd", { "data-meta": "offset" }, String(input.offset))] : null,
+    input.timestamp !== null
+      ? [h("dt", {}, "timestamp"), h("dd", { "data-meta": "timestamp" }, h("time", { datetime: new Date(input.timestamp).toISOString() }, new Date(input.timestamp).toISOString()))]
+      : null,
+    headers.length
+      ? [
+          h("dt", {}, "headers"),
+          h(
+            "dd",
+            { "data-meta": "headers" },
+            h(
+              "ul",
+              { class: "headers" },
+              headers.map((x) =>
+                h("li", {}, h("code", {}, x.key), " = ", x.value !== null ? h("code", {}, x.value) : h("code", { title: "not UTF-8: base64" }, `base64:${x.base64}`)),
+              ),
+            ),
+          ),
+        ]
+      : null,
+  );
+}
+
+function inputStep(input: WatchedInput): HTMLElement {
+  const li = step("input", "input", input.topic, undefined, input.value);
+  const meta = recordMeta(input);
+  if (meta) li.insertBefore(meta, li.querySelector("pre"));
+  return li;
+}
+
 /** operationItem draws one operation: its input, then every action in order. */
 export function operationItem(op: WatchedOperation): HTMLElement {
   const took = Math.max(0, op.endTime - op.startTime);
@@ -45,7 +85,7 @@ export function operationItem(op: WatchedOperation): HTMLElement {
     h(
       "ol",
       { class: "steps" },
-      step("input", "input", op.input.topic, undefined, op.input.value),
+      inputStep(op.input),
       op.actions.map((a) => step(actionNames[a.__typename] ?? a.__typename, a.__typename.toLowerCase(), a.topic, a.key, a.value)),
     ),
   );

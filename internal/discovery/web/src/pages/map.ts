@@ -9,7 +9,7 @@ import { pollFlow, type FlowState } from "../flow";
 import { query } from "../graphql";
 import { renderGraph, type GraphEdge, type GraphNode, type GraphView } from "../graphview";
 import type { PageContext } from "../page";
-import { meshMapQuery, type MeshMapData } from "../queries";
+import { flowMapQuery, meshMapQuery, type FlowMapData, type MeshMapData } from "../queries";
 import { href } from "../router";
 import { empty, failure, loading } from "../states";
 
@@ -37,6 +37,50 @@ export function mapElements(services: MeshMapData["services"]): { nodes: GraphNo
       // Data flows from the dependency to the dependent.
       if (ids.has(d.id)) edges.push({ source: d.id, target: s.id, kind: "depends" });
     }
+  }
+  return { nodes, edges };
+}
+
+/** MapLevel is how much of the mesh the map draws: "services" is one box
+ * per service with an edge per dependency (the zoomed-out level, for big
+ * meshes); "flow" adds the topics between them. */
+export type MapLevel = "services" | "flow";
+
+/**
+ * flowElements is the data-flow level: the services, and every topic a
+ * service writes or reads as a node between its writers and readers
+ * (writer → topic → reader), so a topic written by one service and read by
+ * another is the path between them, and the topics a service exchanges
+ * with the world outside the mesh are at its ends. Processor state tables
+ * are internal to one processor and left out. On a big mesh (more than
+ * boundaryTopicsUpTo services) only the topics between two services are
+ * drawn, which keeps the layout to the flows that matter.
+ */
+/** boundaryTopicsUpTo is the most services whose data-flow map also shows
+ * the topics that do not go from one service to another. */
+export const boundaryTopicsUpTo = 40;
+
+export function flowElements(services: MeshMapData["services"], topics: FlowMapData["topics"]): { nodes: GraphNode[]; edges: GraphEdge[] } {
+  const { nodes } = mapElements(services);
+  const ids = new Set(services.map((s) => s.id));
+  const edges: GraphEdge[] = [];
+  for (const t of topics) {
+    if (t.processorPersistences.length > 0) continue;
+    const writers = t.producerServices.filter((s) => ids.has(s.id));
+    const readers = t.consumerServices.filter((s) => ids.has(s.id));
+    if (writers.length === 0 && readers.length === 0) continue;
+    const cross = writers.some((w) => readers.some((r) => r.id !== w.id));
+    if (!cross && services.length > boundaryTopicsUpTo) continue;
+    nodes.push({
+      id: t.id,
+      label: t.recordsPerSecond !== null ? `${t.name}\n${formatCount(t.recordsPerSecond)}/s` : t.name,
+      sizeFor: `${t.name}\n99999/s`,
+      kind: "topic",
+      href: href("topic", t.id),
+      classes: cross ? ["between"] : [],
+    });
+    for (const w of writers) edges.push({ source: w.id, target: t.id, kind: "output" });
+    for (const r of readers) edges.push({ source: t.id, target: r.id, kind: "input" });
   }
   return { nodes, edges };
 }
@@ -90,13 +134,20 @@ export async function renderMap(ctx: PageContext): Promise<void> {
     h("option", { value: "" }, "All namespaces"),
     namespaces.map((n) => h("option", { value: n, selected: n === ns }, n)),
   );
+  const level: MapLevel = ctx.route.params.get("level") === "flow" ? "flow" : "services";
+  const levelSelect = h(
+    "select",
+    { "data-testid": "map-level", "aria-label": "Map level" },
+    h("option", { value: "services", selected: level === "services" }, "Services"),
+    h("option", { value: "flow", selected: level === "flow" }, "Data flow (services and topics)"),
+  );
   const fit = h("button", { type: "button", title: "Fit the whole map" }, "Fit");
   const counts = h("span", { class: "muted", "data-testid": "map-counts" });
   const flowStatus = h("span", { class: "flow-status muted", "data-testid": "flow-status" }, "live flow: waiting…");
   const behindList = h("ul", { class: "behind-list", "data-testid": "behind-list" });
   const graphBox = h("div", { class: "graph", "data-testid": "map-graph" });
   root.append(
-    h("div", { class: "toolbar" }, filter, nsSelect, fit, counts, flowStatus),
+    h("div", { class: "toolbar" }, filter, nsSelect, levelSelect, fit, counts, flowStatus),
     h("div", { class: "map-body" }, graphBox, h("aside", { class: "side" }, failingTargets(data.pods), h("h3", {}, "Falling behind"), behindList)),
   );
 
@@ -108,14 +159,30 @@ export async function renderMap(ctx: PageContext): Promise<void> {
     ctx.ready();
     return;
   }
-  const { nodes, edges } = mapElements(visible);
+  let elements = mapElements(visible);
+  if (level === "flow") {
+    try {
+      const asked = performance.now();
+      const flow = await query<FlowMapData>(flowMapQuery, {}, signal);
+      window.kafmeshUI.timings.flowQuery = performance.now() - asked;
+      elements = flowElements(visible, flow.topics);
+    } catch (err) {
+      if (signal.aborted) return;
+      graphBox.append(failure(err, () => void renderMap(ctx)));
+      ctx.ready();
+      return;
+    }
+  }
+  const { nodes, edges } = elements;
+  // Topic nodes (data-flow level): id → name, for the live lag under each.
+  const topicNames = new Map(nodes.filter((n) => n.kind === "topic").map((n) => [n.id, n.id.slice(n.id.indexOf(":") + 1)]));
   const view: GraphView = renderGraph(graphBox, nodes, edges, { onNavigate: ctx.navigate });
   ctx.setGraph(view);
   ctx.onCleanup(() => view.destroy());
 
   const applyFilter = () => {
     const n = view.highlight(filter.value);
-    const params: Record<string, string> = { ns, q: filter.value.trim() };
+    const params: Record<string, string> = { ns, q: filter.value.trim(), level: level === "flow" ? "flow" : "" };
     history.replaceState(null, "", href("map", "", params));
     filter.classList.toggle("no-match", filter.value.trim() !== "" && n === 0);
   };
@@ -125,7 +192,8 @@ export async function renderMap(ctx: PageContext): Promise<void> {
     const hit = view.cy.nodes(".match");
     if (hit.length === 1) ctx.navigate(String(hit.data("href")));
   });
-  nsSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns: nsSelect.value, q: filter.value.trim() })));
+  nsSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns: nsSelect.value, q: filter.value.trim(), level: level === "flow" ? "flow" : "" })));
+  levelSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns, q: filter.value.trim(), level: levelSelect.value === "flow" ? "flow" : "" })));
   fit.addEventListener("click", () => view.fit());
   if (filter.value) applyFilter();
 
@@ -143,6 +211,10 @@ export async function renderMap(ctx: PageContext): Promise<void> {
       const f = state.sample.services.get(id);
       view.setLabel(id, f ? flowLabel(name, f.lag, f.recordsPerSecond) : name);
       view.setClass(id, "behind", !!f && f.behind.length > 0);
+    }
+    for (const [id, name] of topicNames) {
+      const f = state.sample.topics.get(name);
+      if (f) view.setLabel(id, `${name}\nlag ${formatCount(f.lag)} · ${formatCount(f.recordsPerSecond)}/s`);
     }
     for (const [pid, p] of state.sample.processors) {
       if (!p.behind || !names.has(p.service)) continue;

@@ -22,12 +22,32 @@ const partKinds: Record<PartRef["__typename"], NodeKind> = {
   ViewSink: "viewSink",
 };
 
+/** kindWords names each part kind in prose. */
+const kindWords: Record<PartRef["__typename"], string> = {
+  Processor: "processor",
+  Source: "source",
+  Sink: "sink",
+  View: "view",
+  ViewSource: "view source",
+  ViewSink: "view sink",
+};
+
+/** partName is a part's name; sources and views have none (their topic is
+ * what names them, and here that is the page's topic), so they are named by
+ * their kind and component: "source of heartbeats". */
 function partName(p: PartRef): string {
-  return p.name ?? p.__typename.toLowerCase();
+  return p.name ?? `${kindWords[p.__typename]} of ${p.component.name}`;
+}
+
+/** partTitle is "Processor enricher", or for a nameless part just
+ * "Source of heartbeats" (never "Source source"). */
+function partTitle(p: PartRef): string {
+  const kind = kindWords[p.__typename];
+  return p.name ? `${kind[0].toUpperCase()}${kind.slice(1)} ${p.name}` : `${kind[0].toUpperCase()}${partName(p).slice(1)}`;
 }
 
 function partLabel(p: PartRef): string {
-  return `${p.component.service.name} / ${p.component.name}\n${partName(p)}`;
+  return `${p.component.service.name} / ${p.component.name}\n${p.name ?? kindWords[p.__typename]}`;
 }
 
 function partHref(p: PartRef): string {
@@ -77,7 +97,7 @@ function partTable(t: Topic, parts: PartRef[], producing: boolean, testid: strin
           { "data-part": p.id },
           h("td", {}, h("a", { href: href("service", p.component.service.id) }, p.component.service.name)),
           h("td", {}, h("a", { href: href("component", p.component.id) }, p.component.name)),
-          h("td", {}, h("a", { href: partHref(p) }, `${p.__typename} ${partName(p)}`)),
+          h("td", {}, h("a", { href: partHref(p) }, partTitle(p))),
           h("td", {}, usage(t, p, producing)),
         ),
       ),
