@@ -53,6 +53,13 @@ type ConsumerTopicLag struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 }
 
+// A processor's dead-letter topic. Added in kafmesh 2.
+type DeadLetters struct {
+	Topic string `json:"topic"`
+	// Records in the topic (end minus start offsets; transaction markers count).
+	Records int64 `json:"records"`
+}
+
 // A read of the processor's state.
 type GetState struct {
 	Topic   string `json:"topic"`
@@ -64,6 +71,26 @@ func (GetState) IsAction()               {}
 func (this GetState) GetTopic() string   { return this.Topic }
 func (this GetState) GetMessage() string { return this.Message }
 func (this GetState) GetValue() string   { return this.Value }
+
+// A consumer group's position on one partition. Added in kafmesh 2.
+type GroupPartition struct {
+	TopicName string `json:"topicName"`
+	// The topic, when a part of the mesh uses it.
+	Topic     *Topic `json:"topic,omitempty"`
+	Partition int    `json:"partition"`
+	// The committed offset (the next record the group reads); null when the group has committed none.
+	CommittedOffset *int64 `json:"committedOffset,omitempty"`
+	// The partition's end offset; null when it could not be listed.
+	EndOffset *int64 `json:"endOffset,omitempty"`
+	// End minus committed offset (end minus start offset when the group has
+	// committed none); null when unknown. On topics written in transactions the
+	// markers count.
+	Lag *int64 `json:"lag,omitempty"`
+	// The member that owns the partition (Kafka member id, client id, host); null when no member does.
+	MemberID *string `json:"memberId,omitempty"`
+	ClientID *string `json:"clientId,omitempty"`
+	Host     *string `json:"host,omitempty"`
+}
 
 // The record being handled. value is the message as JSON.
 type Input struct {

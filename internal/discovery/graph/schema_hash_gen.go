@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "03b28670f5e0f60e5fe09c85f0d3dcee9573d7fbbe6c3de442d38abc5de54685"
+const generatedFrom = "6dceb9df4e1a4c5710548c4f296619d6e339bd0d832e9038b94fb5b324cfa973"
