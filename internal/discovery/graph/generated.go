@@ -32,6 +32,7 @@ type ResolverRoot interface {
 	Component() ComponentResolver
 	Group() GroupResolver
 	MessageSchema() MessageSchemaResolver
+	Mutation() MutationResolver
 	Pod() PodResolver
 	Processor() ProcessorResolver
 	ProcessorInput() ProcessorInputResolver
@@ -106,6 +107,18 @@ type ComplexityRoot struct {
 		UpdatedAt  func(childComplexity int) int
 	}
 
+	GroupOffsetMove struct {
+		From      func(childComplexity int) int
+		Partition func(childComplexity int) int
+		To        func(childComplexity int) int
+	}
+
+	GroupOffsetReset struct {
+		Group      func(childComplexity int) int
+		Partitions func(childComplexity int) int
+		Topic      func(childComplexity int) int
+	}
+
 	GroupPartition struct {
 		ClientID        func(childComplexity int) int
 		CommittedOffset func(childComplexity int) int
@@ -164,6 +177,10 @@ type ComplexityRoot struct {
 		File    func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Service func(childComplexity int) int
+	}
+
+	Mutation struct {
+		ResetGroupOffsets func(childComplexity int, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) int
 	}
 
 	Operation struct {
@@ -396,6 +413,9 @@ type GroupResolver interface {
 }
 type MessageSchemaResolver interface {
 	Service(ctx context.Context, obj *MessageSchema) (*Service, error)
+}
+type MutationResolver interface {
+	ResetGroupOffsets(ctx context.Context, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) (*GroupOffsetReset, error)
 }
 type PodResolver interface {
 	Service(ctx context.Context, obj *Pod) (*Service, error)
@@ -749,6 +769,44 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Group.UpdatedAt(childComplexity), true
 
+	case "GroupOffsetMove.from":
+		if e.ComplexityRoot.GroupOffsetMove.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.From(childComplexity), true
+	case "GroupOffsetMove.partition":
+		if e.ComplexityRoot.GroupOffsetMove.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.Partition(childComplexity), true
+	case "GroupOffsetMove.to":
+		if e.ComplexityRoot.GroupOffsetMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.To(childComplexity), true
+
+	case "GroupOffsetReset.group":
+		if e.ComplexityRoot.GroupOffsetReset.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Group(childComplexity), true
+	case "GroupOffsetReset.partitions":
+		if e.ComplexityRoot.GroupOffsetReset.Partitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Partitions(childComplexity), true
+	case "GroupOffsetReset.topic":
+		if e.ComplexityRoot.GroupOffsetReset.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Topic(childComplexity), true
+
 	case "GroupPartition.clientId":
 		if e.ComplexityRoot.GroupPartition.ClientID == nil {
 			break
@@ -972,6 +1030,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageSchema.Service(childComplexity), true
+
+	case "Mutation.resetGroupOffsets":
+		if e.ComplexityRoot.Mutation.ResetGroupOffsets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetGroupOffsets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetGroupOffsets(childComplexity, args["group"].(string), args["topic"].(string), args["to"].(OffsetResetMode), args["timestamp"].(*time.Time), args["offset"].(*int64), args["partitions"].([]int)), true
 
 	case "Operation.actions":
 		if e.ComplexityRoot.Operation.Actions == nil {
@@ -1974,6 +2044,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 	case ast.Subscription:
 		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
 
@@ -2128,6 +2213,30 @@ func (ec *executionContext) childFields_Group(ctx context.Context, field graphql
 		return ec.fieldContext_Group_error(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupOffsetMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_GroupOffsetMove_partition(ctx, field)
+	case "from":
+		return ec.fieldContext_GroupOffsetMove_from(ctx, field)
+	case "to":
+		return ec.fieldContext_GroupOffsetMove_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupOffsetMove", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupOffsetReset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupOffsetReset_group(ctx, field)
+	case "topic":
+		return ec.fieldContext_GroupOffsetReset_topic(ctx, field)
+	case "partitions":
+		return ec.fieldContext_GroupOffsetReset_partitions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupOffsetReset", field.Name)
 }
 
 func (ec *executionContext) childFields_GroupPartition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2697,6 +2806,60 @@ func (ec *executionContext) field_Group_partitions_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetGroupOffsets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "group",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["group"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (OffsetResetMode, error) {
+			return ec.unmarshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timestamp",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timestamp"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "partitions",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partitions"] = arg5
 	return args, nil
 }
 
@@ -3958,6 +4121,153 @@ func (ec *executionContext) fieldContext_Group_error(_ context.Context, field gr
 	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
 }
 
+func (ec *executionContext) _GroupOffsetMove_partition(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupOffsetMove_from(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupOffsetMove_to(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupOffsetReset_group(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetReset", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupOffsetReset_topic(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetReset", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupOffsetReset_partitions(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_partitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*GroupOffsetMove) graphql.Marshaler {
+			return ec.marshalNGroupOffsetMove2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_partitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupOffsetReset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupOffsetMove(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GroupPartition_topicName(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4809,6 +5119,50 @@ func (ec *executionContext) fieldContext_MessageSchema_fields(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MessageField(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetGroupOffsets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetGroupOffsets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetGroupOffsets(ctx, fc.Args["group"].(string), fc.Args["topic"].(string), fc.Args["to"].(OffsetResetMode), fc.Args["timestamp"].(*time.Time), fc.Args["offset"].(*int64), fc.Args["partitions"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *GroupOffsetReset) graphql.Marshaler {
+			return ec.marshalNGroupOffsetReset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetReset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetGroupOffsets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupOffsetReset(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetGroupOffsets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -10736,6 +11090,92 @@ func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, ob
 	return out
 }
 
+var groupOffsetMoveImplementors = []string{"GroupOffsetMove"}
+
+func (ec *executionContext) _GroupOffsetMove(ctx context.Context, sel ast.SelectionSet, obj *GroupOffsetMove) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupOffsetMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupOffsetMove")
+		case "partition":
+			out.Values[i] = ec._GroupOffsetMove_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._GroupOffsetMove_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._GroupOffsetMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupOffsetResetImplementors = []string{"GroupOffsetReset"}
+
+func (ec *executionContext) _GroupOffsetReset(ctx context.Context, sel ast.SelectionSet, obj *GroupOffsetReset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupOffsetResetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupOffsetReset")
+		case "group":
+			out.Values[i] = ec._GroupOffsetReset_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._GroupOffsetReset_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partitions":
+			out.Values[i] = ec._GroupOffsetReset_partitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var groupPartitionImplementors = []string{"GroupPartition"}
 
 func (ec *executionContext) _GroupPartition(ctx context.Context, sel ast.SelectionSet, obj *GroupPartition) graphql.Marshaler {
@@ -11123,6 +11563,49 @@ func (ec *executionContext) _MessageSchema(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._MessageSchema_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "resetGroupOffsets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetGroupOffsets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -13021,6 +13504,38 @@ func (ec *executionContext) marshalNGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋ
 	return ec._Group(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNGroupOffsetMove2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []*GroupOffsetMove) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupOffsetMove2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupOffsetMove2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMove(ctx context.Context, sel ast.SelectionSet, v *GroupOffsetMove) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupOffsetMove!")
+		return graphql.Null
+	}
+	return ec._GroupOffsetMove(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupOffsetReset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetReset(ctx context.Context, sel ast.SelectionSet, v *GroupOffsetReset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupOffsetReset!")
+		return graphql.Null
+	}
+	return ec._GroupOffsetReset(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNGroupPartition2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupPartitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*GroupPartition) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -13125,6 +13640,16 @@ func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkaf
 		return graphql.Null
 	}
 	return ec._MessageField(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx context.Context, v any) (OffsetResetMode, error) {
+	var res OffsetResetMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx context.Context, sel ast.SelectionSet, v OffsetResetMode) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
@@ -13814,6 +14339,41 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

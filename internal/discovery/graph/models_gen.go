@@ -72,6 +72,22 @@ func (this GetState) GetTopic() string   { return this.Topic }
 func (this GetState) GetMessage() string { return this.Message }
 func (this GetState) GetValue() string   { return this.Value }
 
+// One partition's committed offset before and after a reset. Added in kafmesh 2.
+type GroupOffsetMove struct {
+	Partition int `json:"partition"`
+	// The committed offset before; null when the group had none.
+	From *int64 `json:"from,omitempty"`
+	To   int64  `json:"to"`
+}
+
+// What resetGroupOffsets did. Added in kafmesh 2.
+type GroupOffsetReset struct {
+	Group string `json:"group"`
+	Topic string `json:"topic"`
+	// Per partition moved, by partition.
+	Partitions []*GroupOffsetMove `json:"partitions"`
+}
+
 // A consumer group's position on one partition. Added in kafmesh 2.
 type GroupPartition struct {
 	TopicName string `json:"topicName"`
@@ -132,6 +148,12 @@ func (Lookup) IsAction()               {}
 func (this Lookup) GetTopic() string   { return this.Topic }
 func (this Lookup) GetMessage() string { return this.Message }
 func (this Lookup) GetValue() string   { return this.Value }
+
+// Operator actions. Each needs discover to run with --token (every request
+// then carries the bearer token); without it they fail. Each is logged as an
+// audit line. Added in kafmesh 2.
+type Mutation struct {
+}
 
 // The handling of one input record by a processor.
 type Operation struct {
@@ -216,6 +238,66 @@ type WatchProcessorInput struct {
 	ProcessorID string `json:"processorId"`
 	// The Kafka key to watch.
 	Key string `json:"key"`
+}
+
+// Where resetGroupOffsets moves a group. Added in kafmesh 2.
+type OffsetResetMode string
+
+const (
+	OffsetResetModeEarliest  OffsetResetMode = "EARLIEST"
+	OffsetResetModeLatest    OffsetResetMode = "LATEST"
+	OffsetResetModeTimestamp OffsetResetMode = "TIMESTAMP"
+	OffsetResetModeOffset    OffsetResetMode = "OFFSET"
+)
+
+var AllOffsetResetMode = []OffsetResetMode{
+	OffsetResetModeEarliest,
+	OffsetResetModeLatest,
+	OffsetResetModeTimestamp,
+	OffsetResetModeOffset,
+}
+
+func (e OffsetResetMode) IsValid() bool {
+	switch e {
+	case OffsetResetModeEarliest, OffsetResetModeLatest, OffsetResetModeTimestamp, OffsetResetModeOffset:
+		return true
+	}
+	return false
+}
+
+func (e OffsetResetMode) String() string {
+	return string(e)
+}
+
+func (e *OffsetResetMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OffsetResetMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OffsetResetMode", str)
+	}
+	return nil
+}
+
+func (e OffsetResetMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OffsetResetMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OffsetResetMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where a topic config's value comes from, from the most to the least specific. Added in kafmesh 2.

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "6dceb9df4e1a4c5710548c4f296619d6e339bd0d832e9038b94fb5b324cfa973"
+const generatedFrom = "713a479b9c4ea0c34c736fe7187561ba0b7691b60206ce621949bcbeed9854fc"

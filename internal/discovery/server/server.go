@@ -204,6 +204,7 @@ func (s *Server) Handler() http.Handler {
 		AllowedOrigins: s.allowedOrigins,
 		InitFunc:       s.initFunc(),
 		Logger:         s.logger,
+		AllowMutations: s.token != "",
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/query", s.bodyLimit(s.websockets(s.cors(s.auth(gql)))))
