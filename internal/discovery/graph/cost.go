@@ -193,6 +193,8 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
 			per = v
 		}
+	case parent == "Group" && field == "lagHistory":
+		per = boundLagHistory
 	case parent == "Query":
 		per, distinct = b.count[elem], true
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {

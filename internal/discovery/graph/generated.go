@@ -86,8 +86,9 @@ type ComplexityRoot struct {
 	}
 
 	DeadLetters struct {
-		Records func(childComplexity int) int
-		Topic   func(childComplexity int) int
+		Records          func(childComplexity int) int
+		RecordsPerSecond func(childComplexity int) int
+		Topic            func(childComplexity int) int
 	}
 
 	GetState struct {
@@ -99,6 +100,7 @@ type ComplexityRoot struct {
 	Group struct {
 		Error      func(childComplexity int) int
 		Lag        func(childComplexity int) int
+		LagHistory func(childComplexity int) int
 		Members    func(childComplexity int) int
 		Name       func(childComplexity int) int
 		Partitions func(childComplexity int, first *int) int
@@ -146,6 +148,11 @@ type ComplexityRoot struct {
 	Kafka struct {
 		TopicSettingsError  func(childComplexity int) int
 		TopicSettingsReadAt func(childComplexity int) int
+	}
+
+	LagPoint struct {
+		At  func(childComplexity int) int
+		Lag func(childComplexity int) int
 	}
 
 	Lookup struct {
@@ -410,6 +417,7 @@ type ComponentResolver interface {
 type GroupResolver interface {
 	Partitions(ctx context.Context, obj *Group, first *int) ([]*GroupPartition, error)
 	Processor(ctx context.Context, obj *Group) (*Processor, error)
+	LagHistory(ctx context.Context, obj *Group) ([]*LagPoint, error)
 }
 type MessageSchemaResolver interface {
 	Service(ctx context.Context, obj *MessageSchema) (*Service, error)
@@ -689,6 +697,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DeadLetters.Records(childComplexity), true
+	case "DeadLetters.recordsPerSecond":
+		if e.ComplexityRoot.DeadLetters.RecordsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetters.RecordsPerSecond(childComplexity), true
 	case "DeadLetters.topic":
 		if e.ComplexityRoot.DeadLetters.Topic == nil {
 			break
@@ -727,6 +741,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Group.Lag(childComplexity), true
+	case "Group.lagHistory":
+		if e.ComplexityRoot.Group.LagHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.LagHistory(childComplexity), true
 	case "Group.members":
 		if e.ComplexityRoot.Group.Members == nil {
 			break
@@ -912,6 +932,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Kafka.TopicSettingsReadAt(childComplexity), true
+
+	case "LagPoint.at":
+		if e.ComplexityRoot.LagPoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LagPoint.At(childComplexity), true
+	case "LagPoint.lag":
+		if e.ComplexityRoot.LagPoint.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LagPoint.Lag(childComplexity), true
 
 	case "Lookup.key":
 		if e.ComplexityRoot.Lookup.Key == nil {
@@ -2189,6 +2222,8 @@ func (ec *executionContext) childFields_DeadLetters(ctx context.Context, field g
 		return ec.fieldContext_DeadLetters_topic(ctx, field)
 	case "records":
 		return ec.fieldContext_DeadLetters_records(ctx, field)
+	case "recordsPerSecond":
+		return ec.fieldContext_DeadLetters_recordsPerSecond(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeadLetters", field.Name)
 }
@@ -2207,6 +2242,8 @@ func (ec *executionContext) childFields_Group(ctx context.Context, field graphql
 		return ec.fieldContext_Group_partitions(ctx, field)
 	case "processor":
 		return ec.fieldContext_Group_processor(ctx, field)
+	case "lagHistory":
+		return ec.fieldContext_Group_lagHistory(ctx, field)
 	case "updatedAt":
 		return ec.fieldContext_Group_updatedAt(ctx, field)
 	case "error":
@@ -2283,6 +2320,16 @@ func (ec *executionContext) childFields_Kafka(ctx context.Context, field graphql
 		return ec.fieldContext_Kafka_topicSettingsError(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Kafka", field.Name)
+}
+
+func (ec *executionContext) childFields_LagPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_LagPoint_at(ctx, field)
+	case "lag":
+		return ec.fieldContext_LagPoint_lag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LagPoint", field.Name)
 }
 
 func (ec *executionContext) childFields_MeshStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3838,6 +3885,29 @@ func (ec *executionContext) fieldContext_DeadLetters_records(_ context.Context, 
 	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "Int64")
 }
 
+func (ec *executionContext) _DeadLetters_recordsPerSecond(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetters_recordsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetters_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "Float")
+}
+
 func (ec *executionContext) _GetState_topic(ctx context.Context, field graphql.CollectedField, obj *GetState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4070,6 +4140,38 @@ func (ec *executionContext) fieldContext_Group_processor(_ context.Context, fiel
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Processor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Group_lagHistory(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_lagHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Group().LagHistory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*LagPoint) graphql.Marshaler {
+			return ec.marshalNLagPoint2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_lagHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LagPoint(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4666,6 +4768,52 @@ func (ec *executionContext) _Kafka_topicSettingsError(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Kafka_topicSettingsError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Kafka", field, false, false, "String")
+}
+
+func (ec *executionContext) _LagPoint_at(ctx context.Context, field graphql.CollectedField, obj *LagPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LagPoint_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LagPoint_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LagPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LagPoint_lag(ctx context.Context, field graphql.CollectedField, obj *LagPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LagPoint_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LagPoint_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LagPoint", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Lookup_topic(ctx context.Context, field graphql.CollectedField, obj *Lookup) (ret graphql.Marshaler) {
@@ -10960,6 +11108,11 @@ func (ec *executionContext) _DeadLetters(ctx context.Context, sel ast.SelectionS
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "recordsPerSecond":
+			out.Values[i] = ec._DeadLetters_recordsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -11062,6 +11215,12 @@ func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, ob
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Group_processor(ctx, field, obj)
+				})
+		case "lagHistory":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_lagHistory(ctx, field, obj)
 				})
 		case "updatedAt":
 			out.Values[i] = ec._Group_updatedAt(ctx, field, obj)
@@ -11354,6 +11513,44 @@ func (ec *executionContext) _Kafka(ctx context.Context, sel ast.SelectionSet, ob
 		case "topicSettingsError":
 			out.Values[i] = ec._Kafka_topicSettingsError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lagPointImplementors = []string{"LagPoint"}
+
+func (ec *executionContext) _LagPoint(ctx context.Context, sel ast.SelectionSet, obj *LagPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lagPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LagPoint")
+		case "at":
+			out.Values[i] = ec._LagPoint_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._LagPoint_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -13608,6 +13805,30 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int64!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNLagPoint2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*LagPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLagPoint2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLagPoint2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPoint(ctx context.Context, sel ast.SelectionSet, v *LagPoint) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LagPoint!")
+		return graphql.Null
+	}
+	return ec._LagPoint(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx context.Context, sel ast.SelectionSet, v *MeshStatus) graphql.Marshaler {

@@ -12,7 +12,8 @@ import (
 
 // Bounds of the group lists (their `first` arguments).
 const (
-	maxGroupsFirst = 1000 // Query.groups, Group.partitions, Topic.consumerGroups
+	maxGroupsFirst  = 1000 // Query.groups, Group.partitions, Topic.consumerGroups
+	boundLagHistory = 61   // Group.lagHistory: one point per minute of an hour
 )
 
 // GroupSource answers every measured consumer group and the dead-letter
@@ -21,6 +22,7 @@ const (
 type GroupSource interface {
 	Groups() []lag.Group
 	DeadLetters(group string) (topic string, records int64, ok bool)
+	DeadLetterRate(group string) (float64, bool)
 }
 
 // Group is a GraphQL Group.
@@ -32,11 +34,13 @@ type Group struct {
 	UpdatedAt time.Time
 	Error     *string
 
-	parts []lag.Partition
+	parts   []lag.Partition
+	history []lag.LagPoint
 }
 
 func newGroup(g lag.Group) *Group {
-	return &Group{Name: g.Name, State: g.State, Members: g.Members, Lag: g.Lag, UpdatedAt: g.UpdatedAt, Error: optString(g.Err), parts: g.Partitions}
+	return &Group{Name: g.Name, State: g.State, Members: g.Members, Lag: g.Lag, UpdatedAt: g.UpdatedAt, Error: optString(g.Err), parts: g.Partitions,
+		history: g.History}
 }
 
 func (r *Resolver) groups() GroupSource {
@@ -106,7 +110,11 @@ func (x processorResolver) DeadLetters(ctx context.Context, p *Processor) (*Dead
 	if !ok {
 		return nil, nil
 	}
-	return &DeadLetters{Topic: topic, Records: n}, nil
+	out := &DeadLetters{Topic: topic, Records: n}
+	if r, ok := gs.DeadLetterRate(p.n.GroupName); ok {
+		out.RecordsPerSecond = &r
+	}
+	return out, nil
 }
 
 func (x topicResolver) ConsumerGroups(ctx context.Context, t *Topic, firstArg *int) ([]*Group, error) {
@@ -164,4 +172,12 @@ func (groupResolver) Processor(ctx context.Context, g *Group) (*Processor, error
 		}
 	}
 	return nil, nil
+}
+
+func (groupResolver) LagHistory(ctx context.Context, g *Group) ([]*LagPoint, error) {
+	out := make([]*LagPoint, 0, len(g.history))
+	for _, p := range g.history {
+		out = append(out, &LagPoint{At: p.At, Lag: p.Lag})
+	}
+	return out, nil
 }

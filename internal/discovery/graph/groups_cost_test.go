@@ -7,7 +7,7 @@ import "testing"
 // mesh, the largest pages multiplied together do not.
 func TestGroupListsAreBoundedByFirst(t *testing.T) {
 	g := bigMesh()
-	small := cost(t, g, `{ groups { name partitions { topicName memberId lag } } topics { consumerGroups { name } } }`)
+	small := cost(t, g, `{ groups { name lagHistory { at lag } partitions { topicName memberId lag } } topics { consumerGroups { name } } }`)
 	if small > DefaultMaxComplexity/2 {
 		t.Errorf("the default group pages cost %d", small)
 	}

@@ -33,6 +33,10 @@ type groupAnswer struct {
 	Lag        int64
 	Error      *string
 	Processor  *struct{ ID string }
+	LagHistory []struct {
+		At  time.Time
+		Lag int64
+	}
 	Partitions []struct {
 		TopicName       string
 		Topic           *struct{ Name string }
@@ -46,7 +50,7 @@ type groupAnswer struct {
 	}
 }
 
-const groupFields = `name state members lag error processor { id }
+const groupFields = `name state members lag error processor { id } lagHistory { at lag }
 	partitions { topicName topic { name } partition committedOffset endOffset lag memberId clientId host }`
 
 // A real runner processor with the dead-letter policy reads a mesh topic
@@ -137,8 +141,9 @@ func TestGroupsFromTheBrokers(t *testing.T) {
 		ProcessorByID struct {
 			Group       *groupAnswer
 			DeadLetters *struct {
-				Topic   string
-				Records int64
+				Topic            string
+				Records          int64
+				RecordsPerSecond *float64
 			}
 		} `json:"processorById"`
 		Groups []groupAnswer
@@ -146,7 +151,7 @@ func TestGroupsFromTheBrokers(t *testing.T) {
 			ConsumerGroups []struct{ Name string }
 		} `json:"topicByName"`
 	}
-	q := `query($topic: ID!) { processorById(id: "Processor:devices/heartbeats/enricher") { group { ` + groupFields + ` } deadLetters { topic records } }
+	q := `query($topic: ID!) { processorById(id: "Processor:devices/heartbeats/enricher") { group { ` + groupFields + ` } deadLetters { topic records recordsPerSecond } }
 		groups(first: 50) { ` + groupFields + ` }
 		topicByName: topicById(id: $topic) { consumerGroups { name } } }`
 	vars := map[string]any{"topic": "Topic:" + topic}
@@ -172,8 +177,11 @@ func TestGroupsFromTheBrokers(t *testing.T) {
 			t.Errorf("partition %d: %+v", i, p)
 		}
 	}
-	if d := data.ProcessorByID.DeadLetters; d.Topic != group+"-dlq" {
+	if d := data.ProcessorByID.DeadLetters; d.Topic != group+"-dlq" || d.RecordsPerSecond == nil || *d.RecordsPerSecond < 0 {
 		t.Errorf("dead letters %+v", d)
+	}
+	if h := g.LagHistory; len(h) == 0 || len(h) > 2 || h[len(h)-1].Lag != g.Lag || time.Since(h[len(h)-1].At) > time.Minute {
+		t.Errorf("lag history %+v, want this minute's point with the current lag", h)
 	}
 	byName := map[string]groupAnswer{}
 	for _, g := range data.Groups {

@@ -58,6 +58,8 @@ type DeadLetters struct {
 	Topic string `json:"topic"`
 	// Records in the topic (end minus start offsets; transaction markers count).
 	Records int64 `json:"records"`
+	// How fast records were written to it between the last two measures; null before the second.
+	RecordsPerSecond *float64 `json:"recordsPerSecond,omitempty"`
 }
 
 // A read of the processor's state.
@@ -134,6 +136,12 @@ type Kafka struct {
 	TopicSettingsReadAt *time.Time `json:"topicSettingsReadAt,omitempty"`
 	// Why the last read of the topics' settings failed, in whole or for some topics; null when it succeeded.
 	TopicSettingsError *string `json:"topicSettingsError,omitempty"`
+}
+
+// A group's total lag at a time. Added in kafmesh 2.
+type LagPoint struct {
+	At  time.Time `json:"at"`
+	Lag int64     `json:"lag"`
 }
 
 // A lookup read with any key.

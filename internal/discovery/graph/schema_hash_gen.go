@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "713a479b9c4ea0c34c736fe7187561ba0b7691b60206ce621949bcbeed9854fc"
+const generatedFrom = "64c76867d911ee15adf752d6b19b02a1a21cbc2e532b1448587460f6ffe127b7"

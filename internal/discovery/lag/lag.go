@@ -40,7 +40,24 @@ type Group struct {
 	Partitions []Partition
 	// Members is how many members the group has.
 	Members int
+	// History is the group's total lag over the last hour, oldest first:
+	// one point per minute (the last measure taken in that minute), at
+	// most 60. Filled by Group and Groups.
+	History []LagPoint
 }
+
+// LagPoint is a group's total lag at a time.
+type LagPoint struct {
+	At  time.Time
+	Lag int64
+}
+
+// History keeps this much lag history per group, one point per
+// historyStep.
+const (
+	historySpan = time.Hour
+	historyStep = time.Minute
+)
 
 // Partition is a group's position on one partition.
 type Partition struct {
@@ -81,6 +98,9 @@ type Monitor struct {
 	prevAt  map[string]time.Time        // group → when its commits were summed
 	endsAt  time.Time
 	dlq     map[string]int64 // dead-letter topic ("<group>-dlq") → records in it
+	dlqRate map[string]float64
+	dlqAt   time.Time
+	history map[string][]LagPoint // group → lag per minute, oldest first
 
 }
 
@@ -103,6 +123,7 @@ func New(adm *kadm.Client, opts ...Option) *Monitor {
 		adm: adm, interval: DefaultInterval, logger: slog.New(slog.DiscardHandler),
 		groups: map[string]Group{}, commits: map[string]map[string]int64{}, ends: map[string]int64{},
 		produce: map[string]float64{}, prevAt: map[string]time.Time{}, dlq: map[string]int64{},
+		dlqRate: map[string]float64{}, history: map[string][]LagPoint{},
 	}
 	for _, o := range opts {
 		o(m)
@@ -211,7 +232,18 @@ func (m *Monitor) refresh(ctx context.Context, asked []string, x *extra) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if dlq != nil {
-		m.dlq = dlq
+		if !m.dlqAt.IsZero() {
+			if dt := now.Sub(m.dlqAt).Seconds(); dt > 0 {
+				rates := map[string]float64{}
+				for t, n := range dlq {
+					if before, ok := m.dlq[t]; ok && n >= before {
+						rates[t] = float64(n-before) / dt
+					}
+				}
+				m.dlqRate = rates
+			}
+		}
+		m.dlq, m.dlqAt = dlq, now
 	}
 	next := map[string]Group{}
 	ends := map[string]int64{}
@@ -301,7 +333,32 @@ func (m *Monitor) refresh(ctx context.Context, asked []string, x *extra) error {
 	}
 	m.ends, m.endsAt = ends, now
 	m.groups = next
+	m.record(now)
 	return nil
+}
+
+// record adds the groups' current lag to their history (replacing the
+// point of the same minute) and forgets points older than historySpan and
+// groups no longer measured.
+func (m *Monitor) record(now time.Time) {
+	for name, g := range m.groups {
+		h := m.history[name]
+		if len(h) > 0 && h[len(h)-1].At.Truncate(historyStep).Equal(now.Truncate(historyStep)) {
+			h[len(h)-1] = LagPoint{At: now, Lag: g.Lag}
+		} else {
+			h = append(h, LagPoint{At: now, Lag: g.Lag})
+		}
+		cut := 0
+		for cut < len(h) && now.Sub(h[cut].At) > historySpan {
+			cut++
+		}
+		m.history[name] = slices.Clip(h[cut:])
+	}
+	for name := range m.history {
+		if _, ok := m.groups[name]; !ok {
+			delete(m.history, name)
+		}
+	}
 }
 
 // readsAny reports whether lag has a partition of one of topics.
@@ -360,12 +417,22 @@ func (m *Monitor) DeadLetters(group string) (topic string, records int64, ok boo
 	return topic, records, ok
 }
 
+// DeadLetterRate returns how many records per second were written to
+// group's dead-letter topic between the last two refreshes.
+func (m *Monitor) DeadLetterRate(group string) (float64, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.dlqRate[group+"-dlq"]
+	return r, ok
+}
+
 // Groups returns the latest measure of every measured group, by name.
 func (m *Monitor) Groups() []Group {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := make([]Group, 0, len(m.groups))
 	for _, g := range m.groups {
+		g.History = slices.Clone(m.history[g.Name])
 		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -377,6 +444,9 @@ func (m *Monitor) Group(name string) (Group, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	g, ok := m.groups[name]
+	if ok {
+		g.History = slices.Clone(m.history[name])
+	}
 	return g, ok
 }
 
