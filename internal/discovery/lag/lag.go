@@ -7,8 +7,10 @@ package lag
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -101,12 +103,20 @@ type Monitor struct {
 	dlqRate map[string]float64
 	dlqAt   time.Time
 	history map[string][]LagPoint // group → lag per minute, oldest first
+	notMesh map[string]time.Time  // group → when it was last found reading no mesh topic
+	topicsK string                // the mesh topics notMesh was found against
 
 }
 
 // maxExtraGroups bounds how many groups of the cluster beyond the asked
-// ones a refresh looks at (RunMesh).
-const maxExtraGroups = 1000
+// ones a refresh looks at (RunMesh). A group found reading no mesh topic is
+// not looked at again for recheckNotMesh (or until the mesh topics
+// change), so on a cluster with more groups the refreshes work through
+// them all.
+const (
+	maxExtraGroups = 1000
+	recheckNotMesh = 10 * time.Minute
+)
 
 // Option configures New.
 type Option func(*Monitor)
@@ -123,7 +133,7 @@ func New(adm *kadm.Client, opts ...Option) *Monitor {
 		adm: adm, interval: DefaultInterval, logger: slog.New(slog.DiscardHandler),
 		groups: map[string]Group{}, commits: map[string]map[string]int64{}, ends: map[string]int64{},
 		produce: map[string]float64{}, prevAt: map[string]time.Time{}, dlq: map[string]int64{},
-		dlqRate: map[string]float64{}, history: map[string][]LagPoint{},
+		dlqRate: map[string]float64{}, history: map[string][]LagPoint{}, notMesh: map[string]time.Time{},
 	}
 	for _, o := range opts {
 		o(m)
@@ -184,9 +194,27 @@ func (m *Monitor) extraGroups(ctx context.Context, asked []string, meshTopics fu
 	for _, t := range topics {
 		x.topics[t] = true
 	}
+	now := time.Now()
+	sorted := slices.Sorted(maps.Keys(x.topics))
+	key := strings.Join(sorted, "\x00")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if key != m.topicsK {
+		// Other topics: a group that read none of the old may read one.
+		clear(m.notMesh)
+		m.topicsK = key
+	}
 	for _, g := range listed.Sorted() {
+		if at, ok := m.notMesh[g.Group]; ok && now.Sub(at) < recheckNotMesh {
+			continue
+		}
 		if len(x.groups) < maxExtraGroups && !slices.Contains(asked, g.Group) && (g.ProtocolType == "consumer" || g.ProtocolType == "") {
 			x.groups = append(x.groups, g.Group)
+		}
+	}
+	for g, at := range m.notMesh {
+		if now.Sub(at) >= recheckNotMesh {
+			delete(m.notMesh, g)
 		}
 	}
 	return x
@@ -249,11 +277,15 @@ func (m *Monitor) refresh(ctx context.Context, asked []string, x *extra) error {
 	ends := map[string]int64{}
 	for _, g := range groups {
 		dl, ok := lags[g]
+		if !ok && x != nil && !slices.Contains(asked, g) {
+			continue // an extra group that went away
+		}
 		if !ok {
 			next[g] = Group{Name: g, UpdatedAt: now, Err: "not reported by the cluster"}
 			continue
 		}
 		if x != nil && !slices.Contains(asked, g) && !readsAny(dl.Lag, x.topics) {
+			m.notMesh[g] = now
 			continue
 		}
 		out := Group{Name: g, State: dl.State, UpdatedAt: now, Members: len(dl.Members)}
