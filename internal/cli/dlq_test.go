@@ -99,9 +99,13 @@ func startDLQFixture(t *testing.T, brokers []string) *dlqFixture {
 
 func dlqCmd(t *testing.T, brokers []string, args ...string) result {
 	t.Helper()
+	return dlqCmdPrompt(t, brokers, &DLQPrompt{In: strings.NewReader(""), Terminal: false}, args...)
+}
+
+func dlqCmdPrompt(t *testing.T, brokers []string, prompt *DLQPrompt, args ...string) result {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	env := &Env{Stdout: &stdout, Stderr: &stderr}
-	prompt := &DLQPrompt{In: strings.NewReader(""), Terminal: false}
 	newCmd := func(env *Env) *cobra.Command { return NewDLQCommand(env, prompt) }
 	code := Execute(context.Background(), newCmd(env), append(args, "--brokers", strings.Join(brokers, ",")), env)
 	return result{code, stdout.String(), stderr.String()}
@@ -195,6 +199,11 @@ func TestDLQReplay(t *testing.T) {
 	// Without a terminal and --yes nothing is sent.
 	if r := dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", pos(first)); r.code != 1 || !strings.Contains(r.stderr, "pass --yes") {
 		t.Fatalf("replay without --yes: %+v", r)
+	}
+	// On a terminal it asks; anything but y/yes sends nothing.
+	if r := dlqCmdPrompt(t, brokers, &DLQPrompt{In: strings.NewReader("n\n"), Terminal: true}, "replay", "--topic", dlq, "--offsets", pos(first)); r.code != 1 ||
+		!strings.Contains(r.stdout, "Replay them? [y/N]") || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("replay answered no: %+v", r)
 	}
 	if r := dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", "0/99", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "no dead letter at 0/99") {
 		t.Fatalf("replay of a missing offset: %+v", r)
