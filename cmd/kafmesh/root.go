@@ -33,6 +33,7 @@ generates strongly typed Go for the kafmesh runtime.`,
 		newDiscoverCommand(env),
 		newDevCommand(env),
 		cli.NewMigrateCommand(env),
+		cli.NewDLQCommand(env, nil),
 	)
 	return root
 }

@@ -336,7 +336,7 @@ func (s *Service) Run(ctx context.Context, addr string, listening func(net.Addr)
 	g, gctx := errgroup.WithContext(ctx)
 	if s.lag != nil {
 		g.Go(func() error {
-			_ = s.lag.Run(gctx, s.processorGroups)
+			_ = s.lag.RunMesh(gctx, s.processorGroups, s.meshTopics)
 			return nil
 		})
 	}

@@ -128,7 +128,7 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil, "other origins (host patterns) whose pages may call /query; default same origin only")
 	f.IntVar(&o.maxDepth, "max-query-depth", graph.DefaultMaxDepth, "reject GraphQL operations nested deeper")
 	f.IntVar(&o.maxComplexity, "max-query-complexity", graph.DefaultMaxComplexity, "reject GraphQL operations more complex")
-	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the processors' consumer group lag and read the topics' settings (plaintext, no SASL)")
+	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the consumer groups of the mesh (lag, members, dead letters), read the topics' settings and allow offset resets with --token (plaintext, no SASL)")
 	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
 	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "host names (patterns like *.example.com) discover answers as, besides IP addresses and localhost; other Host headers get 403 (DNS rebinding protection)")

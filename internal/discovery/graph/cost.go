@@ -185,6 +185,16 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		} else if ok {
 			per = boundSearch
 		}
+	case (parent == "Query" && field == "groups") || (parent == "Group" && field == "partitions") ||
+		(parent == "Topic" && field == "consumerGroups"):
+		// Measured from the brokers, not in the mesh graph: bounded by
+		// their `first` argument (its default when not given).
+		per = maxGroupsFirst
+		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
+			per = v
+		}
+	case parent == "Group" && field == "lagHistory":
+		per = boundLagHistory
 	case parent == "Query":
 		per, distinct = b.count[elem], true
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {

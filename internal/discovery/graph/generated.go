@@ -30,7 +30,9 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Component() ComponentResolver
+	Group() GroupResolver
 	MessageSchema() MessageSchemaResolver
+	Mutation() MutationResolver
 	Pod() PodResolver
 	Processor() ProcessorResolver
 	ProcessorInput() ProcessorInputResolver
@@ -83,10 +85,52 @@ type ComplexityRoot struct {
 		Topic            func(childComplexity int) int
 	}
 
+	DeadLetters struct {
+		Records          func(childComplexity int) int
+		RecordsPerSecond func(childComplexity int) int
+		Topic            func(childComplexity int) int
+	}
+
 	GetState struct {
 		Message func(childComplexity int) int
 		Topic   func(childComplexity int) int
 		Value   func(childComplexity int) int
+	}
+
+	Group struct {
+		Error      func(childComplexity int) int
+		Lag        func(childComplexity int) int
+		LagHistory func(childComplexity int) int
+		Members    func(childComplexity int) int
+		Name       func(childComplexity int) int
+		Partitions func(childComplexity int, first *int) int
+		Processor  func(childComplexity int) int
+		State      func(childComplexity int) int
+		UpdatedAt  func(childComplexity int) int
+	}
+
+	GroupOffsetMove struct {
+		From      func(childComplexity int) int
+		Partition func(childComplexity int) int
+		To        func(childComplexity int) int
+	}
+
+	GroupOffsetReset struct {
+		Group      func(childComplexity int) int
+		Partitions func(childComplexity int) int
+		Topic      func(childComplexity int) int
+	}
+
+	GroupPartition struct {
+		ClientID        func(childComplexity int) int
+		CommittedOffset func(childComplexity int) int
+		EndOffset       func(childComplexity int) int
+		Host            func(childComplexity int) int
+		Lag             func(childComplexity int) int
+		MemberID        func(childComplexity int) int
+		Partition       func(childComplexity int) int
+		Topic           func(childComplexity int) int
+		TopicName       func(childComplexity int) int
 	}
 
 	Input struct {
@@ -108,6 +152,11 @@ type ComplexityRoot struct {
 	Kafka struct {
 		TopicSettingsError  func(childComplexity int) int
 		TopicSettingsReadAt func(childComplexity int) int
+	}
+
+	LagPoint struct {
+		At  func(childComplexity int) int
+		Lag func(childComplexity int) int
 	}
 
 	Lookup struct {
@@ -139,6 +188,10 @@ type ComplexityRoot struct {
 		File    func(childComplexity int) int
 		Name    func(childComplexity int) int
 		Service func(childComplexity int) int
+	}
+
+	Mutation struct {
+		ResetGroupOffsets func(childComplexity int, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) int
 	}
 
 	Operation struct {
@@ -179,7 +232,9 @@ type ComplexityRoot struct {
 
 	Processor struct {
 		Component   func(childComplexity int) int
+		DeadLetters func(childComplexity int) int
 		Description func(childComplexity int) int
+		Group       func(childComplexity int) int
 		GroupName   func(childComplexity int) int
 		ID          func(childComplexity int) int
 		Inputs      func(childComplexity int) int
@@ -219,6 +274,8 @@ type ComplexityRoot struct {
 
 	Query struct {
 		ComponentByID func(childComplexity int, id string) int
+		Group         func(childComplexity int, name string) int
+		Groups        func(childComplexity int, first *int, after *string) int
 		Kafka         func(childComplexity int) int
 		MeshStatus    func(childComplexity int) int
 		MessageSchema func(childComplexity int, name string) int
@@ -284,6 +341,7 @@ type ComplexityRoot struct {
 	}
 
 	Topic struct {
+		ConsumerGroups        func(childComplexity int, first *int) int
 		ConsumerServices      func(childComplexity int) int
 		Consumers             func(childComplexity int) int
 		ID                    func(childComplexity int) int
@@ -366,8 +424,16 @@ type ComponentResolver interface {
 	DependsOn(ctx context.Context, obj *Component) ([]*Component, error)
 	Dependents(ctx context.Context, obj *Component) ([]*Component, error)
 }
+type GroupResolver interface {
+	Partitions(ctx context.Context, obj *Group, first *int) ([]*GroupPartition, error)
+	Processor(ctx context.Context, obj *Group) (*Processor, error)
+	LagHistory(ctx context.Context, obj *Group) ([]*LagPoint, error)
+}
 type MessageSchemaResolver interface {
 	Service(ctx context.Context, obj *MessageSchema) (*Service, error)
+}
+type MutationResolver interface {
+	ResetGroupOffsets(ctx context.Context, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) (*GroupOffsetReset, error)
 }
 type PodResolver interface {
 	Service(ctx context.Context, obj *Pod) (*Service, error)
@@ -388,6 +454,8 @@ type ProcessorResolver interface {
 	Lookups(ctx context.Context, obj *Processor) ([]*ProcessorLookup, error)
 	Outputs(ctx context.Context, obj *Processor) ([]*ProcessorOutput, error)
 	Lag(ctx context.Context, obj *Processor) (*ConsumerGroupLag, error)
+	Group(ctx context.Context, obj *Processor) (*Group, error)
+	DeadLetters(ctx context.Context, obj *Processor) (*DeadLetters, error)
 }
 type ProcessorInputResolver interface {
 	Processor(ctx context.Context, obj *ProcessorInput) (*Processor, error)
@@ -418,6 +486,8 @@ type QueryResolver interface {
 	Search(ctx context.Context, text string, limit *int) ([]SearchResult, error)
 	MessageSchema(ctx context.Context, name string) (*MessageSchema, error)
 	Kafka(ctx context.Context) (*Kafka, error)
+	Groups(ctx context.Context, first *int, after *string) ([]*Group, error)
+	Group(ctx context.Context, name string) (*Group, error)
 }
 type ServiceResolver interface {
 	Components(ctx context.Context, obj *Service) ([]*Component, error)
@@ -457,6 +527,8 @@ type TopicResolver interface {
 	ConsumerServices(ctx context.Context, obj *Topic) ([]*Service, error)
 	RecordsPerSecond(ctx context.Context, obj *Topic) (*float64, error)
 	Settings(ctx context.Context, obj *Topic) (*TopicSettings, error)
+
+	ConsumerGroups(ctx context.Context, obj *Topic, first *int) ([]*Group, error)
 }
 type ViewResolver interface {
 	Component(ctx context.Context, obj *View) (*Component, error)
@@ -629,6 +701,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConsumerTopicLag.Topic(childComplexity), true
 
+	case "DeadLetters.records":
+		if e.ComplexityRoot.DeadLetters.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetters.Records(childComplexity), true
+	case "DeadLetters.recordsPerSecond":
+		if e.ComplexityRoot.DeadLetters.RecordsPerSecond == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetters.RecordsPerSecond(childComplexity), true
+	case "DeadLetters.topic":
+		if e.ComplexityRoot.DeadLetters.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetters.Topic(childComplexity), true
+
 	case "GetState.message":
 		if e.ComplexityRoot.GetState.Message == nil {
 			break
@@ -647,6 +738,159 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GetState.Value(childComplexity), true
+
+	case "Group.error":
+		if e.ComplexityRoot.Group.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Error(childComplexity), true
+	case "Group.lag":
+		if e.ComplexityRoot.Group.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Lag(childComplexity), true
+	case "Group.lagHistory":
+		if e.ComplexityRoot.Group.LagHistory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.LagHistory(childComplexity), true
+	case "Group.members":
+		if e.ComplexityRoot.Group.Members == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Members(childComplexity), true
+	case "Group.name":
+		if e.ComplexityRoot.Group.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Name(childComplexity), true
+	case "Group.partitions":
+		if e.ComplexityRoot.Group.Partitions == nil {
+			break
+		}
+
+		args, err := ec.field_Group_partitions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Group.Partitions(childComplexity, args["first"].(*int)), true
+	case "Group.processor":
+		if e.ComplexityRoot.Group.Processor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.Processor(childComplexity), true
+	case "Group.state":
+		if e.ComplexityRoot.Group.State == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.State(childComplexity), true
+	case "Group.updatedAt":
+		if e.ComplexityRoot.Group.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Group.UpdatedAt(childComplexity), true
+
+	case "GroupOffsetMove.from":
+		if e.ComplexityRoot.GroupOffsetMove.From == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.From(childComplexity), true
+	case "GroupOffsetMove.partition":
+		if e.ComplexityRoot.GroupOffsetMove.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.Partition(childComplexity), true
+	case "GroupOffsetMove.to":
+		if e.ComplexityRoot.GroupOffsetMove.To == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetMove.To(childComplexity), true
+
+	case "GroupOffsetReset.group":
+		if e.ComplexityRoot.GroupOffsetReset.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Group(childComplexity), true
+	case "GroupOffsetReset.partitions":
+		if e.ComplexityRoot.GroupOffsetReset.Partitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Partitions(childComplexity), true
+	case "GroupOffsetReset.topic":
+		if e.ComplexityRoot.GroupOffsetReset.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupOffsetReset.Topic(childComplexity), true
+
+	case "GroupPartition.clientId":
+		if e.ComplexityRoot.GroupPartition.ClientID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.ClientID(childComplexity), true
+	case "GroupPartition.committedOffset":
+		if e.ComplexityRoot.GroupPartition.CommittedOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.CommittedOffset(childComplexity), true
+	case "GroupPartition.endOffset":
+		if e.ComplexityRoot.GroupPartition.EndOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.EndOffset(childComplexity), true
+	case "GroupPartition.host":
+		if e.ComplexityRoot.GroupPartition.Host == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.Host(childComplexity), true
+	case "GroupPartition.lag":
+		if e.ComplexityRoot.GroupPartition.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.Lag(childComplexity), true
+	case "GroupPartition.memberId":
+		if e.ComplexityRoot.GroupPartition.MemberID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.MemberID(childComplexity), true
+	case "GroupPartition.partition":
+		if e.ComplexityRoot.GroupPartition.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.Partition(childComplexity), true
+	case "GroupPartition.topic":
+		if e.ComplexityRoot.GroupPartition.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.Topic(childComplexity), true
+	case "GroupPartition.topicName":
+		if e.ComplexityRoot.GroupPartition.TopicName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.GroupPartition.TopicName(childComplexity), true
 
 	case "Input.headers":
 		if e.ComplexityRoot.Input.Headers == nil {
@@ -722,6 +966,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Kafka.TopicSettingsReadAt(childComplexity), true
+
+	case "LagPoint.at":
+		if e.ComplexityRoot.LagPoint.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LagPoint.At(childComplexity), true
+	case "LagPoint.lag":
+		if e.ComplexityRoot.LagPoint.Lag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.LagPoint.Lag(childComplexity), true
 
 	case "Lookup.key":
 		if e.ComplexityRoot.Lookup.Key == nil {
@@ -840,6 +1097,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.MessageSchema.Service(childComplexity), true
+
+	case "Mutation.resetGroupOffsets":
+		if e.ComplexityRoot.Mutation.ResetGroupOffsets == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_resetGroupOffsets_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ResetGroupOffsets(childComplexity, args["group"].(string), args["topic"].(string), args["to"].(OffsetResetMode), args["timestamp"].(*time.Time), args["offset"].(*int64), args["partitions"].([]int)), true
 
 	case "Operation.actions":
 		if e.ComplexityRoot.Operation.Actions == nil {
@@ -1012,12 +1281,24 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Processor.Component(childComplexity), true
+	case "Processor.deadLetters":
+		if e.ComplexityRoot.Processor.DeadLetters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Processor.DeadLetters(childComplexity), true
 	case "Processor.description":
 		if e.ComplexityRoot.Processor.Description == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Processor.Description(childComplexity), true
+	case "Processor.group":
+		if e.ComplexityRoot.Processor.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Processor.Group(childComplexity), true
 	case "Processor.groupName":
 		if e.ComplexityRoot.Processor.GroupName == nil {
 			break
@@ -1172,6 +1453,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ComponentByID(childComplexity, args["id"].(string)), true
+	case "Query.group":
+		if e.ComplexityRoot.Query.Group == nil {
+			break
+		}
+
+		args, err := ec.field_Query_group_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Group(childComplexity, args["name"].(string)), true
+	case "Query.groups":
+		if e.ComplexityRoot.Query.Groups == nil {
+			break
+		}
+
+		args, err := ec.field_Query_groups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Groups(childComplexity, args["first"].(*int), args["after"].(*string)), true
 
 	case "Query.kafka":
 		if e.ComplexityRoot.Query.Kafka == nil {
@@ -1477,6 +1780,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Subscription.WatchProcessor(childComplexity, args["options"].(*WatchProcessorInput)), true
 
+	case "Topic.consumerGroups":
+		if e.ComplexityRoot.Topic.ConsumerGroups == nil {
+			break
+		}
+
+		args, err := ec.field_Topic_consumerGroups_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Topic.ConsumerGroups(childComplexity, args["first"].(*int)), true
 	case "Topic.consumerServices":
 		if e.ComplexityRoot.Topic.ConsumerServices == nil {
 			break
@@ -1816,6 +2130,21 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 			return &response
 		}
+	case ast.Mutation:
+		return func(ctx context.Context) *graphql.Response {
+			if !first {
+				return nil
+			}
+			first = false
+			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
+			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
+			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
 	case ast.Subscription:
 		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
 
@@ -1940,6 +2269,90 @@ func (ec *executionContext) childFields_ConsumerTopicLag(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ConsumerTopicLag", field.Name)
 }
 
+func (ec *executionContext) childFields_DeadLetters(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topic":
+		return ec.fieldContext_DeadLetters_topic(ctx, field)
+	case "records":
+		return ec.fieldContext_DeadLetters_records(ctx, field)
+	case "recordsPerSecond":
+		return ec.fieldContext_DeadLetters_recordsPerSecond(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadLetters", field.Name)
+}
+
+func (ec *executionContext) childFields_Group(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Group_name(ctx, field)
+	case "state":
+		return ec.fieldContext_Group_state(ctx, field)
+	case "members":
+		return ec.fieldContext_Group_members(ctx, field)
+	case "lag":
+		return ec.fieldContext_Group_lag(ctx, field)
+	case "partitions":
+		return ec.fieldContext_Group_partitions(ctx, field)
+	case "processor":
+		return ec.fieldContext_Group_processor(ctx, field)
+	case "lagHistory":
+		return ec.fieldContext_Group_lagHistory(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Group_updatedAt(ctx, field)
+	case "error":
+		return ec.fieldContext_Group_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Group", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupOffsetMove(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_GroupOffsetMove_partition(ctx, field)
+	case "from":
+		return ec.fieldContext_GroupOffsetMove_from(ctx, field)
+	case "to":
+		return ec.fieldContext_GroupOffsetMove_to(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupOffsetMove", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupOffsetReset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "group":
+		return ec.fieldContext_GroupOffsetReset_group(ctx, field)
+	case "topic":
+		return ec.fieldContext_GroupOffsetReset_topic(ctx, field)
+	case "partitions":
+		return ec.fieldContext_GroupOffsetReset_partitions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupOffsetReset", field.Name)
+}
+
+func (ec *executionContext) childFields_GroupPartition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topicName":
+		return ec.fieldContext_GroupPartition_topicName(ctx, field)
+	case "topic":
+		return ec.fieldContext_GroupPartition_topic(ctx, field)
+	case "partition":
+		return ec.fieldContext_GroupPartition_partition(ctx, field)
+	case "committedOffset":
+		return ec.fieldContext_GroupPartition_committedOffset(ctx, field)
+	case "endOffset":
+		return ec.fieldContext_GroupPartition_endOffset(ctx, field)
+	case "lag":
+		return ec.fieldContext_GroupPartition_lag(ctx, field)
+	case "memberId":
+		return ec.fieldContext_GroupPartition_memberId(ctx, field)
+	case "clientId":
+		return ec.fieldContext_GroupPartition_clientId(ctx, field)
+	case "host":
+		return ec.fieldContext_GroupPartition_host(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type GroupPartition", field.Name)
+}
+
 func (ec *executionContext) childFields_Input(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topic":
@@ -1968,6 +2381,16 @@ func (ec *executionContext) childFields_Kafka(ctx context.Context, field graphql
 		return ec.fieldContext_Kafka_topicSettingsError(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Kafka", field.Name)
+}
+
+func (ec *executionContext) childFields_LagPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "at":
+		return ec.fieldContext_LagPoint_at(ctx, field)
+	case "lag":
+		return ec.fieldContext_LagPoint_lag(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type LagPoint", field.Name)
 }
 
 func (ec *executionContext) childFields_MeshStatus(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2102,6 +2525,10 @@ func (ec *executionContext) childFields_Processor(ctx context.Context, field gra
 		return ec.fieldContext_Processor_outputs(ctx, field)
 	case "lag":
 		return ec.fieldContext_Processor_lag(ctx, field)
+	case "group":
+		return ec.fieldContext_Processor_group(ctx, field)
+	case "deadLetters":
+		return ec.fieldContext_Processor_deadLetters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Processor", field.Name)
 }
@@ -2284,6 +2711,8 @@ func (ec *executionContext) childFields_Topic(ctx context.Context, field graphql
 		return ec.fieldContext_Topic_settings(ctx, field)
 	case "schemaConflicts":
 		return ec.fieldContext_Topic_schemaConflicts(ctx, field)
+	case "consumerGroups":
+		return ec.fieldContext_Topic_consumerGroups(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Topic", field.Name)
 }
@@ -2486,6 +2915,74 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_Group_partitions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_resetGroupOffsets_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "group",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["group"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "to",
+		func(ctx context.Context, v any) (OffsetResetMode, error) {
+			return ec.unmarshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["to"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "timestamp",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timestamp"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "partitions",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partitions"] = arg5
+	return args, nil
+}
+
 func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2511,6 +3008,42 @@ func (ec *executionContext) field_Query_componentById_args(ctx context.Context, 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_group_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "name",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_groups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -2683,6 +3216,20 @@ func (ec *executionContext) field_Subscription_watchProcessor_args(ctx context.C
 		return nil, err
 	}
 	args["options"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Topic_consumerGroups_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -3365,6 +3912,75 @@ func (ec *executionContext) fieldContext_ConsumerTopicLag_recordsPerSecond(_ con
 	return graphql.NewScalarFieldContext("ConsumerTopicLag", field, false, false, "Float")
 }
 
+func (ec *executionContext) _DeadLetters_topic(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetters_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetters_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetters_records(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetters_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetters_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _DeadLetters_recordsPerSecond(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetters_recordsPerSecond(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RecordsPerSecond, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetters_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "Float")
+}
+
 func (ec *executionContext) _GetState_topic(ctx context.Context, field graphql.CollectedField, obj *GetState) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -3432,6 +4048,615 @@ func (ec *executionContext) _GetState_value(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_GetState_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GetState", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_name(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_state(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_state(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.State, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_state(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _Group_members(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_members(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Members, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_members(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Group_lag(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _Group_partitions(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_partitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Group().Partitions(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*GroupPartition) graphql.Marshaler {
+			return ec.marshalNGroupPartition2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupPartitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_partitions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupPartition(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Group_partitions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Group_processor(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_processor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Group().Processor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Processor) graphql.Marshaler {
+			return ec.marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐProcessor(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Group_processor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Processor(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Group_lagHistory(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_lagHistory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Group().LagHistory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*LagPoint) graphql.Marshaler {
+			return ec.marshalNLagPoint2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPointᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_lagHistory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Group",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_LagPoint(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Group_updatedAt(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Group_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "Time")
+}
+
+func (ec *executionContext) _Group_error(ctx context.Context, field graphql.CollectedField, obj *Group) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Group_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Group_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Group", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupOffsetMove_partition(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupOffsetMove_from(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_from(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.From, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_from(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupOffsetMove_to(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetMove) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetMove_to(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.To, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetMove_to(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetMove", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupOffsetReset_group(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetReset", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupOffsetReset_topic(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupOffsetReset", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupOffsetReset_partitions(ctx context.Context, field graphql.CollectedField, obj *GroupOffsetReset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupOffsetReset_partitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*GroupOffsetMove) graphql.Marshaler {
+			return ec.marshalNGroupOffsetMove2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMoveᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupOffsetReset_partitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupOffsetReset",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupOffsetMove(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupPartition_topicName(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_topicName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TopicName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_topicName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupPartition_topic(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Topic) graphql.Marshaler {
+			return ec.marshalOTopic2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopic(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "GroupPartition",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Topic(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _GroupPartition_partition(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _GroupPartition_committedOffset(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_committedOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CommittedOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_committedOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupPartition_endOffset(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_endOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_endOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupPartition_lag(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _GroupPartition_memberId(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_memberId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MemberID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_memberId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupPartition_clientId(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_clientId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClientID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_clientId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "String")
+}
+
+func (ec *executionContext) _GroupPartition_host(ctx context.Context, field graphql.CollectedField, obj *GroupPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_GroupPartition_host(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Host, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_GroupPartition_host(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("GroupPartition", field, false, false, "String")
 }
 
 func (ec *executionContext) _Input_topic(ctx context.Context, field graphql.CollectedField, obj *Input) (ret graphql.Marshaler) {
@@ -3717,6 +4942,52 @@ func (ec *executionContext) _Kafka_topicSettingsError(ctx context.Context, field
 }
 func (ec *executionContext) fieldContext_Kafka_topicSettingsError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Kafka", field, false, false, "String")
+}
+
+func (ec *executionContext) _LagPoint_at(ctx context.Context, field graphql.CollectedField, obj *LagPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LagPoint_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.At, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LagPoint_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LagPoint", field, false, false, "Time")
+}
+
+func (ec *executionContext) _LagPoint_lag(ctx context.Context, field graphql.CollectedField, obj *LagPoint) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_LagPoint_lag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_LagPoint_lag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("LagPoint", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _Lookup_topic(ctx context.Context, field graphql.CollectedField, obj *Lookup) (ret graphql.Marshaler) {
@@ -4170,6 +5441,50 @@ func (ec *executionContext) fieldContext_MessageSchema_fields(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_MessageField(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_resetGroupOffsets(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_resetGroupOffsets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ResetGroupOffsets(ctx, fc.Args["group"].(string), fc.Args["topic"].(string), fc.Args["to"].(OffsetResetMode), fc.Args["timestamp"].(*time.Time), fc.Args["offset"].(*int64), fc.Args["partitions"].([]int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *GroupOffsetReset) graphql.Marshaler {
+			return ec.marshalNGroupOffsetReset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetReset(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_resetGroupOffsets(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_GroupOffsetReset(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_resetGroupOffsets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -5233,6 +6548,70 @@ func (ec *executionContext) fieldContext_Processor_lag(_ context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Processor_group(ctx context.Context, field graphql.CollectedField, obj *Processor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Processor_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Processor().Group(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Group) graphql.Marshaler {
+			return ec.marshalOGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Processor_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Processor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Processor_deadLetters(ctx context.Context, field graphql.CollectedField, obj *Processor) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Processor_deadLetters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Processor().DeadLetters(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeadLetters) graphql.Marshaler {
+			return ec.marshalODeadLetters2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetters(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Processor_deadLetters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Processor",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetters(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ProcessorInput_id(ctx context.Context, field graphql.CollectedField, obj *ProcessorInput) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6104,6 +7483,94 @@ func (ec *executionContext) fieldContext_Query_kafka(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Kafka(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_groups(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_groups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Groups(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_groups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_groups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_group(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Group(ctx, fc.Args["name"].(string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *Group) graphql.Marshaler {
+			return ec.marshalOGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroup(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_group(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_group_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7640,6 +9107,50 @@ func (ec *executionContext) fieldContext_Topic_schemaConflicts(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SchemaConflict(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Topic_consumerGroups(ctx context.Context, field graphql.CollectedField, obj *Topic) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Topic_consumerGroups(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Topic().ConsumerGroups(ctx, obj, fc.Args["first"].(*int))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*Group) graphql.Marshaler {
+			return ec.marshalNGroup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Topic_consumerGroups(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Topic",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Group(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Topic_consumerGroups_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -9819,6 +11330,49 @@ func (ec *executionContext) _ConsumerTopicLag(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var deadLettersImplementors = []string{"DeadLetters"}
+
+func (ec *executionContext) _DeadLetters(ctx context.Context, sel ast.SelectionSet, obj *DeadLetters) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadLettersImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadLetters")
+		case "topic":
+			out.Values[i] = ec._DeadLetters_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._DeadLetters_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "recordsPerSecond":
+			out.Values[i] = ec._DeadLetters_recordsPerSecond(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var getStateImplementors = []string{"GetState", "Action"}
 
 func (ec *executionContext) _GetState(ctx context.Context, sel ast.SelectionSet, obj *GetState) graphql.Marshaler {
@@ -9843,6 +11397,241 @@ func (ec *executionContext) _GetState(ctx context.Context, sel ast.SelectionSet,
 		case "value":
 			out.Values[i] = ec._GetState_value(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupImplementors = []string{"Group"}
+
+func (ec *executionContext) _Group(ctx context.Context, sel ast.SelectionSet, obj *Group) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Group")
+		case "name":
+			out.Values[i] = ec._Group_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "state":
+			out.Values[i] = ec._Group_state(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "members":
+			out.Values[i] = ec._Group_members(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lag":
+			out.Values[i] = ec._Group_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "partitions":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_partitions(ctx, field, obj)
+				})
+		case "processor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_processor(ctx, field, obj)
+				})
+		case "lagHistory":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Group_lagHistory(ctx, field, obj)
+				})
+		case "updatedAt":
+			out.Values[i] = ec._Group_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "error":
+			out.Values[i] = ec._Group_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupOffsetMoveImplementors = []string{"GroupOffsetMove"}
+
+func (ec *executionContext) _GroupOffsetMove(ctx context.Context, sel ast.SelectionSet, obj *GroupOffsetMove) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupOffsetMoveImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupOffsetMove")
+		case "partition":
+			out.Values[i] = ec._GroupOffsetMove_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "from":
+			out.Values[i] = ec._GroupOffsetMove_from(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "to":
+			out.Values[i] = ec._GroupOffsetMove_to(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupOffsetResetImplementors = []string{"GroupOffsetReset"}
+
+func (ec *executionContext) _GroupOffsetReset(ctx context.Context, sel ast.SelectionSet, obj *GroupOffsetReset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupOffsetResetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupOffsetReset")
+		case "group":
+			out.Values[i] = ec._GroupOffsetReset_group(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._GroupOffsetReset_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partitions":
+			out.Values[i] = ec._GroupOffsetReset_partitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var groupPartitionImplementors = []string{"GroupPartition"}
+
+func (ec *executionContext) _GroupPartition(ctx context.Context, sel ast.SelectionSet, obj *GroupPartition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, groupPartitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("GroupPartition")
+		case "topicName":
+			out.Values[i] = ec._GroupPartition_topicName(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "topic":
+			out.Values[i] = ec._GroupPartition_topic(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "partition":
+			out.Values[i] = ec._GroupPartition_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "committedOffset":
+			out.Values[i] = ec._GroupPartition_committedOffset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "endOffset":
+			out.Values[i] = ec._GroupPartition_endOffset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._GroupPartition_lag(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "memberId":
+			out.Values[i] = ec._GroupPartition_memberId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "clientId":
+			out.Values[i] = ec._GroupPartition_clientId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "host":
+			out.Values[i] = ec._GroupPartition_host(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -9987,6 +11776,44 @@ func (ec *executionContext) _Kafka(ctx context.Context, sel ast.SelectionSet, ob
 		case "topicSettingsError":
 			out.Values[i] = ec._Kafka_topicSettingsError(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var lagPointImplementors = []string{"LagPoint"}
+
+func (ec *executionContext) _LagPoint(ctx context.Context, sel ast.SelectionSet, obj *LagPoint) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, lagPointImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("LagPoint")
+		case "at":
+			out.Values[i] = ec._LagPoint_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lag":
+			out.Values[i] = ec._LagPoint_lag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -10196,6 +12023,49 @@ func (ec *executionContext) _MessageSchema(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._MessageSchema_fields(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var mutationImplementors = []string{"Mutation"}
+
+func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Mutation",
+	})
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
+			Object: field.Name,
+			Field:  field,
+		})
+
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Mutation")
+		case "resetGroupOffsets":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_resetGroupOffsets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -10519,6 +12389,18 @@ func (ec *executionContext) _Processor(ctx context.Context, sel ast.SelectionSet
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Processor_lag(ctx, field, obj)
 				})
+		case "group":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Processor_group(ctx, field, obj)
+				})
+		case "deadLetters":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Processor_deadLetters(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -10811,6 +12693,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_kafka(ctx, field)
+				})
+		case "groups":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_groups(ctx, field)
+				})
+		case "group":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_group(ctx, field)
 				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
@@ -11324,6 +13218,12 @@ func (ec *executionContext) _Topic(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Topic_schemaConflicts(ctx, field, obj)
+				})
+		case "consumerGroups":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Topic_consumerGroups(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12083,6 +13983,86 @@ func (ec *executionContext) marshalNFloat2float64(ctx context.Context, sel ast.S
 	return graphql.WrapContextMarshaler(ctx, res)
 }
 
+func (ec *executionContext) marshalNGroup2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupᚄ(ctx context.Context, sel ast.SelectionSet, v []*Group) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroup(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroup(ctx context.Context, sel ast.SelectionSet, v *Group) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Group!")
+		return graphql.Null
+	}
+	return ec._Group(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupOffsetMove2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMoveᚄ(ctx context.Context, sel ast.SelectionSet, v []*GroupOffsetMove) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupOffsetMove2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMove(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupOffsetMove2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetMove(ctx context.Context, sel ast.SelectionSet, v *GroupOffsetMove) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupOffsetMove!")
+		return graphql.Null
+	}
+	return ec._GroupOffsetMove(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupOffsetReset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupOffsetReset(ctx context.Context, sel ast.SelectionSet, v *GroupOffsetReset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupOffsetReset!")
+		return graphql.Null
+	}
+	return ec._GroupOffsetReset(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNGroupPartition2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupPartitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*GroupPartition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNGroupPartition2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupPartition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNGroupPartition2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroupPartition(ctx context.Context, sel ast.SelectionSet, v *GroupPartition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "GroupPartition!")
+		return graphql.Null
+	}
+	return ec._GroupPartition(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalID(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -12133,6 +14113,30 @@ func (ec *executionContext) marshalNInt642int64(ctx context.Context, sel ast.Sel
 	return res
 }
 
+func (ec *executionContext) marshalNLagPoint2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPointᚄ(ctx context.Context, sel ast.SelectionSet, v []*LagPoint) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNLagPoint2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPoint(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNLagPoint2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐLagPoint(ctx context.Context, sel ast.SelectionSet, v *LagPoint) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "LagPoint!")
+		return graphql.Null
+	}
+	return ec._LagPoint(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNMeshStatus2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐMeshStatus(ctx context.Context, sel ast.SelectionSet, v *MeshStatus) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "MeshStatus!")
@@ -12163,6 +14167,16 @@ func (ec *executionContext) marshalNMessageField2ᚖgithubᚗcomᚋkafmeshᚋkaf
 		return graphql.Null
 	}
 	return ec._MessageField(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx context.Context, v any) (OffsetResetMode, error) {
+	var res OffsetResetMode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOffsetResetMode2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOffsetResetMode(ctx context.Context, sel ast.SelectionSet, v OffsetResetMode) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNOperation2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐOperation(ctx context.Context, sel ast.SelectionSet, v *Operation) graphql.Marshaler {
@@ -12829,6 +14843,13 @@ func (ec *executionContext) marshalOConsumerGroupLag2ᚖgithubᚗcomᚋkafmesh�
 	return ec._ConsumerGroupLag(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalODeadLetters2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetters(ctx context.Context, sel ast.SelectionSet, v *DeadLetters) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._DeadLetters(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -12844,6 +14865,13 @@ func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel as
 	_ = sel
 	res := graphql.MarshalFloatContext(*v)
 	return graphql.WrapContextMarshaler(ctx, res)
+}
+
+func (ec *executionContext) marshalOGroup2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐGroup(ctx context.Context, sel ast.SelectionSet, v *Group) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Group(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -12862,6 +14890,41 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	_ = ctx
 	res := graphql.MarshalID(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚕintᚄ(ctx context.Context, v any) ([]int, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]int, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNInt2int(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOInt2ᚕintᚄ(ctx context.Context, sel ast.SelectionSet, v []int) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNInt2int(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOInt2ᚖint(ctx context.Context, v any) (*int, error) {

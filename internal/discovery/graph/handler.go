@@ -94,8 +94,12 @@ type HandlerConfig struct {
 	// InitFunc checks the websocket connection_init payload (for example a
 	// bearer token); nil accepts every connection.
 	InitFunc transport.WebsocketInitFunc
-	// Logger logs panics in resolvers.
+	// Logger logs panics in resolvers and the audit lines of mutations.
 	Logger *slog.Logger
+	// AllowMutations enables the Mutation fields (resetGroupOffsets). Set
+	// it only when every request is authenticated (discover's --token);
+	// without it they fail.
+	AllowMutations bool
 }
 
 func (cfg *HandlerConfig) defaults() {
@@ -125,10 +129,11 @@ func (cfg *HandlerConfig) defaults() {
 // websockets (graphql-transport-ws and the older graphql-ws protocol), with
 // the depth, cost, size, time and subscription limits, parsed queries
 // cached (LRU of 1000, and automatic persisted queries), introspection on,
-// and no mutations (the schema has none).
+// and mutations only with cfg.AllowMutations.
 func NewHandler(cfg HandlerConfig) http.Handler {
 	cfg.defaults()
-	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status}})
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status,
+		mutations: cfg.AllowMutations, logger: cfg.Logger}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

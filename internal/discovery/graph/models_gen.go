@@ -53,6 +53,15 @@ type ConsumerTopicLag struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 }
 
+// A processor's dead-letter topic. Added in kafmesh 2.
+type DeadLetters struct {
+	Topic string `json:"topic"`
+	// Records in the topic (end minus start offsets; transaction markers count).
+	Records int64 `json:"records"`
+	// How fast records were written to it between the last two measures; null before the second.
+	RecordsPerSecond *float64 `json:"recordsPerSecond,omitempty"`
+}
+
 // A read of the processor's state.
 type GetState struct {
 	Topic   string `json:"topic"`
@@ -64,6 +73,42 @@ func (GetState) IsAction()               {}
 func (this GetState) GetTopic() string   { return this.Topic }
 func (this GetState) GetMessage() string { return this.Message }
 func (this GetState) GetValue() string   { return this.Value }
+
+// One partition's committed offset before and after a reset. Added in kafmesh 2.
+type GroupOffsetMove struct {
+	Partition int `json:"partition"`
+	// The committed offset before; null when the group had none.
+	From *int64 `json:"from,omitempty"`
+	To   int64  `json:"to"`
+}
+
+// What resetGroupOffsets did. Added in kafmesh 2.
+type GroupOffsetReset struct {
+	Group string `json:"group"`
+	Topic string `json:"topic"`
+	// Per partition moved, by partition.
+	Partitions []*GroupOffsetMove `json:"partitions"`
+}
+
+// A consumer group's position on one partition. Added in kafmesh 2.
+type GroupPartition struct {
+	TopicName string `json:"topicName"`
+	// The topic, when a part of the mesh uses it.
+	Topic     *Topic `json:"topic,omitempty"`
+	Partition int    `json:"partition"`
+	// The committed offset (the next record the group reads); null when the group has committed none.
+	CommittedOffset *int64 `json:"committedOffset,omitempty"`
+	// The partition's end offset; null when it could not be listed.
+	EndOffset *int64 `json:"endOffset,omitempty"`
+	// End minus committed offset (end minus start offset when the group has
+	// committed none); null when unknown. On topics written in transactions the
+	// markers count.
+	Lag *int64 `json:"lag,omitempty"`
+	// The member that owns the partition (Kafka member id, client id, host); null when no member does.
+	MemberID *string `json:"memberId,omitempty"`
+	ClientID *string `json:"clientId,omitempty"`
+	Host     *string `json:"host,omitempty"`
+}
 
 // The record being handled. value is the message as JSON.
 type Input struct {
@@ -101,6 +146,12 @@ type Kafka struct {
 	TopicSettingsError *string `json:"topicSettingsError,omitempty"`
 }
 
+// A group's total lag at a time. Added in kafmesh 2.
+type LagPoint struct {
+	At  time.Time `json:"at"`
+	Lag int64     `json:"lag"`
+}
+
 // A lookup read with any key.
 type Lookup struct {
 	Topic   string `json:"topic"`
@@ -113,6 +164,12 @@ func (Lookup) IsAction()               {}
 func (this Lookup) GetTopic() string   { return this.Topic }
 func (this Lookup) GetMessage() string { return this.Message }
 func (this Lookup) GetValue() string   { return this.Value }
+
+// Operator actions. Each needs discover to run with --token (every request
+// then carries the bearer token); without it they fail. Each is logged as an
+// audit line. Added in kafmesh 2.
+type Mutation struct {
+}
 
 // The handling of one input record by a processor.
 type Operation struct {
@@ -205,6 +262,66 @@ type WatchProcessorInput struct {
 	ProcessorID string `json:"processorId"`
 	// The Kafka key to watch.
 	Key string `json:"key"`
+}
+
+// Where resetGroupOffsets moves a group. Added in kafmesh 2.
+type OffsetResetMode string
+
+const (
+	OffsetResetModeEarliest  OffsetResetMode = "EARLIEST"
+	OffsetResetModeLatest    OffsetResetMode = "LATEST"
+	OffsetResetModeTimestamp OffsetResetMode = "TIMESTAMP"
+	OffsetResetModeOffset    OffsetResetMode = "OFFSET"
+)
+
+var AllOffsetResetMode = []OffsetResetMode{
+	OffsetResetModeEarliest,
+	OffsetResetModeLatest,
+	OffsetResetModeTimestamp,
+	OffsetResetModeOffset,
+}
+
+func (e OffsetResetMode) IsValid() bool {
+	switch e {
+	case OffsetResetModeEarliest, OffsetResetModeLatest, OffsetResetModeTimestamp, OffsetResetModeOffset:
+		return true
+	}
+	return false
+}
+
+func (e OffsetResetMode) String() string {
+	return string(e)
+}
+
+func (e *OffsetResetMode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OffsetResetMode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OffsetResetMode", str)
+	}
+	return nil
+}
+
+func (e OffsetResetMode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OffsetResetMode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OffsetResetMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 // Where a topic config's value comes from, from the most to the least specific. Added in kafmesh 2.

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"slices"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
@@ -17,6 +18,10 @@ type Resolver struct {
 	lag      LagSource
 	settings TopicSettingsSource
 	status   func() MeshStatus
+	// mutations allows the Mutation fields (discover runs with --token);
+	// logger receives their audit lines.
+	mutations bool
+	logger    *slog.Logger
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "aefce5bc1ab39b1f4f0157ad7a3fb2c54a4ad3319855b505767a30db93190984"
+const generatedFrom = "716d311757b100029ebaac4bc4ea56ff823ab6a73bf949eb550ae6994b2b3bbd"

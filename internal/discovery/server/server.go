@@ -1,7 +1,8 @@
 // Package server is discovery's HTTP side: the GraphQL API at /query (POST
 // and websockets), /healthz, /readyz and /metrics, and an optional web UI at
-// /. The API is read-only; it can require a bearer token, and it answers
-// pages of other origins only when they are configured (CORS).
+// /. The API is read-only unless it requires a bearer token (WithToken):
+// only then are its mutations (resetGroupOffsets) enabled. It answers pages
+// of other origins only when they are configured (CORS).
 package server
 
 import (
@@ -204,6 +205,7 @@ func (s *Server) Handler() http.Handler {
 		AllowedOrigins: s.allowedOrigins,
 		InitFunc:       s.initFunc(),
 		Logger:         s.logger,
+		AllowMutations: s.token != "",
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/query", s.bodyLimit(s.websockets(s.cors(s.auth(gql)))))
