@@ -282,8 +282,20 @@ fi
 # The chaos suite (internal/chaos, docs/testing.md): faults injected into a
 # running service against a broker of its own, after the main go test so it
 # does not compete for the CPU. Only when every package runs.
+# A scenario that fails is run once more, alone: a second failure fails the
+# suite; a pass is reported as FLAKY with the first run's findings above it
+# (known: exactly-once can stall after a broker SIGKILL on a loaded machine;
+# see docs/testing.md).
 chaos_suite() {
-	KAFMESH_CHAOS=1 go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/
+	local log="$KAFMESH_RUN_DIR/chaos.log" rc again
+	KAFMESH_CHAOS=1 go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/ 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	((rc == 0)) && return 0
+	again="$(sed -n 's/^ *--- FAIL: TestChaos\/\([^ ]*\) .*/\1/p' "$log" | paste -sd, -)"
+	[[ -n "$again" ]] || return "$rc"
+	echo "== chaos suite: $again failed; running them once more, alone"
+	KAFMESH_CHAOS=1 KAFMESH_CHAOS_RUN="$again" go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/ || return 1
+	echo "== chaos suite: FLAKY: $again failed once and passed when run again (the first run's findings are above)"
 }
 if ((${#packages[@]} == 1)) && [[ "${packages[0]}" == ./... ]]; then
 	run "chaos suite" chaos_suite

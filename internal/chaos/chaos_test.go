@@ -192,6 +192,21 @@ func TestChaos(t *testing.T) {
 	}
 }
 
+// stateRoot is the folder of a pipeline's instances (state and logs): a
+// temporary one, or, with KAFMESH_CHAOS_KEEP=DIR, DIR/<name>, kept after the
+// test so the instances' logs can be read.
+func stateRoot(t *testing.T, name string) string {
+	keep := os.Getenv("KAFMESH_CHAOS_KEEP")
+	if keep == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(keep, name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 	start := time.Now()
 	adm := kadm.NewClient(newClient(t, b.addr))
@@ -204,7 +219,7 @@ func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 		}
 		p := &pipeline{t: t, b: b, bin: bin, exactlyOnce: eos, policy: sc.policy,
 			in: "chaos-in-" + tag + "-" + mode, out: "chaos-out-" + tag + "-" + mode, group: "chaos-" + tag + "-" + mode,
-			stateRoot: t.TempDir(), crashArgs: sc.crash, instances: map[string]*instance{}}
+			stateRoot: stateRoot(t, tag+"-"+mode), crashArgs: sc.crash, instances: map[string]*instance{}}
 		createTopics(t, adm, partitions, map[string]bool{p.group + "-table": true}, p.in, p.out, p.group+"-table", p.group+"-dlq")
 		ps = append(ps, p)
 	}
