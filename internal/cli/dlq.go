@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,9 +20,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // The headers the runtime writes on a dead letter (runner/errorpolicy.go),
@@ -49,10 +44,6 @@ const dlqSuffix = "-dlq"
 // takes the partitions as read to their end.
 const dlqIdle = 1500 * time.Millisecond
 
-// dlqPasswordEnv holds the SASL password of the dlq commands, so it is not
-// on the command line.
-const dlqPasswordEnv = "KAFMESH_SASL_PASSWORD"
-
 // DLQPrompt is how `dlq replay` asks for confirmation: the input and
 // whether it is an interactive terminal. Tests replace it.
 type DLQPrompt struct {
@@ -64,7 +55,7 @@ type DLQPrompt struct {
 // processors and sinks run with runner.DeadLetterOnError. prompt nil means
 // the process's stdin.
 func NewDLQCommand(env *Env, prompt *DLQPrompt) *cobra.Command {
-	conn := &dlqConn{}
+	conn := &kafkaConn{}
 	cmd := &cobra.Command{
 		Use:   "dlq",
 		Short: "List, read and replay the dead letters of processors and sinks",
@@ -89,74 +80,13 @@ header. Each replay is one send: running replay twice sends twice.
 --tls (or --tls-ca) connects over TLS; --sasl-mechanism and --sasl-user
 authenticate, with the password in $KAFMESH_SASL_PASSWORD.`,
 	}
-	f := cmd.PersistentFlags()
-	f.StringSliceVar(&conn.brokers, "brokers", nil, "seed brokers, host:port, comma separated (required)")
-	f.BoolVar(&conn.tls, "tls", false, "connect to the brokers over TLS, verifying them against the system's roots (or --tls-ca)")
-	f.StringVar(&conn.tlsCA, "tls-ca", "", "PEM file of the CA(s) that sign the brokers' certificates; implies --tls")
-	f.StringVar(&conn.saslMechanism, "sasl-mechanism", "", "authenticate with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password is read from $"+dlqPasswordEnv+")")
-	f.StringVar(&conn.saslUser, "sasl-user", "", "SASL user name")
+	conn.addFlags(cmd.PersistentFlags())
 	if prompt == nil {
 		fi, err := os.Stdin.Stat()
 		prompt = &DLQPrompt{In: os.Stdin, Terminal: err == nil && fi.Mode()&os.ModeCharDevice != 0}
 	}
 	cmd.AddCommand(newDLQListCommand(env, conn), newDLQShowCommand(env, conn), newDLQReplayCommand(env, conn, prompt))
 	return cmd
-}
-
-// dlqConn is how the dlq commands reach the cluster.
-type dlqConn struct {
-	brokers                 []string
-	tls                     bool
-	tlsCA                   string
-	saslMechanism, saslUser string
-}
-
-func (c *dlqConn) client(extra ...kgo.Opt) (*kgo.Client, error) {
-	if len(c.brokers) == 0 {
-		return nil, errors.New("--brokers is required")
-	}
-	opts := []kgo.Opt{kgo.SeedBrokers(c.brokers...), kgo.RequestRetries(3)}
-	if c.tls || c.tlsCA != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.tlsCA != "" {
-			pem, err := os.ReadFile(c.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("--tls-ca: %w", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", c.tlsCA)
-			}
-		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
-	}
-	switch mech := strings.ToUpper(c.saslMechanism); {
-	case mech == "" && c.saslUser != "":
-		return nil, errors.New("--sasl-user needs --sasl-mechanism")
-	case mech == "":
-	case mech != "PLAIN" && mech != "SCRAM-SHA-256" && mech != "SCRAM-SHA-512":
-		return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.saslMechanism)
-	default:
-		pass := os.Getenv(dlqPasswordEnv)
-		if c.saslUser == "" || pass == "" {
-			return nil, fmt.Errorf("--sasl-mechanism needs --sasl-user and the password in $%s", dlqPasswordEnv)
-		}
-		var m sasl.Mechanism
-		switch mech {
-		case "PLAIN":
-			m = plain.Auth{User: c.saslUser, Pass: pass}.AsMechanism()
-		case "SCRAM-SHA-256":
-			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha256Mechanism()
-		default:
-			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha512Mechanism()
-		}
-		opts = append(opts, kgo.SASL(m))
-	}
-	cl, err := kgo.NewClient(append(opts, extra...)...)
-	if err != nil {
-		return nil, fmt.Errorf("kafka client: %w", err)
-	}
-	return cl, nil
 }
 
 // DLQTopic is one dead-letter topic as `dlq list --json` prints it.
@@ -210,7 +140,7 @@ func ListDLQTopics(ctx context.Context, adm *kadm.Client) ([]DLQTopic, error) {
 	return out, nil
 }
 
-func newDLQListCommand(env *Env, conn *dlqConn) *cobra.Command {
+func newDLQListCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "list",
@@ -457,7 +387,7 @@ func readDLQ(ctx context.Context, cl *kgo.Client, r dlqRead) (recs []*kgo.Record
 	return recs, truncated, nil
 }
 
-func newDLQShowCommand(env *Env, conn *dlqConn) *cobra.Command {
+func newDLQShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	var (
 		topic      string
 		partition  int32
@@ -594,7 +524,7 @@ func parseDLQOffsets(list []string, partition int32) (map[int32][]int64, error) 
 	return want, nil
 }
 
-func newDLQReplayCommand(env *Env, conn *dlqConn, prompt *DLQPrompt) *cobra.Command {
+func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Command {
 	var (
 		topic     string
 		offsets   []string

@@ -3,8 +3,6 @@ package cli
 import (
 	"bufio"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,10 +18,6 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
-	"github.com/twmb/franz-go/pkg/sasl/plain"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
 // OffsetsPrompt is how `offsets skip` asks for confirmation: stdin, and
@@ -44,7 +38,7 @@ func stdinPrompt() OffsetsPrompt {
 // operator's escape hatch when a record stops a processor (see the runbook
 // in docs/runtime.md). prompt nil means the process's stdin.
 func NewOffsetsCommand(env *Env, prompt *OffsetsPrompt) *cobra.Command {
-	conn := &kafkaConn{}
+	conn := &offsetsConn{}
 	cmd := &cobra.Command{
 		Use:   "offsets",
 		Short: "Show a consumer group's committed offsets and lag, or move a stopped group past a record",
@@ -68,84 +62,26 @@ begins after that record. See the runbook in docs/runtime.md.
 authenticate, with the password in $KAFMESH_SASL_PASSWORD.`,
 	}
 	f := cmd.PersistentFlags()
-	f.StringSliceVar(&conn.brokers, "brokers", nil, "seed brokers, host:port, comma separated (required)")
+	conn.addFlags(f)
 	f.StringVar(&conn.group, "group", "", "consumer group (required)")
-	f.BoolVar(&conn.tls, "tls", false, "connect to the brokers over TLS, verifying them against the system's roots (or --tls-ca)")
-	f.StringVar(&conn.tlsCA, "tls-ca", "", "PEM file of the CA(s) that sign the brokers' certificates; implies --tls")
-	f.StringVar(&conn.saslMechanism, "sasl-mechanism", "", "authenticate with SASL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 (the password is read from $"+saslPasswordEnv+")")
-	f.StringVar(&conn.saslUser, "sasl-user", "", "SASL user name")
 	cmd.AddCommand(newOffsetsShowCommand(env, conn), newOffsetsSkipCommand(env, prompt, conn))
 	return cmd
 }
 
-// saslPasswordEnv holds the SASL password, so it is not on the command
-// line (where ps and shell history show it).
-const saslPasswordEnv = "KAFMESH_SASL_PASSWORD"
-
-// kafkaConn is how the offsets commands reach the cluster.
-type kafkaConn struct {
-	brokers                 []string
-	group                   string
-	tls                     bool
-	tlsCA                   string
-	saslMechanism, saslUser string
+// offsetsConn is how the offsets commands reach the cluster and which
+// group they work on.
+type offsetsConn struct {
+	kafkaConn
+	group string
 }
 
-func (c *kafkaConn) opts() ([]kgo.Opt, error) {
-	if len(c.brokers) == 0 {
-		return nil, errors.New("--brokers is required")
-	}
+func (c *offsetsConn) admin() (*kadm.Client, func(), error) {
 	if c.group == "" {
-		return nil, errors.New("--group is required")
+		return nil, nil, errors.New("--group is required")
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(c.brokers...), kgo.RequestRetries(3)}
-	if c.tls || c.tlsCA != "" {
-		cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-		if c.tlsCA != "" {
-			pem, err := os.ReadFile(c.tlsCA)
-			if err != nil {
-				return nil, fmt.Errorf("--tls-ca: %w", err)
-			}
-			cfg.RootCAs = x509.NewCertPool()
-			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", c.tlsCA)
-			}
-		}
-		opts = append(opts, kgo.DialTLSConfig(cfg))
-	}
-	if c.saslMechanism != "" {
-		mech := strings.ToUpper(c.saslMechanism)
-		if mech != "PLAIN" && mech != "SCRAM-SHA-256" && mech != "SCRAM-SHA-512" {
-			return nil, fmt.Errorf("--sasl-mechanism %q: want PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512", c.saslMechanism)
-		}
-		pass := os.Getenv(saslPasswordEnv)
-		if c.saslUser == "" || pass == "" {
-			return nil, fmt.Errorf("--sasl-mechanism needs --sasl-user and the password in $%s", saslPasswordEnv)
-		}
-		var m sasl.Mechanism
-		switch mech {
-		case "PLAIN":
-			m = plain.Auth{User: c.saslUser, Pass: pass}.AsMechanism()
-		case "SCRAM-SHA-256":
-			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha256Mechanism()
-		default:
-			m = scram.Auth{User: c.saslUser, Pass: pass}.AsSha512Mechanism()
-		}
-		opts = append(opts, kgo.SASL(m))
-	} else if c.saslUser != "" {
-		return nil, errors.New("--sasl-user needs --sasl-mechanism")
-	}
-	return opts, nil
-}
-
-func (c *kafkaConn) admin() (*kadm.Client, func(), error) {
-	opts, err := c.opts()
+	cl, err := c.client()
 	if err != nil {
 		return nil, nil, err
-	}
-	cl, err := kgo.NewClient(opts...)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kafka client: %w", err)
 	}
 	return kadm.NewClient(cl), cl.Close, nil
 }
@@ -233,7 +169,7 @@ func groupOffsets(ctx context.Context, adm *kadm.Client, group string) (*GroupOf
 	return g, nil
 }
 
-func newOffsetsShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
+func newOffsetsShowCommand(env *Env, conn *offsetsConn) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "show",
@@ -302,7 +238,7 @@ func (p skipPlan) String() string {
 	return s + ")"
 }
 
-func newOffsetsSkipCommand(env *Env, prompt *OffsetsPrompt, conn *kafkaConn) *cobra.Command {
+func newOffsetsSkipCommand(env *Env, prompt *OffsetsPrompt, conn *offsetsConn) *cobra.Command {
 	var topic string
 	var partition int32
 	var offset int64
