@@ -34,9 +34,10 @@ func TestBuildInfoMetric(t *testing.T) {
 			for _, l := range m.GetLabel() {
 				labels[l.GetName()] = l.GetValue()
 			}
+			// service is the constant label every kafmesh_* family carries.
 			if labels["version"] != want.Version || labels["revision"] != want.Revision ||
-				labels["goversion"] != want.GoVersion || len(labels) != 3 {
-				t.Errorf("labels %v, want version %q revision %q goversion %q", labels, want.Version, want.Revision, want.GoVersion)
+				labels["goversion"] != want.GoVersion || labels["service"] != "buildinfo" || len(labels) != 4 {
+				t.Errorf("labels %v, want service %q version %q revision %q goversion %q", labels, "buildinfo", want.Version, want.Revision, want.GoVersion)
 			}
 			if m.GetGauge().GetValue() != 1 {
 				t.Errorf("value %v, want 1", m.GetGauge().GetValue())
