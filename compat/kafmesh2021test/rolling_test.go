@@ -75,6 +75,23 @@ func TestRollingDeployFromKafmesh2021(t *testing.T) {
 			t.Fatalf("create %s: %v", topic, err)
 		}
 	}
+	// The broker answers CreateTopics before its metadata lists the new
+	// topics; a goka member that looked then would try to create the table
+	// itself and stop on "already exists". Wait until metadata has them.
+	for {
+		td, err := adm.ListTopics(ctx, c.in, c.out, c.table())
+		ready := err == nil
+		for _, topic := range []string{c.in, c.out, c.table()} {
+			ready = ready && td.Has(topic) && td[topic].Err == nil && len(td[topic].Partitions) == partitions
+		}
+		if ready {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("the created topics never showed in the metadata: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
