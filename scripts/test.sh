@@ -284,7 +284,7 @@ fi
 # does not compete for the CPU. Only when every package runs.
 # A scenario that fails is run once more, alone: a second failure fails the
 # suite; a pass is reported as FLAKY with the first run's findings above it
-# (known: exactly-once can stall after a broker SIGKILL on a loaded machine;
+# (the exactly-once pipelines of the broker-restart scenarios are quarantined;
 # see docs/testing.md).
 chaos_suite() {
 	local log="$KAFMESH_RUN_DIR/chaos.log" rc again
