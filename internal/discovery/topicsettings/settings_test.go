@@ -128,11 +128,21 @@ func TestReadReportsEveryConfigSetOnTheTopic(t *testing.T) {
 	adm := admin(t, brokers)
 	alter(t, adm, topic, "segment.bytes", "1048576", "max.message.bytes", "2000000")
 
-	got, err := topicsettings.Read(context.Background(), adm, []string{topic}, []string{"cleanup.policy"})
-	if err != nil {
-		t.Fatal(err)
+	// A broker answers AlterConfigs before its metadata has applied the
+	// change, so a read right after may not see it yet: read until it does
+	// (10 s at most), then hold the answer to the exact list.
+	const want = "cleanup.policy,max.message.bytes,segment.bytes"
+	var n []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		got, err := topicsettings.Read(context.Background(), adm, []string{topic}, []string{"cleanup.policy"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n = names(got[topic].Configs); strings.Join(n, ",") == want || time.Now().After(deadline) {
+			break
+		}
 	}
-	if n := names(got[topic].Configs); strings.Join(n, ",") != "cleanup.policy,max.message.bytes,segment.bytes" {
+	if strings.Join(n, ",") != want {
 		t.Errorf("configs %v, want cleanup.policy then the two set on the topic by name", n)
 	}
 }
