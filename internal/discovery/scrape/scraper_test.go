@@ -240,7 +240,9 @@ func TestVanishingTargetsAreRemovedWithWhatOnlyTheyReported(t *testing.T) {
 	s.Round(ctx)
 
 	// alerts dies in the middle of answering.
-	alerts.OnGetServiceInfo(func() { go alerts.Stop() })
+	// The handler holds its answer until Stop has cut the connection, so
+	// the call fails every time (without the wait the answer could win).
+	alerts.OnGetServiceInfo(func() { go alerts.Stop(); time.Sleep(2 * time.Second) })
 	r := s.Round(ctx)
 	if res := result(t, r, alerts.Addr); res.Err == nil {
 		t.Fatal("scrape of a target that vanished mid-call succeeded")
