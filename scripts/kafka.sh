@@ -23,6 +23,8 @@
 #   KAFMESH_KAFKA_CONTROLLER_PORT  KRaft controller port (default client port + 1)
 #   KAFMESH_KAFKA_JAVA_OPTS        JVM flags (default "-Xms256m -Xmx1g -XX:TieredStopAtLevel=1":
 #                                  C1 only starts about twice as fast on a busy 2-core machine)
+#   KAFMESH_KAFKA_FORMAT_ARGS      extra flags for kafka-storage format, e.g.
+#                                  "--feature transaction.version=1" (default none)
 #   KAFMESH_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 90)
 #   KAFMESH_CACHE_DIR              downloads (default ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh)
 #   KAFMESH_RUN_DIR                runtime state (default /tmp/kafmesh-run); the
@@ -39,6 +41,7 @@ KAFKA_HOME="$KAFMESH_CACHE_DIR/kafka-$KAFKA_VERSION"
 KAFKA_PORT="${KAFMESH_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFMESH_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_JAVA_OPTS="${KAFMESH_KAFKA_JAVA_OPTS:--Xms256m -Xmx1g -XX:TieredStopAtLevel=1}"
+KAFKA_FORMAT_ARGS="${KAFMESH_KAFKA_FORMAT_ARGS:-}"
 KAFKA_START_TIMEOUT="${KAFMESH_KAFKA_START_TIMEOUT:-90}"
 KAFKA_DIR="$KAFMESH_RUN_DIR/kafka"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
@@ -157,7 +160,7 @@ start_broker() {
 		write_config
 	fi
 	if [[ "$mode" == fresh ]] && ! "$KM_JAVA" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_HOME/lib/*" \
-		kafka.tools.StorageTool format -t "$(random_cluster_id)" -c "$KAFKA_CONFIG" \
+		kafka.tools.StorageTool format -t "$(random_cluster_id)" -c "$KAFKA_CONFIG" $KAFKA_FORMAT_ARGS \
 		>"$KAFKA_DIR/format.log" 2>&1; then
 		km_show_log "$KAFKA_DIR/format.log"
 		km_die "formatting the broker's storage failed (see $KAFKA_DIR/format.log)"
