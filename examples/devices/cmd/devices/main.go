@@ -51,6 +51,8 @@ func main() {
 	tokenFile := flag.String("watch-token-file", "", "file holding the bearer token that Watch callers (kafmesh discover --target-token-file) must send; without it only loopback callers may watch")
 	tlsCert := flag.String("tls-cert", "", "PEM certificate of the gRPC server (with --tls-key); empty serves plaintext")
 	tlsKey := flag.String("tls-key", "", "PEM private key of --tls-cert")
+	instanceID := flag.String("instance-id", os.Getenv("POD_NAME"),
+		"stable id of this instance, e.g. its pod name (default $POD_NAME): processors join their groups as static members under it, so a restart takes its partitions back at once; two running instances must never share one")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -59,6 +61,9 @@ func main() {
 	if err != nil {
 		slog.Error("devices: bad flags", "error", err)
 		os.Exit(2)
+	}
+	if *instanceID != "" {
+		sec.options = append(sec.options, runner.WithInstanceID(*instanceID))
 	}
 	if err := run(ctx, strings.Split(*brokers, ","), *grpcAddr, *httpAddr, *dbPath, *stateDir, sec); err != nil {
 		slog.Error("devices stopped", "error", err)
