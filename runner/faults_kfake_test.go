@@ -1,6 +1,9 @@
 package runner_test
 
 import (
+	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -248,5 +251,57 @@ func TestShutdownIsBoundedWhenCommitsHang(t *testing.T) {
 		t.Fatalf("Run returned %v after cancel with a 2s shutdown timeout", took)
 	} else {
 		t.Logf("Run returned %v after cancel while commits hung", took.Round(time.Millisecond))
+	}
+}
+
+// TestFencedInstanceRejoinsAFewTimes: a static member whose commit is
+// refused with FENCED_INSTANCE_ID (what a broker restart can answer the
+// session that a newer session of the same process replaced) rejoins and
+// ends with exact counts, as for any fenced commit.
+func TestFencedInstanceRejoinsAFewTimes(t *testing.T) {
+	cl, brokers := faultCluster(t)
+	c := newCounter(t, runner.CommitInterval(50*time.Millisecond))
+	_, stop := runCounter(t, brokers, c, runner.WithInstanceID("fenced-once"))
+	const keys, batch = 20, 500
+	prod := client(t, brokers)
+	produce(t, prod, inputRecords(c.in, 0, batch, keys)...)
+	waitGroupCommitted(t, brokers, c.group, c.in, 30*time.Second)
+
+	var failed atomic.Int32
+	failOffsetCommits(cl, 1, kerr.FencedInstanceID, &failed)
+	produce(t, prod, inputRecords(c.in, batch, 2*batch, keys)...)
+	waitGroupCommitted(t, brokers, c.group, c.in, 30*time.Second)
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v (one FENCED_INSTANCE_ID must rejoin, not exit)", err)
+	}
+	if failed.Load() == 0 {
+		t.Fatal("no commit was refused")
+	}
+	expectExact(t, brokers, c, 2*batch, keys)
+}
+
+// TestFencedInstanceWithoutEndStops: commits refused with
+// FENCED_INSTANCE_ID again and again are two processes sharing an instance
+// id; the processor stops and says so.
+func TestFencedInstanceWithoutEndStops(t *testing.T) {
+	cl, brokers := faultCluster(t)
+	c := newCounter(t, runner.CommitInterval(50*time.Millisecond))
+	kafmeshtest.CreateTopic(t, brokers, c.in, 4, false)
+	s := newService(t, brokers, "faults", t.TempDir(), runner.WithInstanceID("twice"))
+	c.register(t, s)
+	if err := s.ConfigureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	var failed atomic.Int32
+	failOffsetCommits(cl, 1_000, kerr.FencedInstanceID, &failed)
+	produce(t, client(t, brokers), inputRecords(c.in, 0, 100, 10)...)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	err := s.Run(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("Run did not stop within 60s though every commit was fenced (%d refused)", failed.Load())
+	}
+	if !errors.Is(err, kerr.FencedInstanceID) || !strings.Contains(err.Error(), `another process runs with instance id "twice"`) {
+		t.Fatalf("Run: %v, want FENCED_INSTANCE_ID naming the shared instance id", err)
 	}
 }

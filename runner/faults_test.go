@@ -229,6 +229,43 @@ func TestPoisonRecordErrorNamesTheWayOut(t *testing.T) {
 	}
 }
 
+// TestPoisonRecordCommitsTheRecordsBeforeIt: at-least-once, the records
+// handled before a poison one in the same poll are committed before the
+// processor stops, so the group's committed offset is the poison record's
+// own and `offsets skip` needs no --allow-gap.
+func TestPoisonRecordCommitsTheRecordsBeforeIt(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	c := newCounter(t)
+	kafmeshtest.CreateTopic(t, brokers, c.in, 1, false)
+	s := newService(t, brokers, "poison", t.TempDir())
+	c.register(t, s)
+	if err := s.ConfigureTopics(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	const good = 7
+	rs := inputRecords(c.in, 0, good, 3)
+	rs = append(rs, &kgo.Record{Topic: c.in, Key: []byte("k"), Value: []byte{0xff, 0xff, 0xff}})
+	rs = append(rs, inputRecords(c.in, good, good+3, 3)...)
+	produce(t, client(t, brokers), rs...)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var pe *runner.PoisonError
+	if err := s.Run(ctx); !errors.As(err, &pe) || pe.Offset != good {
+		t.Fatalf("Run: %v, want a PoisonError at offset %d", err, good)
+	}
+	adm := kadm.NewClient(client(t, brokers))
+	offs, err := adm.FetchOffsets(t.Context(), c.group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, _ := offs.Lookup(c.in, 0); o.At != good {
+		t.Fatalf("committed offset %d, want %d: the records before the poison one are committed, nothing after it", o.At, good)
+	}
+	if n := len(consumeN(t, brokers, c.out, good, 30*time.Second)); n != good {
+		t.Fatalf("%d outputs, want %d", n, good)
+	}
+}
+
 // TestSourcesOnlyServiceRunsUntilCanceled: a service with only sources
 // (and its servers) keeps running, and serving, until its context ends.
 func TestSourcesOnlyServiceRunsUntilCanceled(t *testing.T) {

@@ -64,6 +64,9 @@ type processorPart struct {
 	tasks map[int32]*procTask
 
 	rebalanceWanted atomic.Bool
+	// fences counts FENCED_INSTANCE_ID errors: a few rejoin, more stop
+	// the processor (two processes share one instance id).
+	fences fenceBudget
 	inTxn           bool
 	restarts        prometheus.Counter
 	errLog          rateLimit
@@ -464,7 +467,8 @@ func (pp *processorPart) openClient(ctx context.Context) error {
 	}
 	// In clientOpts' extra, so WithKafkaOptions (appended last) wins.
 	extra = append(extra, kgo.TransactionalID(spec.Group+"-"+pp.svc.instanceID()),
-		kgo.TransactionTimeout(pp.svc.transactionTimeout()))
+		kgo.TransactionTimeout(pp.svc.transactionTimeout()),
+		kgo.MaxVersions(transactionsV1Versions()))
 	sess, err := kgo.NewGroupTransactSession(pp.svc.clientOpts(extra...)...)
 	if err != nil {
 		close(fenced)
@@ -522,9 +526,19 @@ func (pp *processorPart) loop(ctx context.Context) error {
 	// else fails the processor.
 	fault := func(err error) {
 		var r *restartError
-		if errors.As(err, &r) {
+		switch {
+		case errors.As(err, &r) && !errors.Is(err, kerr.FencedInstanceID):
 			restart = err
-		} else {
+		case errors.Is(err, kerr.FencedInstanceID) && pp.fences.allow():
+			// Another member joined with this instance id. That is
+			// another process running with the same WithInstanceID
+			// (fatal, below, if it keeps happening), or this one's
+			// own earlier session right after a broker restart.
+			restart = restartable(err)
+		case errors.Is(err, kerr.FencedInstanceID):
+			pp.fail(fmt.Errorf("%w (fenced %d times in %s: another process runs with instance id %q; give every instance its own WithInstanceID, e.g. its pod name)",
+				err, maxFenceRestarts+1, fenceWindow, pp.svc.staticInstanceID()))
+		default:
 			pp.fail(err)
 		}
 	}
@@ -567,6 +581,19 @@ func (pp *processorPart) loop(ctx context.Context) error {
 				if ctx.Err() != nil {
 					unprocessed = true
 					break
+				}
+				var poison *PoisonError
+				if pp.sess == nil && errors.As(err, &poison) {
+					// At-least-once commits exactly the records
+					// handled, so keep those before the poison one:
+					// the group's committed offset is then the poison
+					// record's own, and `kafmesh offsets skip` moves
+					// past it without skipping anything else.
+					if cerr := commit(); cerr != nil {
+						pp.log.Warn("committing the records before the failed one failed; they are processed again", "error", cerr)
+					} else {
+						uncommitted = false
+					}
 				}
 				fault(err)
 				break
@@ -1203,4 +1230,32 @@ func (pp *processorPart) dropTasks(dropped []*procTask, ps []int32, discard bool
 		pp.follow.remove(pp.stateTopic, ps)
 	}
 	pp.log.Info("partitions revoked", "partitions", ps, "lost", discard)
+}
+
+// fenceBudget allows maxFenceRestarts rejoins after FENCED_INSTANCE_ID
+// within fenceWindow. A static member is fenced when another member joins
+// with its instance id: once after a broker restart, when this process's
+// own new session takes over from the old one, heals by rejoining; two
+// processes configured with the same WithInstanceID fence each other
+// without end, and that must stop one of them with the reason.
+type fenceBudget struct {
+	mu    sync.Mutex
+	times []time.Time
+}
+
+const (
+	maxFenceRestarts = 3
+	fenceWindow      = 10 * time.Minute
+)
+
+func (b *fenceBudget) allow() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	b.times = slices.DeleteFunc(b.times, func(t time.Time) bool { return now.Sub(t) > fenceWindow })
+	if len(b.times) >= maxFenceRestarts {
+		return false
+	}
+	b.times = append(b.times, now)
+	return true
 }

@@ -366,6 +366,9 @@ func (k kgoLogger) Level() kgo.LogLevel {
 	if os.Getenv("KAFMESH_KGO_DEBUG") != "" {
 		return kgo.LogLevelDebug
 	}
+	if os.Getenv("KAFMESH_KGO_INFO") != "" {
+		return kgo.LogLevelInfo
+	}
 	return kgo.LogLevelWarn
 }
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {

@@ -25,6 +25,8 @@
 #                                  C1 only starts about twice as fast on a busy 2-core machine)
 #   KAFMESH_KAFKA_FORMAT_ARGS      extra flags for kafka-storage format, e.g.
 #                                  "--feature transaction.version=1" (default none)
+#   KAFMESH_KAFKA_LOGGERS          broker loggers above the default warn level,
+#                                  "name=level,...", e.g. kafka.coordinator.transaction=debug
 #   KAFMESH_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 90)
 #   KAFMESH_CACHE_DIR              downloads (default ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh)
 #   KAFMESH_RUN_DIR                runtime state (default /tmp/kafmesh-run); the
@@ -42,6 +44,7 @@ KAFKA_PORT="${KAFMESH_KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFMESH_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_JAVA_OPTS="${KAFMESH_KAFKA_JAVA_OPTS:--Xms256m -Xmx1g -XX:TieredStopAtLevel=1}"
 KAFKA_FORMAT_ARGS="${KAFMESH_KAFKA_FORMAT_ARGS:-}"
+KAFKA_LOGGERS="${KAFMESH_KAFKA_LOGGERS:-}"
 KAFKA_START_TIMEOUT="${KAFMESH_KAFKA_START_TIMEOUT:-90}"
 KAFKA_DIR="$KAFMESH_RUN_DIR/kafka"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
@@ -103,11 +106,25 @@ Configuration:
       PatternLayout:
         pattern: "[%d] %p %m (%c)%n"
   Loggers:
+$(extra_loggers)
     Root:
       level: warn
       AppenderRef:
         - ref: file
 EOF
+}
+
+# extra_loggers prints log4j2 logger entries for KAFMESH_KAFKA_LOGGERS
+# ("name=level,..."), e.g. kafka.coordinator.transaction=debug to see the
+# transaction coordinator's work when a test hunts a broker-side problem.
+extra_loggers() {
+	[[ -n "$KAFKA_LOGGERS" ]] || return 0
+	echo "    Logger:"
+	local entry
+	for entry in ${KAFKA_LOGGERS//,/ }; do
+		echo "      - name: \"${entry%%=*}\""
+		echo "        level: ${entry#*=}"
+	done
 }
 
 # random_cluster_id prints a random KRaft cluster id: 16 random bytes in

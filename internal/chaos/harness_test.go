@@ -67,7 +67,7 @@ func startBroker(t *testing.T) *broker {
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Skip("chaos suite: no java on PATH; the suite runs its own Apache Kafka broker (scripts/kafka.sh needs Java 17+)")
 	}
-	b := &broker{t: t, script: filepath.Join(repoRoot(t), "scripts", "kafka.sh"), runDir: t.TempDir()}
+	b := &broker{t: t, script: filepath.Join(repoRoot(t), "scripts", "kafka.sh"), runDir: stateRoot(t, "broker")}
 	port, ctrl := freePort(t), freePort(t)
 	b.addr = fmt.Sprintf("127.0.0.1:%d", port)
 	b.env = append(os.Environ(), "KAFMESH_RUN_DIR="+b.runDir, "KAFMESH_KAFKA_PORT="+strconv.Itoa(port),
@@ -624,4 +624,67 @@ var poisonValues = [][]byte{
 	{0x0a, 0x10, 'a', 'b', 'c'},
 	{0x02, 0, 0, 0, 7, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
 	{0x00, 0, 0, 0, 7, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff},
+}
+
+// transactionReport describes, for a stalled exactly-once pipeline, what
+// the brokers hold open: every transactional id of the group that is not
+// complete (state, age, partitions) and every producer with a transaction
+// open on the given topics (its first offset), so a stall's log says which
+// transaction blocks the readers.
+func transactionReport(adm *kadm.Client, group string, topics ...string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var lines []string
+	listed, err := adm.ListTransactions(ctx, nil, nil)
+	if err != nil {
+		return "list transactions: " + err.Error()
+	}
+	var ids []string
+	for id := range listed {
+		if strings.HasPrefix(id, group+"-") {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	if len(ids) > 0 {
+		described, err := adm.DescribeTransactions(ctx, ids...)
+		if err != nil {
+			lines = append(lines, "describe transactions: "+err.Error())
+		}
+		for _, d := range described.Sorted() {
+			if d.State == "Empty" || d.State == "CompleteCommit" || d.State == "CompleteAbort" {
+				continue
+			}
+			age := ""
+			if d.StartTimestamp > 0 {
+				age = time.Since(time.UnixMilli(d.StartTimestamp)).Round(time.Second).String()
+			}
+			lines = append(lines, fmt.Sprintf("txn %s: %s producer %d/%d, open %s (timeout %dms), partitions %v, err %v",
+				d.TxnID, d.State, d.ProducerID, d.ProducerEpoch, age, d.TimeoutMillis, d.Topics.Sorted(), d.Err))
+		}
+	}
+	set := kadm.TopicsSet{}
+	md, err := adm.Metadata(ctx, topics...)
+	if err == nil {
+		for _, t := range topics {
+			for p := range md.Topics[t].Partitions {
+				set.Add(t, p)
+			}
+		}
+		producers, err := adm.DescribeProducers(ctx, set)
+		if err != nil {
+			lines = append(lines, "describe producers: "+err.Error())
+		}
+		producers.EachProducer(func(p kadm.DescribedProducer) {
+			if p.CurrentTxnStartOffset >= 0 {
+				lines = append(lines, fmt.Sprintf("%s[%d]: producer %d/%d has a transaction open since offset %d (last write %s ago)",
+					p.Topic, p.Partition, p.ProducerID, p.ProducerEpoch, p.CurrentTxnStartOffset,
+					time.Since(time.UnixMilli(p.LastTimestamp)).Round(time.Second)))
+			}
+		})
+	}
+	if len(lines) == 0 {
+		return "no open transaction"
+	}
+	return strings.Join(lines, "; ")
 }
