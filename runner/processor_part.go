@@ -66,10 +66,10 @@ type processorPart struct {
 	rebalanceWanted atomic.Bool
 	// fences counts FENCED_INSTANCE_ID errors: a few rejoin, more stop
 	// the processor (two processes share one instance id).
-	fences fenceBudget
-	inTxn           bool
-	restarts        prometheus.Counter
-	errLog          rateLimit
+	fences   fenceBudget
+	inTxn    bool
+	restarts prometheus.Counter
+	errLog   rateLimit
 	// session counts group sessions; a callback of an earlier session's
 	// client (one that did not close in time) changes nothing.
 	sessionID atomic.Int64
