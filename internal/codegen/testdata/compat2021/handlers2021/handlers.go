@@ -2,8 +2,9 @@
 // kafmesh generated, the way its README and examples wrote them:
 // Register_<Component>_<Part>_Processor, <Part>_ProcessorContext with
 // Join_, Lookup_, Output_ and a State() that is never nil, sources with
-// Emit(Message), a view whose Get waits for it, and a sink with
-// Collect/Flush. TestGoldenBuilds compiles it unchanged against the
+// Emit(<X>_Source_Message), a view whose Get waits for it, and a sink
+// with Collect(runner.MessageContext, key, msg)/Flush, wired with the
+// 2021 top-level names. TestGoldenBuilds compiles it unchanged against the
 // output.compat: kafmesh2021 code and runs its tests.
 package handlers2021
 
@@ -47,11 +48,16 @@ type Warehouse struct {
 	mu      sync.Mutex
 	pending map[string]*deviceId.EnrichedDetails
 	Rows    map[string]*deviceId.EnrichedDetails
+	Topics  map[string]bool // where the collected records came from
 }
 
-func (w *Warehouse) Collect(key string, message *deviceId.EnrichedDetails) error {
+func (w *Warehouse) Collect(ctx runner.MessageContext, key string, message *deviceId.EnrichedDetails) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.Topics == nil {
+		w.Topics = map[string]bool{}
+	}
+	w.Topics[ctx.Topic] = true
 	if w.pending == nil {
 		w.pending = map[string]*deviceId.EnrichedDetails{}
 	}
@@ -89,7 +95,7 @@ func Register(service *runner.Service, warehouse *Warehouse) (*Parts, error) {
 	if err = definitions.Register_Details_Enricher_Processor(service, &Enricher{}); err != nil {
 		return nil, err
 	}
-	if err = definitions.Register_Details_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
+	if err = definitions.Register_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
 		return nil, err
 	}
 	if p.Assignments, err = definitions.New_Assignments_DeviceIDCustomer_Source(service); err != nil {

@@ -28,11 +28,11 @@ func TestServiceWrittenFor2021(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(p.Customers.Emit(assignments.CustomerIDDetails_Message{Key: "c1", Value: &customerId.Details{Id: "c1"}}))
-	must(p.Assignments.Emit(assignments.DeviceIDCustomer_Message{Key: "d1", Value: &deviceId.Customer{Id: "c1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d2", Value: &deviceId.Details{Id: "d2"}})) // unassigned
+	must(p.Customers.Emit(assignments.CustomerIDDetails_Source_Message{Key: "c1", Value: &customerId.Details{Id: "c1"}}))
+	must(p.Assignments.Emit(assignments.DeviceIDCustomer_Source_Message{Key: "d1", Value: &deviceId.Customer{Id: "c1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d2", Value: &deviceId.Details{Id: "d2"}})) // unassigned
 
 	got, err := p.Enriched.Get("d1")
 	if err != nil || got.GetId() != "c1" || got.GetTimeUnixMs() != 2 {
@@ -46,6 +46,9 @@ func TestServiceWrittenFor2021(t *testing.T) {
 	}
 	if row := warehouse.Rows["d1"]; row.GetTimeUnixMs() != 2 {
 		t.Errorf("warehouse row %v; want count 2", row)
+	}
+	if len(warehouse.Topics) != 1 || !warehouse.Topics["kafmesh.deviceId.enrichedDetails"] {
+		t.Errorf("the sink's message contexts named topics %v; want kafmesh.deviceId.enrichedDetails", warehouse.Topics)
 	}
 }
 
