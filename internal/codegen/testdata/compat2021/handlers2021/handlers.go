@@ -16,6 +16,8 @@ import (
 	"example.com/golden/compat2021/internal/definitions"
 	"example.com/golden/compat2021/internal/definitions/assignments"
 	"example.com/golden/compat2021/internal/definitions/details"
+	"example.com/golden/compat2021/internal/definitions/heartbeats"
+	"example.com/golden/compat2021/internal/definitions/models/kafmesh/customerId"
 	"example.com/golden/compat2021/internal/definitions/models/kafmesh/deviceId"
 	"github.com/kafmesh/kafmesh/runner"
 )
@@ -78,6 +80,42 @@ func (w *Warehouse) Flush() error {
 	return nil
 }
 
+// CustomerDatabase is a view source: it reports every customer's details.
+type CustomerDatabase struct {
+	Customers map[string]*customerId.Details
+}
+
+func (c *CustomerDatabase) Sync(ctx assignments.CustomerDetails_ViewSource_Context) error {
+	for id, d := range c.Customers {
+		if err := ctx.Update(id, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StatusPage is a view sink: it copies the current health of every
+// customer.
+type StatusPage struct {
+	Health map[string]*customerId.CurrentHealth
+}
+
+func (s *StatusPage) Sync(ctx heartbeats.CurrentHealth_ViewSink_Context) error {
+	keys, err := ctx.Keys()
+	if err != nil {
+		return err
+	}
+	s.Health = map[string]*customerId.CurrentHealth{}
+	for _, k := range keys {
+		h, err := ctx.Get(k)
+		if err != nil {
+			return err
+		}
+		s.Health[k] = h
+	}
+	return nil
+}
+
 // Parts are what the service's main wires up.
 type Parts struct {
 	Assignments assignments.DeviceIDCustomer_Source
@@ -87,11 +125,17 @@ type Parts struct {
 }
 
 // Register wires the parts, as the 2021 main.go did.
-func Register(service *runner.Service, warehouse *Warehouse) (*Parts, error) {
+func Register(service *runner.Service, warehouse *Warehouse, customers *CustomerDatabase, status *StatusPage) (*Parts, error) {
 	var (
 		p   Parts
 		err error
 	)
+	if err = definitions.Register_Assignments_CustomerDetails_ViewSource(service, customers, time.Minute, 10*time.Second); err != nil {
+		return nil, err
+	}
+	if err = definitions.Register_Heartbeats_CurrentHealth_ViewSink(service, status, time.Minute, 10*time.Second); err != nil {
+		return nil, err
+	}
 	if err = definitions.Register_Details_Enricher_Processor(service, &Enricher{}); err != nil {
 		return nil, err
 	}
