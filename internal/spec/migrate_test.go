@@ -61,7 +61,7 @@ func TestMigrateKeepsComments(t *testing.T) {
 		}
 	}
 	slices.Sort(written)
-	if !slices.Equal(written, []string{"components/a.yaml", "definition.yml"}) {
+	if !slices.Equal(written, []string{"components/a.yaml", "components/c.yaml", "definition.yml"}) {
 		t.Errorf("wrote %v", written)
 	}
 	// Every comment of the input survives except the one above the removed
@@ -70,7 +70,7 @@ func TestMigrateKeepsComments(t *testing.T) {
 	for _, c := range m.Write {
 		out += string(c)
 	}
-	for _, f := range []string{"definition.yml", "components/a.yaml", "components/b.yaml"} {
+	for _, f := range []string{"definition.yml", "components/a.yaml", "components/b.yaml", "components/c.yaml"} {
 		b, err := os.ReadFile(filepath.Join(in, filepath.FromSlash(f)))
 		if err != nil {
 			t.Fatal(err)
