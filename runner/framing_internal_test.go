@@ -17,7 +17,7 @@ type resolverFunc struct {
 	asked int
 }
 
-func (r *resolverFunc) SchemaID(context.Context, protoreflect.MessageDescriptor) (uint32, error) {
+func (r *resolverFunc) SchemaID(context.Context, string, protoreflect.MessageDescriptor) (uint32, error) {
 	return 0, errors.New("unused")
 }
 

@@ -105,9 +105,9 @@ type countingRegistry struct {
 	lookups int
 }
 
-func (r *countingRegistry) SchemaID(ctx context.Context, d protoreflect.MessageDescriptor) (uint32, error) {
+func (r *countingRegistry) SchemaID(ctx context.Context, topic string, d protoreflect.MessageDescriptor) (uint32, error) {
 	r.lookups++
-	return r.Kafmesh2021Registry.SchemaID(ctx, d)
+	return r.Kafmesh2021Registry.SchemaID(ctx, topic, d)
 }
 
 // With framing auto, a service writes the framing each topic's latest

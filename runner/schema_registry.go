@@ -60,20 +60,21 @@ func (r srRegistry) HasSchemaID(ctx context.Context, id uint32) (bool, error) {
 // Kafmesh2021Registry gives the schema ids of the kafmesh 2021 framing
 // (0x02, a 4-byte big-endian schema id, the protobuf payload), as the
 // 2021 services got them from a proto-schema-registry: by content, one id
-// per message type. The service asks once per topic, at the topic's first
-// write, and caches the answer; no record waits for the registry after
-// that.
+// per topic and message schema. The service asks once per topic, at the
+// topic's first write, and caches the answer; no record waits for the
+// registry after that. [NewProtoSchemaRegistry] asks a real registry;
+// [StaticSchemaIDs] knows a fixed set.
 type Kafmesh2021Registry interface {
 	// SchemaID returns the id of the schema of the message desc describes
-	// (its file and the files it imports), registering it if the registry
+	// (with the types it uses) on topic, registering it if the registry
 	// does that.
-	SchemaID(ctx context.Context, desc protoreflect.MessageDescriptor) (uint32, error)
+	SchemaID(ctx context.Context, topic string, desc protoreflect.MessageDescriptor) (uint32, error)
 	SchemaIDResolver
 }
 
 // StaticSchemaIDs is a [Kafmesh2021Registry] that knows a fixed set of ids,
-// by full message name ("deviceId.Details"): the ids the 2021 registry
-// gave, when the service should not call the registry at all.
+// by full message name ("deviceId.Details") whatever the topic: the ids the
+// 2021 registry gave, when the service should not call the registry at all.
 func StaticSchemaIDs(ids map[protoreflect.FullName]uint32) Kafmesh2021Registry {
 	known := make(map[uint32]bool, len(ids))
 	for _, id := range ids {
@@ -87,7 +88,7 @@ type staticIDs struct {
 	known map[uint32]bool
 }
 
-func (s staticIDs) SchemaID(_ context.Context, d protoreflect.MessageDescriptor) (uint32, error) {
+func (s staticIDs) SchemaID(_ context.Context, _ string, d protoreflect.MessageDescriptor) (uint32, error) {
 	id, ok := s.ids[d.FullName()]
 	if !ok {
 		return 0, fmt.Errorf("no schema id configured for %s", d.FullName())
@@ -229,7 +230,7 @@ func (f *framer) header(ctx context.Context, topic string, desc protoreflect.Mes
 		if f.cfg.k2021 == nil {
 			return nil, fmt.Errorf("topic %s: kafmesh2021 framing needs runner.WithKafmesh2021Registry", topic)
 		}
-		id, err := f.cfg.k2021.SchemaID(ctx, desc)
+		id, err := f.cfg.k2021.SchemaID(ctx, topic, desc)
 		if err != nil {
 			return nil, fmt.Errorf("kafmesh 2021 registry: %s: %w", desc.FullName(), err)
 		}

@@ -310,6 +310,20 @@ func (b *builder) service(components []*componentData) *serviceData {
 		Components:  components,
 		Framing:     s.Framing,
 	}
+	sinks := map[string]int{}
+	for _, c := range components {
+		for _, k := range c.Sinks {
+			sinks[strings.TrimSuffix(k.Type, "Sink")]++
+		}
+	}
+	for n, count := range sinks {
+		if count > 1 {
+			if sd.SharedSinkNames == nil {
+				sd.SharedSinkNames = map[string]bool{}
+			}
+			sd.SharedSinkNames[n] = true
+		}
+	}
 	for _, t := range s.Topics {
 		if t.Framing != "" {
 			sd.TopicFramings = append(sd.TopicFramings, topicFraming{t.Name, t.Framing})

@@ -159,6 +159,11 @@ type serviceData struct {
 	// TopicFramings the topics with their own, sorted by topic.
 	Framing       string
 	TopicFramings []topicFraming
+	// SharedSinkNames are the sink handler types (without "Sink") that
+	// more than one component declares: the 2021 top-level name
+	// Register_<Sink>_Sink has no component in it, so those get only the
+	// component-qualified compat name.
+	SharedSinkNames map[string]bool
 
 	imports map[string]string
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
 	"gopkg.in/yaml.v3"
@@ -70,6 +71,16 @@ func Migrate(path, workDir string) (*Migration, error) {
 			k := n.Content[i]
 			if k.Kind == yaml.ScalarNode && k.Value != "<<" && !slices.Contains(allowed, k.Value) {
 				note(file, k, "removed unknown key %q in %s", k.Value, what)
+				// The comments written above and beside the key go
+				// with it; a foot comment (often the end of a section
+				// or file) stays, on what came before.
+				if f := joinComments(k.FootComment, n.Content[i+1].FootComment); f != "" {
+					if i >= 2 {
+						n.Content[i-2].FootComment = joinComments(n.Content[i-2].FootComment, f)
+					} else {
+						n.FootComment = joinComments(n.FootComment, f)
+					}
+				}
 				n.Content = slices.Delete(n.Content, i, i+2)
 				changed = true
 				continue
@@ -163,7 +174,9 @@ func Migrate(path, workDir string) (*Migration, error) {
 				continue
 			}
 			if src := value(c, "sources"); src != nil && deref(src).Kind == yaml.SequenceNode {
-				deref(src).Content = append(deref(src).Content, items(c.Content[i+1])...)
+				moved := items(c.Content[i+1])
+				carryComments(moved, keyNode(c, "sources"), c.Content[i], c.Content[i+1])
+				deref(src).Content = append(deref(src).Content, moved...)
 				note(file, c.Content[i], "moved the emitters into sources")
 				c.Content = slices.Delete(c.Content, i, i+2)
 			} else {
@@ -200,20 +213,49 @@ func Migrate(path, workDir string) (*Migration, error) {
 			comps = append(comps, comp{file, doc})
 			continue
 		}
-		// A component split over two files: its parts join the first.
+		// A component split over two files: its parts join the first,
+		// with their comments. The comments of what does not move (the
+		// file's header, the name key) go above the first part moved.
 		into := docRoot(comps[i].doc)
+		moves := map[string]bool{}
 		for _, key := range componentLists {
-			parts := items(value(c, key))
-			if len(parts) == 0 {
+			moves[key] = len(items(value(c, key))) > 0
+		}
+		rest := []string{doc.HeadComment, doc.LineComment, c.HeadComment, c.LineComment}
+		for j := 0; j+1 < len(c.Content); j += 2 {
+			if k, v := c.Content[j], c.Content[j+1]; !moves[k.Value] {
+				rest = append(rest, k.HeadComment, k.LineComment, v.HeadComment, v.LineComment, k.FootComment, v.FootComment)
+			}
+		}
+		rest = append(rest, c.FootComment, doc.FootComment)
+		var firstMoved *yaml.Node
+		for _, key := range componentLists {
+			if !moves[key] {
 				continue
 			}
-			if dst := value(into, key); dst != nil && deref(dst).Kind == yaml.SequenceNode {
-				deref(dst).Content = append(deref(dst).Content, parts...)
-			} else {
-				into.Content = append(into.Content,
-					&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key},
-					&yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Content: parts})
+			var k, v *yaml.Node
+			for j := 0; j+1 < len(c.Content); j += 2 {
+				if c.Content[j].Value == key {
+					k, v = c.Content[j], c.Content[j+1]
+				}
 			}
+			parts := items(v)
+			if dst := value(into, key); dst != nil && deref(dst).Kind == yaml.SequenceNode {
+				carryComments(parts, keyNode(into, key), k, v)
+				deref(dst).Content = append(deref(dst).Content, parts...)
+				if firstMoved == nil {
+					firstMoved = parts[0]
+				}
+			} else {
+				// The key and its list move as they are, comments and all.
+				into.Content = append(into.Content, k, v)
+				if firstMoved == nil {
+					firstMoved = k
+				}
+			}
+		}
+		if header := joinComments(rest...); header != "" && firstMoved != nil {
+			firstMoved.HeadComment = joinComments("# (merged from "+display(file)+")", header, firstMoved.HeadComment)
 		}
 		note(file, c, "merged component %q into %s and removed this file", deref(name).Value, display(comps[i].file))
 		changed[comps[i].file] = true
@@ -242,4 +284,37 @@ func encodeYAML(doc *yaml.Node) ([]byte, error) {
 		return nil, err
 	}
 	return b.Bytes(), nil
+}
+
+// carryComments keeps the comments of a list's key and value node when the
+// list's items move into another list, under dstKey: the ones above and
+// beside go above the first item, the foot comments below the list.
+func carryComments(items []*yaml.Node, dstKey, key, list *yaml.Node) {
+	if len(items) == 0 {
+		return
+	}
+	items[0].HeadComment = joinComments(key.HeadComment, key.LineComment, list.HeadComment, list.LineComment, items[0].HeadComment)
+	dstKey.FootComment = joinComments(dstKey.FootComment, key.FootComment, list.FootComment)
+}
+
+// keyNode is the key node of key in mapping n (which holds it).
+func keyNode(n *yaml.Node, key string) *yaml.Node {
+	n = deref(n)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i]
+		}
+	}
+	return nil
+}
+
+// joinComments joins the non-empty comment blocks, one per line.
+func joinComments(blocks ...string) string {
+	var out []string
+	for _, b := range blocks {
+		if b != "" {
+			out = append(out, b)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -52,6 +52,7 @@ type options struct {
 	neo4jDatabase  string
 	token          string
 	allowedOrigins []string
+	legacyIDs      string
 	maxDepth       int
 	maxComplexity  int
 	brokers        []string
@@ -126,6 +127,7 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringVar(&o.neo4jDatabase, "neo4j-database", "", "Neo4j database (default: the server's default)")
 	f.StringVar(&o.token, "token", "", "require this bearer token on /query (prefer the environment variable)")
 	f.StringSliceVar(&o.allowedOrigins, "allowed-origins", nil, "other origins (host patterns) whose pages may call /query; default same origin only")
+	f.StringVar(&o.legacyIDs, "legacy-ids", "", "CSV file mapping the 2021 discovery's numeric service and component ids to today's (see docs/migrating-from-2021.md)")
 	f.IntVar(&o.maxDepth, "max-query-depth", graph.DefaultMaxDepth, "reject GraphQL operations nested deeper")
 	f.IntVar(&o.maxComplexity, "max-query-complexity", graph.DefaultMaxComplexity, "reject GraphQL operations more complex")
 	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the consumer groups of the mesh (lag, members, dead letters), read the topics' settings and allow offset resets with --token (plaintext, no SASL)")
@@ -281,6 +283,14 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	}
 	if len(o.allowedOrigins) > 0 {
 		serverOpts = append(serverOpts, server.WithAllowedOrigins(o.allowedOrigins...))
+	}
+	if o.legacyIDs != "" {
+		ids, err := graph.ReadLegacyIDs(o.legacyIDs)
+		if err != nil {
+			return err
+		}
+		serverOpts = append(serverOpts, server.WithLegacyIDs(ids))
+		logger.Info("2021 numeric ids mapped", "file", o.legacyIDs, "ids", ids.Len())
 	}
 	for _, e := range extra {
 		serverOpts = append(serverOpts, e()...)

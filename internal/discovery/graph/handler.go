@@ -100,6 +100,10 @@ type HandlerConfig struct {
 	// it only when every request is authenticated (discover's --token);
 	// without it they fail.
 	AllowMutations bool
+	// LegacyIDs maps the numeric ids of the 2021 discovery for serviceById
+	// and componentById; nil answers such ids with an error that explains
+	// today's ids.
+	LegacyIDs *LegacyIDs
 }
 
 func (cfg *HandlerConfig) defaults() {
@@ -133,7 +137,7 @@ func (cfg *HandlerConfig) defaults() {
 func NewHandler(cfg HandlerConfig) http.Handler {
 	cfg.defaults()
 	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status,
-		mutations: cfg.AllowMutations, logger: cfg.Logger}})
+		mutations: cfg.AllowMutations, logger: cfg.Logger, legacy: cfg.LegacyIDs}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

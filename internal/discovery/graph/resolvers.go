@@ -22,6 +22,8 @@ type Resolver struct {
 	// logger receives their audit lines.
 	mutations bool
 	logger    *slog.Logger
+	// legacy maps the 2021 discovery's numeric ids (nil: none).
+	legacy *LegacyIDs
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate
@@ -116,12 +118,12 @@ func page[T any](list []T, id func(T) string, first *int, after *string) ([]T, e
 	return list, nil
 }
 
-func (queryResolver) ServiceByID(ctx context.Context, id string) (*Service, error) {
-	return byID[*Service](ctx, id), nil
+func (x queryResolver) ServiceByID(ctx context.Context, id string) (*Service, error) {
+	return legacyByID[*Service](ctx, x.r, mesh.KindService, id)
 }
 
-func (queryResolver) ComponentByID(ctx context.Context, id string) (*Component, error) {
-	return byID[*Component](ctx, id), nil
+func (x queryResolver) ComponentByID(ctx context.Context, id string) (*Component, error) {
+	return legacyByID[*Component](ctx, x.r, mesh.KindComponent, id)
 }
 
 func (queryResolver) ProcessorByID(ctx context.Context, id string) (*Processor, error) {

@@ -49,6 +49,7 @@ type Server struct {
 	tlsCert        string
 	tlsKey         string
 	wsPerClient    *clientCounter
+	legacyIDs      *graph.LegacyIDs
 }
 
 // Limits bound what one client can make the server do. A zero field keeps
@@ -161,6 +162,10 @@ func WithAllowedOrigins(patterns ...string) Option {
 	return func(s *Server) { s.allowedOrigins = append(s.allowedOrigins, patterns...) }
 }
 
+// WithLegacyIDs lets serviceById and componentById answer the numeric ids
+// of the 2021 discovery, mapped by ids (graph.ReadLegacyIDs).
+func WithLegacyIDs(ids *graph.LegacyIDs) Option { return func(s *Server) { s.legacyIDs = ids } }
+
 // WithLimits sets the GraphQL depth and complexity limits (0 keeps a
 // default).
 func WithLimits(maxDepth, maxComplexity int) Option {
@@ -206,6 +211,7 @@ func (s *Server) Handler() http.Handler {
 		InitFunc:       s.initFunc(),
 		Logger:         s.logger,
 		AllowMutations: s.token != "",
+		LegacyIDs:      s.legacyIDs,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/query", s.bodyLimit(s.websockets(s.cors(s.auth(gql)))))

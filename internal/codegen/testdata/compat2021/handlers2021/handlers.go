@@ -2,8 +2,9 @@
 // kafmesh generated, the way its README and examples wrote them:
 // Register_<Component>_<Part>_Processor, <Part>_ProcessorContext with
 // Join_, Lookup_, Output_ and a State() that is never nil, sources with
-// Emit(Message), a view whose Get waits for it, and a sink with
-// Collect/Flush. TestGoldenBuilds compiles it unchanged against the
+// Emit(<X>_Source_Message), a view whose Get waits for it, and a sink
+// with Collect(runner.MessageContext, key, msg)/Flush, wired with the
+// 2021 top-level names. TestGoldenBuilds compiles it unchanged against the
 // output.compat: kafmesh2021 code and runs its tests.
 package handlers2021
 
@@ -15,6 +16,8 @@ import (
 	"example.com/golden/compat2021/internal/definitions"
 	"example.com/golden/compat2021/internal/definitions/assignments"
 	"example.com/golden/compat2021/internal/definitions/details"
+	"example.com/golden/compat2021/internal/definitions/heartbeats"
+	"example.com/golden/compat2021/internal/definitions/models/kafmesh/customerId"
 	"example.com/golden/compat2021/internal/definitions/models/kafmesh/deviceId"
 	"github.com/kafmesh/kafmesh/runner"
 )
@@ -47,11 +50,16 @@ type Warehouse struct {
 	mu      sync.Mutex
 	pending map[string]*deviceId.EnrichedDetails
 	Rows    map[string]*deviceId.EnrichedDetails
+	Topics  map[string]bool // where the collected records came from
 }
 
-func (w *Warehouse) Collect(key string, message *deviceId.EnrichedDetails) error {
+func (w *Warehouse) Collect(ctx runner.MessageContext, key string, message *deviceId.EnrichedDetails) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.Topics == nil {
+		w.Topics = map[string]bool{}
+	}
+	w.Topics[ctx.Topic] = true
 	if w.pending == nil {
 		w.pending = map[string]*deviceId.EnrichedDetails{}
 	}
@@ -72,6 +80,42 @@ func (w *Warehouse) Flush() error {
 	return nil
 }
 
+// CustomerDatabase is a view source: it reports every customer's details.
+type CustomerDatabase struct {
+	Customers map[string]*customerId.Details
+}
+
+func (c *CustomerDatabase) Sync(ctx assignments.CustomerDetails_ViewSource_Context) error {
+	for id, d := range c.Customers {
+		if err := ctx.Update(id, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// StatusPage is a view sink: it copies the current health of every
+// customer.
+type StatusPage struct {
+	Health map[string]*customerId.CurrentHealth
+}
+
+func (s *StatusPage) Sync(ctx heartbeats.CurrentHealth_ViewSink_Context) error {
+	keys, err := ctx.Keys()
+	if err != nil {
+		return err
+	}
+	s.Health = map[string]*customerId.CurrentHealth{}
+	for _, k := range keys {
+		h, err := ctx.Get(k)
+		if err != nil {
+			return err
+		}
+		s.Health[k] = h
+	}
+	return nil
+}
+
 // Parts are what the service's main wires up.
 type Parts struct {
 	Assignments assignments.DeviceIDCustomer_Source
@@ -81,15 +125,21 @@ type Parts struct {
 }
 
 // Register wires the parts, as the 2021 main.go did.
-func Register(service *runner.Service, warehouse *Warehouse) (*Parts, error) {
+func Register(service *runner.Service, warehouse *Warehouse, customers *CustomerDatabase, status *StatusPage) (*Parts, error) {
 	var (
 		p   Parts
 		err error
 	)
+	if err = definitions.Register_Assignments_CustomerDetails_ViewSource(service, customers, time.Minute, 10*time.Second); err != nil {
+		return nil, err
+	}
+	if err = definitions.Register_Heartbeats_CurrentHealth_ViewSink(service, status, time.Minute, 10*time.Second); err != nil {
+		return nil, err
+	}
 	if err = definitions.Register_Details_Enricher_Processor(service, &Enricher{}); err != nil {
 		return nil, err
 	}
-	if err = definitions.Register_Details_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
+	if err = definitions.Register_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
 		return nil, err
 	}
 	if p.Assignments, err = definitions.New_Assignments_DeviceIDCustomer_Source(service); err != nil {

@@ -1,7 +1,10 @@
 package handlers2021
 
 import (
+	"context"
 	"testing"
+
+	"google.golang.org/protobuf/proto"
 
 	"example.com/golden/compat2021/internal/definitions"
 	"example.com/golden/compat2021/internal/definitions/assignments"
@@ -18,7 +21,9 @@ func TestServiceWrittenFor2021(t *testing.T) {
 	d := kafmeshtest.NewDriver(t, 4)
 	svc := d.Service(definitions.Definition())
 	warehouse := &Warehouse{}
-	p, err := Register(svc, warehouse)
+	customers := &CustomerDatabase{Customers: map[string]*customerId.Details{"c9": {Id: "c9"}}}
+	status := &StatusPage{}
+	p, err := Register(svc, warehouse, customers, status)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,11 +33,28 @@ func TestServiceWrittenFor2021(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(p.Customers.Emit(assignments.CustomerIDDetails_Message{Key: "c1", Value: &customerId.Details{Id: "c1"}}))
-	must(p.Assignments.Emit(assignments.DeviceIDCustomer_Message{Key: "d1", Value: &deviceId.Customer{Id: "c1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
-	must(p.Details.Emit(details.DeviceIDDetails_Message{Key: "d2", Value: &deviceId.Details{Id: "d2"}})) // unassigned
+	// The view source reports the customer database; the view sink copies
+	// the current health table.
+	ctx := context.Background()
+	must(d.SyncViewSources(ctx))
+	synced := false
+	for _, r := range d.Records("kafmesh.customerId.details") {
+		synced = synced || string(r.Key) == "c9"
+	}
+	if !synced {
+		t.Error("the view source's customer c9 is not in kafmesh.customerId.details")
+	}
+	health, _ := proto.Marshal(&customerId.CurrentHealth{Id: "c1", TimeUnixMs: 7})
+	must(d.SendRaw("kafmesh.customerId.currentHealth", []byte("c1"), health))
+	must(d.SyncViewSinks(ctx))
+	if h := status.Health["c1"]; h.GetTimeUnixMs() != 7 || len(status.Health) != 1 {
+		t.Errorf("the view sink copied %v; want c1 with time 7", status.Health)
+	}
+	must(p.Customers.Emit(assignments.CustomerIDDetails_Source_Message{Key: "c1", Value: &customerId.Details{Id: "c1"}}))
+	must(p.Assignments.Emit(assignments.DeviceIDCustomer_Source_Message{Key: "d1", Value: &deviceId.Customer{Id: "c1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d1", Value: &deviceId.Details{Id: "d1"}}))
+	must(p.Details.Emit(details.DeviceIDDetails_Source_Message{Key: "d2", Value: &deviceId.Details{Id: "d2"}})) // unassigned
 
 	got, err := p.Enriched.Get("d1")
 	if err != nil || got.GetId() != "c1" || got.GetTimeUnixMs() != 2 {
@@ -46,6 +68,9 @@ func TestServiceWrittenFor2021(t *testing.T) {
 	}
 	if row := warehouse.Rows["d1"]; row.GetTimeUnixMs() != 2 {
 		t.Errorf("warehouse row %v; want count 2", row)
+	}
+	if len(warehouse.Topics) != 1 || !warehouse.Topics["kafmesh.deviceId.enrichedDetails"] {
+		t.Errorf("the sink's message contexts named topics %v; want kafmesh.deviceId.enrichedDetails", warehouse.Topics)
 	}
 }
 
