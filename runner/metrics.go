@@ -38,6 +38,7 @@ type metrics struct {
 	watchersConnected prometheus.Gauge
 	// Added for fault recovery.
 	processorRestarts *prometheus.CounterVec
+	processorHanging  *prometheus.GaugeVec
 	viewUndecodable   *prometheus.CounterVec
 }
 
@@ -99,7 +100,8 @@ func newMetrics(reg prometheus.Registerer, service string) *metrics {
 	}
 	m.processorRestarts = counter("processor", "restarts_total", "Group sessions restarted after a recoverable failure (lost membership, failed commit); uncommitted work was discarded.", c, p)
 	m.viewUndecodable = counter("view", "undecodable_total", "Table values a view could not decode and skipped.", c, t)
-	reg.MustRegister(m.processorRestarts, m.viewUndecodable)
+	m.processorHanging = gauge("processor", "hanging_transactions", "Hanging transactions (open on a partition, tracked by no coordinator) that hold the processor up; checked when it has not committed for the transaction timeout while its group has lag.", c, p)
+	reg.MustRegister(m.processorRestarts, m.viewUndecodable, m.processorHanging)
 	reg.MustRegister(m.processorIn, m.processorOut, m.processorLatency, m.processorErrors, m.processorLag,
 		m.restoreRecords, m.restoreSeconds, m.processorCommits, m.sourceRecords, m.sourceErrors,
 		m.sinkBatchSize, m.sinkFlushSeconds, m.sinkErrors, m.sinkRecords,

@@ -66,7 +66,10 @@ type processorPart struct {
 	rebalanceWanted atomic.Bool
 	// fences counts FENCED_INSTANCE_ID errors: a few rejoin, more stop
 	// the processor (two processes share one instance id).
-	fences   fenceBudget
+	fences fenceBudget
+	// progress is when the processor last committed or found nothing to
+	// do (unix nanoseconds); watchHanging looks only when it is old.
+	progress atomic.Int64
 	inTxn    bool
 	restarts prometheus.Counter
 	errLog   rateLimit
@@ -247,6 +250,10 @@ func (pp *processorPart) run(ctx context.Context) error {
 		pp.closeStores()
 		return err
 	}
+	pp.progress.Store(time.Now().UnixNano())
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go pp.watchHanging(watchCtx)
 	followCtx, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
 	followDone := make(chan struct{})
 	go func() {
@@ -467,8 +474,7 @@ func (pp *processorPart) openClient(ctx context.Context) error {
 	}
 	// In clientOpts' extra, so WithKafkaOptions (appended last) wins.
 	extra = append(extra, kgo.TransactionalID(spec.Group+"-"+pp.svc.instanceID()),
-		kgo.TransactionTimeout(pp.svc.transactionTimeout()),
-		kgo.MaxVersions(transactionsV1Versions()))
+		kgo.TransactionTimeout(pp.svc.transactionTimeout()))
 	sess, err := kgo.NewGroupTransactSession(pp.svc.clientOpts(extra...)...)
 	if err != nil {
 		close(fenced)
@@ -610,6 +616,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 				break
 			}
 			uncommitted, lastCommit = false, time.Now()
+			pp.progress.Store(lastCommit.UnixNano())
 			pp.rebalanceWanted.Store(false)
 		}
 		if !uncommitted {

@@ -48,6 +48,7 @@ definition overrides it):
 
   kafmesh offsets show --brokers B --group G [--json]
   kafmesh offsets skip --brokers B --group G --topic T --partition P --offset O [--yes]
+  kafmesh offsets hanging --brokers B --group G [--topic T]... [--abort [--yes]]
 
 show prints, per topic and partition the group has committed, the committed
 offset (the next record the group will read), the end offset and the lag
@@ -58,13 +59,16 @@ skip moves a STOPPED group past the record at offset O: the group's
 committed offset on T[P] becomes O+1, so the next start of the service
 begins after that record. See the runbook in docs/runtime.md.
 
+hanging lists transactions the brokers left open on the group's partitions
+(a commit or abort marker never written) and, with --abort, ends them.
+
 --tls (or --tls-ca) connects over TLS; --sasl-mechanism and --sasl-user
 authenticate, with the password in $KAFMESH_SASL_PASSWORD.`,
 	}
 	f := cmd.PersistentFlags()
 	conn.addFlags(f)
 	f.StringVar(&conn.group, "group", "", "consumer group (required)")
-	cmd.AddCommand(newOffsetsShowCommand(env, conn), newOffsetsSkipCommand(env, prompt, conn))
+	cmd.AddCommand(newOffsetsShowCommand(env, conn), newOffsetsSkipCommand(env, prompt, conn), newOffsetsHangingCommand(env, prompt, conn))
 	return cmd
 }
 

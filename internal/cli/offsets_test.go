@@ -377,3 +377,52 @@ func TestOffsetsOverTLSWithSASL(t *testing.T) {
 		t.Errorf("unknown mechanism: exit %d, stderr %q", r.code, r.stderr)
 	}
 }
+
+// TestOffsetsHanging: a group whose transactions completed has no hanging
+// transaction to list or abort; a transaction still open and tracked by
+// its coordinator is never listed either, even with no minimum age; bad
+// flags are refused with the reason.
+func TestOffsetsHanging(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "hanging-in")
+	group := topic + "-group"
+	kafmeshtest.CreateTopic(t, brokers, topic, 2, false)
+	cl := offsetsClient(t, brokers, kgo.TransactionalID(topic+"-txn"), kgo.DefaultProduceTopic(topic))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("k"), Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	// The group has committed on the topic (outside the transaction).
+	adm := kadm.NewClient(offsetsClient(t, brokers))
+	if _, err := adm.CommitOffsets(ctx, group, kadm.Offsets{topic: {0: {Topic: topic, Partition: 0, At: 0, LeaderEpoch: -1}}}); err != nil {
+		t.Fatal(err)
+	}
+	b := strings.Join(brokers, ",")
+	r := offsetsRun(t, nil, "hanging", "--brokers", b, "--group", group, "--min-age", "0s", "--abort", "--yes")
+	if r.code != 0 || !strings.Contains(r.stdout, "no hanging transaction") {
+		t.Fatalf("with a live transaction: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	r = offsetsRun(t, nil, "hanging", "--brokers", b, "--group", group)
+	if r.code != 0 || !strings.Contains(r.stdout, "no hanging transaction on the partitions of group "+group) {
+		t.Fatalf("after the commit: exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"hanging", "--brokers", b, "--group", group, "--min-age", "-1s"}, "--min-age -1s: must be 0 or more"},
+		{[]string{"hanging", "--brokers", b, "--group", group, "--topic", topic + "-missing"}, "topic " + topic + "-missing: not found"},
+		{[]string{"hanging", "--brokers", b}, "--group is required"},
+	} {
+		if r := offsetsRun(t, nil, c.args...); r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+}

@@ -32,7 +32,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kversion"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/kafmesh/kafmesh/runner"
@@ -84,11 +83,6 @@ func run() error {
 
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo})).With("instance", c.instance)
 	kopts := []kgo.Opt{kgo.SessionTimeout(c.sessionTimeout), kgo.HeartbeatInterval(c.sessionTimeout / 6)}
-	if os.Getenv("KAFMESH_CHAOS_TXN_V2") != "" {
-		// Lift the runner's cap to transactions v1 (runner/txn_versions.go),
-		// to reproduce the broker defect it avoids (docs/testing.md).
-		kopts = append(kopts, kgo.MaxVersions(kversion.Stable()))
-	}
 	if c.crashInCommit > 0 {
 		h, err := newCrashHook(c.group+"-table", c.crashPoint, c.crashInCommit, log)
 		if err != nil {

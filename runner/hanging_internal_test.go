@@ -1,0 +1,25 @@
+package runner
+
+import "testing"
+
+// TestOffsetsPartitionIsKafkasPlacement: the group's __consumer_offsets
+// partition is Kafka's Utils.abs(groupId.hashCode()) % partitions,
+// checked against Java String.hashCode values.
+func TestOffsetsPartitionIsKafkasPlacement(t *testing.T) {
+	for _, c := range []struct {
+		group string
+		n     int
+		want  int32
+	}{
+		{"hello", 50, 99162322 % 50},                // "hello".hashCode() = 99162322
+		{"polygenelubricants", 50, 0},               // hashCode() = Integer.MIN_VALUE; Kafka's abs makes it 0
+		{"", 8, 0},                                  // hashCode() = 0
+		{"Aa", 7, 2112 % 7},                         // "Aa".hashCode() = 2112 (= "BB")
+		{"é", 50, 233 % 50},                         // one UTF-16 unit, 0xE9
+		{"\U0001F600", 50, (55357*31 + 56832) % 50}, // a surrogate pair: 0xD83D, 0xDE00
+	} {
+		if got := OffsetsPartition(c.group, c.n); got != c.want {
+			t.Errorf("OffsetsPartition(%q, %d) = %d, want %d", c.group, c.n, got, c.want)
+		}
+	}
+}
