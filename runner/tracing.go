@@ -147,3 +147,28 @@ func (s *Service) grpcTracing() []grpc.ServerOption {
 	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
 		otelgrpc.WithTracerProvider(s.obs.tracerProvider), otelgrpc.WithPropagators(propagator)))}
 }
+
+// startSyncSpan starts the span of one view source or view sink sync,
+// "sync <topic>", a root span (a sync follows a timer, not a record); the
+// returned context carries it into the handler's Sync, so spans of the
+// handler's own calls (a database client's) become its children. nil
+// span, and ctx unchanged, when tracing is off.
+func (o *observability) startSyncSpan(ctx context.Context, role, component, part, topic string) (context.Context, oteltrace.Span) {
+	if o.tracer == nil {
+		return ctx, nil
+	}
+	return o.tracer.Start(ctx, "sync "+topic, oteltrace.WithNewRoot(), oteltrace.WithSpanKind(oteltrace.SpanKindInternal),
+		oteltrace.WithAttributes(attribute.String("kafmesh.component", component), attribute.String("kafmesh.part", part),
+			attribute.String("kafmesh.role", role), attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", topic)))
+}
+
+// endSyncSpan ends a sync's span (nil: tracing is off) with its result
+// (ok, error or timeout) and its error.
+func endSyncSpan(span oteltrace.Span, result string, err error, attrs ...attribute.KeyValue) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(append(attrs, attribute.String("kafmesh.sync.result", result))...)
+	endSpan(span, err)
+}
