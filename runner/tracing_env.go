@@ -62,7 +62,7 @@ func (s *Service) shutdownTracing() {
 // the standard OTEL_* environment alone, or returns nil (and no error)
 // when the environment does not ask for traces, so a program can write
 //
-//	tp, err := runner.TracerProviderFromEnv(ctx)
+//	tp, err := runner.TracerProviderFromEnv(ctx, "devices")
 //	if err != nil { ... }
 //	if tp != nil {
 //		defer tp.Shutdown(context.Background())
@@ -84,15 +84,17 @@ func (s *Service) shutdownTracing() {
 // The exporters read the rest of OTEL_EXPORTER_OTLP_* themselves
 // (endpoint, headers, timeout, compression, certificates); the SDK reads
 // OTEL_TRACES_SAMPLER(_ARG), OTEL_BSP_* and OTEL_SPAN_*_LIMIT; the resource
-// comes from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES. Any other
+// comes from OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES, with
+// serviceName as service.name when they name none ("" leaves the SDK's
+// default, unknown_service:<program>). Any other
 // exporter or protocol is an error that names it. Building does not
 // connect: an unreachable collector shows later, as export errors through
 // the OpenTelemetry error handler, and never blocks records.
 //
 // opts are appended to the provider's options (e.g. a sampler or another
 // span processor).
-func TracerProviderFromEnv(ctx context.Context, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, error) {
-	return tracerProviderFromEnv(ctx, os.Getenv, "", opts...)
+func TracerProviderFromEnv(ctx context.Context, serviceName string, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, error) {
+	return tracerProviderFromEnv(ctx, os.Getenv, serviceName, opts...)
 }
 
 // tracerProviderFromEnv is TracerProviderFromEnv reading getenv, with

@@ -2,111 +2,24 @@ package runner_test
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	"google.golang.org/grpc"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/kafmesh/kafmesh/kafmeshtest"
 	"github.com/kafmesh/kafmesh/runner"
 )
 
-// receivedSpan is one span an OTLP receiver got, with its resource.
-type receivedSpan struct {
-	name, traceID, spanID, parentID string
-	resource                        map[string]string
-}
-
-// otlpReceiver keeps the spans of the OTLP export requests it is sent.
-type otlpReceiver struct {
-	coltracepb.UnimplementedTraceServiceServer
-	mu    sync.Mutex
-	spans []receivedSpan
-}
-
-func (r *otlpReceiver) Export(_ context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
-	r.add(req)
-	return &coltracepb.ExportTraceServiceResponse{}, nil
-}
-
-func (r *otlpReceiver) add(req *coltracepb.ExportTraceServiceRequest) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, rs := range req.GetResourceSpans() {
-		res := attrMap(rs.GetResource().GetAttributes())
-		for _, ss := range rs.GetScopeSpans() {
-			for _, s := range ss.GetSpans() {
-				r.spans = append(r.spans, receivedSpan{name: s.GetName(), traceID: hex.EncodeToString(s.GetTraceId()),
-					spanID: hex.EncodeToString(s.GetSpanId()), parentID: hex.EncodeToString(s.GetParentSpanId()), resource: res})
-			}
-		}
-	}
-}
-
-// byName is the last span received under each name.
-func (r *otlpReceiver) byName() map[string]receivedSpan {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	m := map[string]receivedSpan{}
-	for _, s := range r.spans {
-		m[s.name] = s
+// byName is the last span r received under each name.
+func byName(r *kafmeshtest.OTLPReceiver) map[string]kafmeshtest.ReceivedSpan {
+	m := map[string]kafmeshtest.ReceivedSpan{}
+	for _, s := range r.Spans() {
+		m[s.Name] = s
 	}
 	return m
-}
-
-func attrMap(kvs []*commonpb.KeyValue) map[string]string {
-	m := map[string]string{}
-	for _, kv := range kvs {
-		m[kv.GetKey()] = kv.GetValue().GetStringValue()
-	}
-	return m
-}
-
-// serveHTTP is an OTLP/HTTP (protobuf) receiver; it returns its base URL.
-func (r *otlpReceiver) serveHTTP(t *testing.T) string {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if req.URL.Path != "/v1/traces" || err != nil {
-			http.Error(w, fmt.Sprintf("path %s: %v", req.URL.Path, err), http.StatusNotFound)
-			return
-		}
-		var msg coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(body, &msg); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		r.add(&msg)
-		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
-		w.Header().Set("Content-Type", "application/x-protobuf")
-		_, _ = w.Write(out)
-	}))
-	t.Cleanup(srv.Close)
-	return srv.URL
-}
-
-// serveGRPC is an OTLP/gRPC receiver; it returns its address.
-func (r *otlpReceiver) serveGRPC(t *testing.T) string {
-	lis, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := grpc.NewServer()
-	coltracepb.RegisterTraceServiceServer(srv, r)
-	go func() { _ = srv.Serve(lis) }()
-	t.Cleanup(srv.Stop)
-	return lis.Addr().String()
 }
 
 // clearOTELEnv unsets the OTEL_* variables the tests depend on, so the
@@ -124,9 +37,9 @@ func clearOTELEnv(t *testing.T) {
 // one trace, under the service's name and the environment's resource.
 func TestTracingFromEnvOTLPHTTP(t *testing.T) {
 	clearOTELEnv(t)
-	var recv otlpReceiver
+	recv := kafmeshtest.StartOTLPReceiver(t)
 	t.Setenv("OTEL_TRACES_EXPORTER", "otlp")
-	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.serveHTTP(t))
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", recv.URL())
 	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=kafmesh-test")
 	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
 
@@ -146,9 +59,9 @@ func TestTracingFromEnvOTLPHTTP(t *testing.T) {
 		t.Fatal(err)
 	}
 	send, process := "send "+in, "process "+in
-	var got map[string]receivedSpan
+	var got map[string]kafmeshtest.ReceivedSpan
 	waitUntil(t, 60*time.Second, func() string {
-		got = recv.byName()
+		got = byName(recv)
 		for _, n := range []string{send, process} {
 			if _, ok := got[n]; !ok {
 				return fmt.Sprintf("the receiver has no span %q (has %d spans)", n, len(got))
@@ -156,13 +69,13 @@ func TestTracingFromEnvOTLPHTTP(t *testing.T) {
 		}
 		return ""
 	})
-	if got[process].traceID != got[send].traceID || got[process].parentID != got[send].spanID {
+	if got[process].TraceID != got[send].TraceID || got[process].ParentSpanID != got[send].SpanID {
 		t.Errorf("process span (trace %s, parent %s) does not continue the send span (trace %s, span %s)",
-			got[process].traceID, got[process].parentID, got[send].traceID, got[send].spanID)
+			got[process].TraceID, got[process].ParentSpanID, got[send].TraceID, got[send].SpanID)
 	}
 	for k, v := range map[string]string{"service.name": "envtrace", "deployment.environment.name": "kafmesh-test"} {
-		if got[process].resource[k] != v {
-			t.Errorf("resource %s = %q, want %q (all: %v)", k, got[process].resource[k], v, got[process].resource)
+		if got[process].Resource[k] != v {
+			t.Errorf("resource %s = %q, want %q (all: %v)", k, got[process].Resource[k], v, got[process].Resource)
 		}
 	}
 	if err := stop(); err != nil {
@@ -174,11 +87,11 @@ func TestTracingFromEnvOTLPHTTP(t *testing.T) {
 // says grpc, and takes service.name from OTEL_SERVICE_NAME.
 func TestTracerProviderFromEnvGRPC(t *testing.T) {
 	clearOTELEnv(t)
-	var recv otlpReceiver
-	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+recv.serveGRPC(t))
+	recv := kafmeshtest.StartOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+recv.GRPCAddr())
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
 	t.Setenv("OTEL_SERVICE_NAME", "from-env")
-	tp, err := runner.TracerProviderFromEnv(t.Context())
+	tp, err := runner.TracerProviderFromEnv(t.Context(), "default-name")
 	if err != nil || tp == nil {
 		t.Fatalf("TracerProviderFromEnv = %v, %v; want a provider", tp, err)
 	}
@@ -187,12 +100,12 @@ func TestTracerProviderFromEnvGRPC(t *testing.T) {
 	if err := tp.Shutdown(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	got, ok := recv.byName()["hello"]
+	got, ok := byName(recv)["hello"]
 	if !ok {
 		t.Fatal("the gRPC receiver got no span")
 	}
-	if got.resource["service.name"] != "from-env" {
-		t.Errorf("service.name = %q, want from-env", got.resource["service.name"])
+	if got.Resource["service.name"] != "from-env" {
+		t.Errorf("service.name = %q, want from-env", got.Resource["service.name"])
 	}
 }
 
@@ -216,7 +129,7 @@ func TestTracerProviderFromEnvOffAndErrors(t *testing.T) {
 			for k, v := range c.env {
 				t.Setenv(k, v)
 			}
-			tp, err := runner.TracerProviderFromEnv(t.Context())
+			tp, err := runner.TracerProviderFromEnv(t.Context(), "default-name")
 			if tp != nil {
 				_ = tp.Shutdown(context.Background())
 			}
