@@ -214,6 +214,7 @@ func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.WithLogger(kgoLogger{s.log}),
 		s.kafkaClientMetrics(),
 	}
+	opts = append(opts, s.kafkaClientTracing()...)
 	if s.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))
 	}

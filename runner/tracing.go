@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kotel"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -171,4 +172,55 @@ func endSyncSpan(span oteltrace.Span, result string, err error, attrs ...attribu
 	}
 	span.SetAttributes(append(attrs, attribute.String("kafmesh.sync.result", result))...)
 	endSpan(span, err)
+}
+
+// WithKafkaClientTracing adds the Kafka client's own spans (franz-go's
+// plugin/kotel) under the service's tracer provider: a producer span
+// "<topic> publish" per record produced, from buffering to
+// acknowledgement, and a consumer span "<topic> receive" per record
+// fetched, from fetch to poll. Off by default (it doubles the spans of a
+// record); it does nothing while tracing is off.
+//
+// The publish span is the child of the kafmesh span whose trace context
+// the record's headers carry (the source's send span, the processor's
+// process span), and the headers then carry the publish span's context:
+// the next processor's span is its child, so the trace stays one chain.
+// The receive span continues the same trace; the processor's span is its
+// sibling (both children of the publish span).
+func WithKafkaClientTracing() Option {
+	return func(c *serviceConfig) { c.kafkaTracing = true }
+}
+
+// kafkaClientTracing is the kotel hook of a new Kafka client; none unless
+// WithKafkaClientTracing and tracing is on.
+func (s *Service) kafkaClientTracing() []kgo.Opt {
+	if !s.cfg.kafkaTracing || s.obs.tracerProvider == nil {
+		return nil
+	}
+	t := kotel.NewTracer(kotel.TracerProvider(s.obs.tracerProvider), kotel.TracerPropagator(propagator), kotel.ClientID(s.cfg.clientID))
+	return []kgo.Opt{kgo.WithHooks(kotelHook{t})}
+}
+
+// kotelHook is kotel's tracer, except that a produced record's span
+// continues the trace context already in its headers (kotel would start
+// from the produce call's context, which need not carry kafmesh's span,
+// and then overwrite the headers with an unrelated trace).
+type kotelHook struct{ t *kotel.Tracer }
+
+func (h kotelHook) OnProduceRecordBuffered(r *kgo.Record) {
+	if r.Context == nil {
+		r.Context = context.Background()
+	}
+	r.Context = propagator.Extract(r.Context, headerCarrier{r})
+	h.t.OnProduceRecordBuffered(r)
+}
+
+func (h kotelHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
+	h.t.OnProduceRecordUnbuffered(r, err)
+}
+
+func (h kotelHook) OnFetchRecordBuffered(r *kgo.Record) { h.t.OnFetchRecordBuffered(r) }
+
+func (h kotelHook) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
+	h.t.OnFetchRecordUnbuffered(r, polled)
 }

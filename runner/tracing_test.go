@@ -233,3 +233,50 @@ func TestTraceViewSourceAndViewSink(t *testing.T) {
 		}
 	}
 }
+
+// With WithKafkaClientTracing, the Kafka client's publish and receive
+// spans join the record's trace: the source's send span is the parent of
+// the publish span, which is the parent of the processor's span and of
+// the receive span, all in one trace.
+func TestTraceKafkaClientSpans(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	in, out := kafmeshtest.Unique(t, "kotel-in"), kafmeshtest.Unique(t, "kotel-out")
+	for _, topic := range []string{in, out} {
+		kafmeshtest.CreateTopic(t, brokers, topic, 1, false)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	s := newService(t, brokers, "tracekotel", t.TempDir(), runner.WithTracerProvider(tp), runner.WithMemoryState(), runner.WithKafkaClientTracing())
+	src, err := runner.NewSource(s, runner.SourceSpec{Component: "gateway", TopicRef: ref(in, "google.protobuf.StringValue")}, stringCodec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passOn(t, s, "enrich", "first", kafmeshtest.Unique(t, "kotel"), in, out)
+	running(t, s)
+	if err := src.Emit(t.Context(), "k1", wrapperspb.String("hello")); err != nil {
+		t.Fatal(err)
+	}
+	send, publish, receive, process := "send "+in, in+" publish", in+" receive", "process "+in
+	byName := map[string]tracetest.SpanStub{}
+	waitUntil(t, 60*time.Second, func() string {
+		clear(byName)
+		for _, sp := range exp.GetSpans() {
+			byName[sp.Name] = sp
+		}
+		for _, n := range []string{send, publish, receive, process} {
+			if _, ok := byName[n]; !ok {
+				return fmt.Sprintf("no span %q yet (have %d)", n, len(byName))
+			}
+		}
+		return ""
+	})
+	trace := byName[send].SpanContext.TraceID()
+	for child, parent := range map[string]string{publish: send, receive: publish, process: publish} {
+		c, p := byName[child], byName[parent]
+		if c.SpanContext.TraceID() != trace || c.Parent.SpanID() != p.SpanContext.SpanID() {
+			t.Errorf("%s (trace %s, parent %s) is not the child of %s (trace %s, span %s)",
+				child, c.SpanContext.TraceID(), c.Parent.SpanID(), parent, trace, p.SpanContext.SpanID())
+		}
+	}
+}
