@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/exporters/stdout/stdouttrace"
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
@@ -78,8 +79,9 @@ func (s *Service) shutdownTracing() {
 // (then the exporter is "otlp"). Unlike the OpenTelemetry default, nothing
 // set means no tracing at all, not an exporter to localhost.
 //
-// Supported: OTEL_TRACES_EXPORTER "otlp" (a comma-separated list may repeat
-// it; "none" entries are ignored), with OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
+// Supported: OTEL_TRACES_EXPORTER "otlp" and "console" (spans as JSON on
+// standard output, for a look while developing), as a comma-separated list
+// ("none" entries are ignored); otlp with OTEL_EXPORTER_OTLP_TRACES_PROTOCOL
 // or OTEL_EXPORTER_OTLP_PROTOCOL "http/protobuf" (the default) or "grpc".
 // The exporters read the rest of OTEL_EXPORTER_OTLP_* themselves
 // (endpoint, headers, timeout, compression, certificates); the SDK reads
@@ -118,8 +120,14 @@ func tracerProviderFromEnv(ctx context.Context, getenv func(string) string, serv
 				return nil, err
 			}
 			exporters = append(exporters, exp)
+		case "console":
+			exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
+			if err != nil {
+				return nil, fmt.Errorf("console exporter: %w", err)
+			}
+			exporters = append(exporters, exp)
 		default:
-			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER %q is not supported (use otlp or none)", name)
+			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER %q is not supported (use otlp, console or none)", name)
 		}
 	}
 	if len(exporters) == 0 {

@@ -148,3 +148,17 @@ func TestTracerProviderFromEnvOffAndErrors(t *testing.T) {
 		})
 	}
 }
+
+// OTEL_TRACES_EXPORTER=console builds a provider (spans go to standard
+// output as JSON) without any OTLP variable.
+func TestTracerProviderFromEnvConsole(t *testing.T) {
+	clearOTELEnv(t)
+	t.Setenv("OTEL_TRACES_EXPORTER", "console")
+	tp, err := runner.TracerProviderFromEnv(t.Context(), "console-test")
+	if err != nil || tp == nil {
+		t.Fatalf("TracerProviderFromEnv = %v, %v; want a provider", tp, err)
+	}
+	if err := tp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
