@@ -178,8 +178,10 @@ func endSyncSpan(span oteltrace.Span, result string, err error, attrs ...attribu
 // plugin/kotel) under the service's tracer provider: a producer span
 // "<topic> publish" per record produced, from buffering to
 // acknowledgement, and a consumer span "<topic> receive" per record
-// fetched, from fetch to poll. Off by default (it doubles the spans of a
-// record); it does nothing while tracing is off.
+// fetched, from fetch to poll: every record any client of the service
+// fetches, state restores and view and lookup table follows included, so
+// it is for looking into the client, not for production. Off by default;
+// it does nothing while tracing is off.
 //
 // The publish span is the child of the kafmesh span whose trace context
 // the record's headers carry (the source's send span, the processor's
