@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
 	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
@@ -75,7 +76,8 @@ func Run(ctx context.Context, cfg Config) error {
 	var srvOpts []grpc.ServerOption
 	var opts []runner.Option
 	if cfg.TracerProvider != nil {
-		srvOpts = append(srvOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(cfg.TracerProvider))))
+		srvOpts = append(srvOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(cfg.TracerProvider),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))))
 		opts = append(opts, runner.WithTracerProvider(cfg.TracerProvider))
 	}
 	srv := grpc.NewServer(srvOpts...)
