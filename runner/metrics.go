@@ -9,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/plugin/kprom"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	oteltrace "go.opentelemetry.io/otel/trace"
 
 	"github.com/kafmesh/kafmesh/internal/buildinfo"
@@ -123,6 +124,9 @@ type observability struct {
 	// tracer is nil when tracing is off (tracing.go).
 	tracer         oteltrace.Tracer
 	tracerProvider oteltrace.TracerProvider
+	// ownTracerProvider is the provider the service built from the OTEL_*
+	// environment and shuts down when it closes (tracing_env.go).
+	ownTracerProvider *sdktrace.TracerProvider
 }
 
 // registerRuntimeCollectors adds the Go runtime and process collectors

@@ -42,6 +42,7 @@ type serviceConfig struct {
 	shutdownTimeout    time.Duration
 
 	tracerProvider oteltrace.TracerProvider // see tracing.go
+	kafkaTracing   bool                     // WithKafkaClientTracing (tracing.go)
 }
 
 // WithBrokers sets the seed brokers ("host:port"). Required.

@@ -99,7 +99,9 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	}
 	s.obs.registerer = reg
 	s.metrics = newMetrics(reg, def.Name)
-	s.setupTracing()
+	if err := s.setupTracing(); err != nil {
+		return nil, err
+	}
 	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables}, restoreCollector{s})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
@@ -212,6 +214,7 @@ func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 		kgo.WithLogger(kgoLogger{s.log}),
 		s.kafkaClientMetrics(),
 	}
+	opts = append(opts, s.kafkaClientTracing()...)
 	if s.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(s.cfg.tls))
 	}
@@ -349,14 +352,17 @@ func (s *Service) Run(ctx context.Context) error {
 // when you use sources without Run.
 func (s *Service) Close() {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.closed {
+		s.mu.Unlock()
 		return
 	}
 	s.closed = true
 	if p := s.createdProducer(); p != nil {
 		p.Close()
 	}
+	s.mu.Unlock()
+	// After the producer: its last acknowledgements end source spans.
+	s.shutdownTracing()
 }
 
 // kgoLogger adapts slog to franz-go's logger at warn and above.

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kotel"
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -146,4 +147,82 @@ func (s *Service) grpcTracing() []grpc.ServerOption {
 	}
 	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
 		otelgrpc.WithTracerProvider(s.obs.tracerProvider), otelgrpc.WithPropagators(propagator)))}
+}
+
+// startSyncSpan starts the span of one view source or view sink sync,
+// "sync <topic>", a root span (a sync follows a timer, not a record); the
+// returned context carries it into the handler's Sync, so spans of the
+// handler's own calls (a database client's) become its children. nil
+// span, and ctx unchanged, when tracing is off.
+func (o *observability) startSyncSpan(ctx context.Context, role, component, part, topic string) (context.Context, oteltrace.Span) {
+	if o.tracer == nil {
+		return ctx, nil
+	}
+	return o.tracer.Start(ctx, "sync "+topic, oteltrace.WithNewRoot(), oteltrace.WithSpanKind(oteltrace.SpanKindInternal),
+		oteltrace.WithAttributes(attribute.String("kafmesh.component", component), attribute.String("kafmesh.part", part),
+			attribute.String("kafmesh.role", role), attribute.String("messaging.system", "kafka"),
+			attribute.String("messaging.destination.name", topic)))
+}
+
+// endSyncSpan ends a sync's span (nil: tracing is off) with its result
+// (ok, error or timeout) and its error.
+func endSyncSpan(span oteltrace.Span, result string, err error, attrs ...attribute.KeyValue) {
+	if span == nil {
+		return
+	}
+	span.SetAttributes(append(attrs, attribute.String("kafmesh.sync.result", result))...)
+	endSpan(span, err)
+}
+
+// WithKafkaClientTracing adds the Kafka client's own spans (franz-go's
+// plugin/kotel) under the service's tracer provider: a producer span
+// "<topic> publish" per record produced, from buffering to
+// acknowledgement, and a consumer span "<topic> receive" per record
+// fetched, from fetch to poll: every record any client of the service
+// fetches, state restores and view and lookup table follows included, so
+// it is for looking into the client, not for production. Off by default;
+// it does nothing while tracing is off.
+//
+// The publish span is the child of the kafmesh span whose trace context
+// the record's headers carry (the source's send span, the processor's
+// process span), and the headers then carry the publish span's context:
+// the next processor's span is its child, so the trace stays one chain.
+// The receive span continues the same trace; the processor's span is its
+// sibling (both children of the publish span).
+func WithKafkaClientTracing() Option {
+	return func(c *serviceConfig) { c.kafkaTracing = true }
+}
+
+// kafkaClientTracing is the kotel hook of a new Kafka client; none unless
+// WithKafkaClientTracing and tracing is on.
+func (s *Service) kafkaClientTracing() []kgo.Opt {
+	if !s.cfg.kafkaTracing || s.obs.tracerProvider == nil {
+		return nil
+	}
+	t := kotel.NewTracer(kotel.TracerProvider(s.obs.tracerProvider), kotel.TracerPropagator(propagator), kotel.ClientID(s.cfg.clientID))
+	return []kgo.Opt{kgo.WithHooks(kotelHook{t})}
+}
+
+// kotelHook is kotel's tracer, except that a produced record's span
+// continues the trace context already in its headers (kotel would start
+// from the produce call's context, which need not carry kafmesh's span,
+// and then overwrite the headers with an unrelated trace).
+type kotelHook struct{ t *kotel.Tracer }
+
+func (h kotelHook) OnProduceRecordBuffered(r *kgo.Record) {
+	if r.Context == nil {
+		r.Context = context.Background()
+	}
+	r.Context = propagator.Extract(r.Context, headerCarrier{r})
+	h.t.OnProduceRecordBuffered(r)
+}
+
+func (h kotelHook) OnProduceRecordUnbuffered(r *kgo.Record, err error) {
+	h.t.OnProduceRecordUnbuffered(r, err)
+}
+
+func (h kotelHook) OnFetchRecordBuffered(r *kgo.Record) { h.t.OnFetchRecordBuffered(r) }
+
+func (h kotelHook) OnFetchRecordUnbuffered(r *kgo.Record, polled bool) {
+	h.t.OnFetchRecordUnbuffered(r, polled)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
@@ -143,4 +145,138 @@ func TestTraceGRPCServer(t *testing.T) {
 		}
 		return fmt.Sprintf("no server span among %d", len(exp.GetSpans()))
 	})
+}
+
+// spanCtxSink is a view sink that records whether its Sync got a context
+// carrying a span.
+type spanCtxSink struct{ traced atomic.Bool }
+
+func (s *spanCtxSink) Sync(ctx context.Context, v runner.Reader[*wrapperspb.StringValue]) error {
+	s.traced.Store(oteltrace.SpanFromContext(ctx).SpanContext().IsValid())
+	return nil
+}
+
+// A view source's sync and a view sink's sync each make a "sync <topic>"
+// span, handed to the handler in its context; the view source's writes
+// carry that span's trace context in their headers.
+func TestTraceViewSourceAndViewSink(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	table := kafmeshtest.Unique(t, "trace-vs")
+	kafmeshtest.CreateTopic(t, brokers, table, 1, true)
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	s := newService(t, brokers, "tracevs", t.TempDir(), runner.WithTracerProvider(tp), runner.WithMemoryState())
+	tr := runner.TopicRef{Topic: table, Message: "google.protobuf.StringValue", Type: runner.TopicProtobuf}
+	if err := runner.NewViewSource(s, runner.ViewSourceSpec{Component: "catalog", Name: "importer", TopicRef: tr}, stringCodec,
+		fixedSource{"a": "1", "b": "2"}, runner.Interval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	sink := &spanCtxSink{}
+	if err := runner.NewViewSink(s, runner.ViewSinkSpec{Component: "catalog", Name: "exporter", TopicRef: tr}, stringCodec,
+		sink, runner.Interval(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	running(t, s)
+	byRole := map[string]tracetest.SpanStub{}
+	waitUntil(t, 30*time.Second, func() string {
+		for _, sp := range exp.GetSpans() {
+			for _, kv := range sp.Attributes {
+				if kv.Key == "kafmesh.role" {
+					byRole[kv.Value.AsString()] = sp
+				}
+			}
+		}
+		if len(byRole) < 2 {
+			return fmt.Sprintf("sync spans of %v, want view_source and view_sink", byRole)
+		}
+		return ""
+	})
+	attrs := func(sp tracetest.SpanStub) map[string]string {
+		m := map[string]string{}
+		for _, kv := range sp.Attributes {
+			m[string(kv.Key)] = kv.Value.Emit()
+		}
+		return m
+	}
+	src, snk := byRole["view_source"], byRole["view_sink"]
+	for _, c := range []struct {
+		span tracetest.SpanStub
+		want map[string]string
+	}{
+		{src, map[string]string{"kafmesh.part": "importer", "kafmesh.sync.result": "ok", "kafmesh.sync.updates": "2", "kafmesh.sync.deletes": "0", "messaging.destination.name": table}},
+		{snk, map[string]string{"kafmesh.part": "exporter", "kafmesh.sync.result": "ok", "messaging.destination.name": table}},
+	} {
+		if c.span.Name != "sync "+table {
+			t.Errorf("span name %q, want %q", c.span.Name, "sync "+table)
+		}
+		got := attrs(c.span)
+		for k, v := range c.want {
+			if got[k] != v {
+				t.Errorf("%s: %s = %q, want %q (all: %v)", c.span.Name, k, got[k], v, got)
+			}
+		}
+	}
+	if !sink.traced.Load() {
+		t.Error("the view sink's Sync got a context without the sync's span")
+	}
+	recs := consumeN(t, brokers, table, 2, 30*time.Second)
+	for _, r := range recs {
+		var tp string
+		for _, h := range r.Headers {
+			if h.Key == "traceparent" {
+				tp = string(h.Value)
+			}
+		}
+		if !strings.Contains(tp, src.SpanContext.TraceID().String()) {
+			t.Errorf("record %s has traceparent %q, want one in trace %s", r.Key, tp, src.SpanContext.TraceID())
+		}
+	}
+}
+
+// With WithKafkaClientTracing, the Kafka client's publish and receive
+// spans join the record's trace: the source's send span is the parent of
+// the publish span, which is the parent of the processor's span and of
+// the receive span, all in one trace.
+func TestTraceKafkaClientSpans(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	in, out := kafmeshtest.Unique(t, "kotel-in"), kafmeshtest.Unique(t, "kotel-out")
+	for _, topic := range []string{in, out} {
+		kafmeshtest.CreateTopic(t, brokers, topic, 1, false)
+	}
+	exp := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp))
+	t.Cleanup(func() { _ = tp.Shutdown(context.Background()) })
+	s := newService(t, brokers, "tracekotel", t.TempDir(), runner.WithTracerProvider(tp), runner.WithMemoryState(), runner.WithKafkaClientTracing())
+	src, err := runner.NewSource(s, runner.SourceSpec{Component: "gateway", TopicRef: ref(in, "google.protobuf.StringValue")}, stringCodec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	passOn(t, s, "enrich", "first", kafmeshtest.Unique(t, "kotel"), in, out)
+	running(t, s)
+	if err := src.Emit(t.Context(), "k1", wrapperspb.String("hello")); err != nil {
+		t.Fatal(err)
+	}
+	send, publish, receive, process := "send "+in, in+" publish", in+" receive", "process "+in
+	byName := map[string]tracetest.SpanStub{}
+	waitUntil(t, 60*time.Second, func() string {
+		clear(byName)
+		for _, sp := range exp.GetSpans() {
+			byName[sp.Name] = sp
+		}
+		for _, n := range []string{send, publish, receive, process} {
+			if _, ok := byName[n]; !ok {
+				return fmt.Sprintf("no span %q yet (have %d)", n, len(byName))
+			}
+		}
+		return ""
+	})
+	trace := byName[send].SpanContext.TraceID()
+	for child, parent := range map[string]string{publish: send, receive: publish, process: publish} {
+		c, p := byName[child], byName[parent]
+		if c.SpanContext.TraceID() != trace || c.Parent.SpanID() != p.SpanContext.SpanID() {
+			t.Errorf("%s (trace %s, parent %s) is not the child of %s (trace %s, span %s)",
+				child, c.SpanContext.TraceID(), c.Parent.SpanID(), parent, trace, p.SpanContext.SpanID())
+		}
+	}
 }

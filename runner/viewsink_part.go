@@ -17,6 +17,7 @@ type viewSinkPart[M any] struct {
 	cfg   partConfig
 	h     ViewSinkHandler[M]
 	view  *View[M]
+	obs   *observability
 	log   *slog.Logger
 	syncs map[string]prometheus.Counter // by result
 }
@@ -29,6 +30,7 @@ func newViewSinkPart[M any](s *Service, spec ViewSinkSpec, cfg partConfig, c Cod
 		h:    h,
 		view: newView(s, ViewSpec{Component: spec.Component, TopicRef: spec.TopicRef}, c,
 			s.tables.get(spec.TopicRef, s.cfg.memoryState), false),
+		obs:   &s.obs,
 		log:   s.log.With("view_sink", label, "topic", spec.Topic),
 		syncs: map[string]prometheus.Counter{},
 	}
@@ -78,10 +80,12 @@ func (p *viewSinkPart[M]) syncMemory(ctx context.Context) error {
 	return err
 }
 
-func (p *viewSinkPart[M]) sync(ctx context.Context) (string, error) {
+func (p *viewSinkPart[M]) sync(ctx context.Context) (result string, err error) {
+	ctx, span := p.obs.startSyncSpan(ctx, "view_sink", p.spec.Component, p.spec.Name, p.spec.Topic)
+	defer func() { endSyncSpan(span, result, err) }()
 	syncCtx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
-	err := p.h.Sync(syncCtx, p.view)
+	err = p.h.Sync(syncCtx, p.view)
 	switch {
 	case syncCtx.Err() != nil && ctx.Err() == nil:
 		return syncTimeout, fmt.Errorf("sync did not complete within %s: %w", p.cfg.timeout, errors.Join(err, syncCtx.Err()))

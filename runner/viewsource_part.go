@@ -7,10 +7,12 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // viewSourcePart runs one registered view source: a sync at start (once
@@ -128,12 +130,17 @@ func (p *viewSourcePart[M]) syncMemory(ctx context.Context) error {
 // sync runs one Sync, bounded by the timeout, and deletes the keys it did
 // not report only if Sync returned nil in time and every write was
 // acknowledged in time.
-func (p *viewSourcePart[M]) sync(ctx context.Context, cl recordProducer) (string, error) {
+func (p *viewSourcePart[M]) sync(ctx context.Context, cl recordProducer) (result string, err error) {
+	var writes, deletes atomic.Int64
+	ctx, span := p.svc.obs.startSyncSpan(ctx, "view_source", p.spec.Component, p.spec.Name, p.spec.Topic)
+	defer func() {
+		endSyncSpan(span, result, err, attribute.Int64("kafmesh.sync.updates", writes.Load()), attribute.Int64("kafmesh.sync.deletes", deletes.Load()))
+	}()
 	syncCtx, cancel := context.WithTimeout(ctx, p.cfg.timeout)
 	defer cancel()
 	p.beginRun()
-	u := &viewUpdater[M]{p: p, ctx: syncCtx, cl: cl, seen: map[string]struct{}{}}
-	err := p.h.Sync(syncCtx, u)
+	u := &viewUpdater[M]{p: p, ctx: syncCtx, cl: cl, seen: map[string]struct{}{}, traced: span != nil, updates: &writes, deletes: &deletes}
+	err = p.h.Sync(syncCtx, u)
 	if werr := u.wait(); err == nil {
 		err = werr
 	}
@@ -148,7 +155,7 @@ func (p *viewSourcePart[M]) sync(ctx context.Context, cl recordProducer) (string
 	if err != nil {
 		return syncError, fmt.Errorf("list keys to delete: %w", err)
 	}
-	d := &viewUpdater[M]{p: p, ctx: syncCtx, cl: cl}
+	d := &viewUpdater[M]{p: p, ctx: syncCtx, cl: cl, traced: span != nil, updates: &writes, deletes: &deletes}
 	for _, key := range stale {
 		d.write(key, nil)
 	}
@@ -246,6 +253,12 @@ type viewUpdater[M any] struct {
 	over     bool
 	inFlight sync.WaitGroup
 	err      error // first write that failed
+
+	// traced: the sync has a span (ctx carries it); each write carries its
+	// trace context in the record's headers and is counted in updates or
+	// deletes, the span's attributes.
+	traced           bool
+	updates, deletes *atomic.Int64
 }
 
 // Update reports the current value of key; it is produced only when it
@@ -300,7 +313,16 @@ func (u *viewUpdater[M]) write(key string, value []byte) bool {
 	p.mu.Lock()
 	p.recent[key] = w
 	p.mu.Unlock()
-	u.cl.Produce(u.ctx, &kgo.Record{Topic: p.spec.Topic, Key: []byte(key), Value: value}, func(r *kgo.Record, err error) {
+	rec := &kgo.Record{Topic: p.spec.Topic, Key: []byte(key), Value: value}
+	if u.traced {
+		injectTrace(u.ctx, rec)
+		if value == nil {
+			u.deletes.Add(1)
+		} else {
+			u.updates.Add(1)
+		}
+	}
+	u.cl.Produce(u.ctx, rec, func(r *kgo.Record, err error) {
 		defer u.inFlight.Done()
 		if err != nil {
 			// The write may or may not have landed: trust the table.

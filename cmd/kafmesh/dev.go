@@ -46,5 +46,7 @@ Nothing is needed but this binary.`,
 	f.IntVar(&cfg.Devices, "devices", 20, "simulated devices")
 	f.DurationVar(&cfg.Interval, "interval", time.Second, "time between two heartbeats of a device")
 	f.StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error (logs go to stderr)")
+	f.StringVar(&cfg.OTLPEndpoint, "otlp-endpoint", "", "send the service's traces to this OpenTelemetry collector or Jaeger URL, e.g. http://localhost:4318 (default: as the OTEL_* environment says, else none)")
+	f.StringVar(&cfg.OTLPProtocol, "otlp-protocol", "http/protobuf", "protocol of --otlp-endpoint: http/protobuf or grpc")
 	return cmd
 }

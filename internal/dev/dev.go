@@ -48,6 +48,13 @@ type Config struct {
 	// Out gets the banner; Logger the logs of every part.
 	Out    io.Writer
 	Logger *slog.Logger
+	// OTLPEndpoint, when set, sends the example service's traces (a span
+	// per record at each source, processor and sink, and per gRPC call) to
+	// an OpenTelemetry collector or Jaeger at this URL, with OTLPProtocol
+	// "http/protobuf" (default) or "grpc". Empty leaves tracing to the
+	// OTEL_* environment, as for any kafmesh service.
+	OTLPEndpoint string
+	OTLPProtocol string
 }
 
 // Info says what runs where; Run hands it to its ready callback.
@@ -63,6 +70,9 @@ type Info struct {
 	Service string
 	// Dir keeps the stores.
 	Dir string
+	// Traces is where the service's traces go ("" when the OTEL_*
+	// environment decides).
+	Traces string
 }
 
 func (c *Config) defaults() {
@@ -103,6 +113,22 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) (err error) {
 		defer os.RemoveAll(info.Dir)
 	}
 
+	tp, err := tracerProvider(ctx, cfg.OTLPEndpoint, cfg.OTLPProtocol)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		info.Traces = cfg.OTLPEndpoint
+		defer func() {
+			// Last, after the service stopped: its final spans are sent.
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				cfg.Logger.Warn("sending the last traces failed", "endpoint", cfg.OTLPEndpoint, "error", err)
+			}
+		}()
+	}
+
 	brokers, stopBroker, err := startBroker(ctx, cfg.Brokers)
 	if err != nil {
 		return err
@@ -123,6 +149,7 @@ func Run(ctx context.Context, cfg Config, ready func(Info)) (err error) {
 		serviceDone <- demo.Run(ctx, demo.Config{
 			Brokers: brokers, Listener: serviceLis, Dir: filepath.Join(info.Dir, "devices"),
 			Devices: cfg.Devices, Interval: cfg.Interval, Logger: cfg.Logger.With("part", "devices"),
+			TracerProvider: tracerOrNil(tp),
 		})
 	}()
 	disc, err := newDiscovery(ctx, cfg, info)

@@ -197,4 +197,5 @@ func TestStoreOutageServesTheLastGraphMarkedStale(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	storeLatencyCounted(t, svc)
 }

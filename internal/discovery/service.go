@@ -135,6 +135,9 @@ func New(st store.Store, opts ...Option) *Service {
 		s.settings = topicsettings.New(s.lag.Admin(), topicsettings.WithLogger(s.logger.With("part", "topicsettings")))
 	}
 	s.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// Every store operation (scrape writes, API reads, readiness pings)
+	// is timed on the service's registry.
+	s.store = store.Instrument(s.store, s.registry)
 	return s
 }
 

@@ -17,10 +17,14 @@ import (
 	"path/filepath"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
 	"github.com/kafmesh/kafmesh/examples/devices/internal/app"
 	"github.com/kafmesh/kafmesh/examples/devices/internal/store"
+	"github.com/kafmesh/kafmesh/runner"
 )
 
 // Config is what Run needs.
@@ -38,6 +42,10 @@ type Config struct {
 	Interval time.Duration
 	// Logger logs the service and the simulation (default: discard).
 	Logger *slog.Logger
+	// TracerProvider, when set, traces the service's records and gRPC
+	// calls (runner.WithTracerProvider); the caller shuts it down. nil
+	// leaves tracing to the OTEL_* environment (off when it says nothing).
+	TracerProvider oteltrace.TracerProvider
 }
 
 // Run runs the service and the simulated devices until ctx ends, then
@@ -65,8 +73,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer db.Close()
 
-	srv := grpc.NewServer()
+	var srvOpts []grpc.ServerOption
+	var opts []runner.Option
+	if cfg.TracerProvider != nil {
+		srvOpts = append(srvOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(cfg.TracerProvider),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))))
+		opts = append(opts, runner.WithTracerProvider(cfg.TracerProvider))
+	}
+	srv := grpc.NewServer(srvOpts...)
 	a, err := app.New(app.Config{
+		Options:       opts,
 		Brokers:       cfg.Brokers,
 		DB:            db,
 		StateDir:      filepath.Join(cfg.Dir, "state"),

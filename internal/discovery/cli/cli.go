@@ -4,6 +4,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -24,6 +25,7 @@ import (
 	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/targets"
 	"github.com/kafmesh/kafmesh/internal/discovery/topicsettings"
+	"github.com/kafmesh/kafmesh/runner"
 )
 
 // EnvPrefix prefixes the environment variable of every flag:
@@ -244,6 +246,22 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		return err
 	}
 	opts = append(opts, discovery.WithTargetDialOptions(targetDial...))
+	// Traces of the calls to targets, when the OTEL_* environment asks
+	// for them (see docs/observability.md); none otherwise.
+	tp, err := runner.TracerProviderFromEnv(ctx, "kafmesh-discover")
+	if err != nil {
+		return fmt.Errorf("tracing from the OTEL_* environment: %w", err)
+	}
+	if tp != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			if err := tp.Shutdown(sctx); err != nil {
+				logger.Warn("sending the last traces failed", "error", err)
+			}
+		}()
+		opts = append(opts, discovery.WithTracerProvider(tp))
+	}
 
 	st, err := discovery.OpenStore(ctx, discovery.StoreConfig{URL: o.store, User: o.neo4jUser, Password: o.neo4jPassword, Database: o.neo4jDatabase})
 	if err != nil {

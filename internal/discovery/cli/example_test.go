@@ -84,6 +84,14 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 		t.Skip("builds and runs examples/devices against a broker; run without -short")
 	}
 	brokers := kafmeshtest.StartBroker(t)
+	// Traces from the OTEL_* environment alone, for discover and for the
+	// example service (a separate process, which inherits it).
+	traces := kafmeshtest.StartOTLPReceiver(t)
+	for k, v := range map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": traces.URL(), "OTEL_BSP_SCHEDULE_DELAY": "200",
+		"OTEL_TRACES_EXPORTER": "", "OTEL_EXPORTER_OTLP_PROTOCOL": "", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "",
+		"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "", "OTEL_SERVICE_NAME": "", "OTEL_RESOURCE_ATTRIBUTES": "", "OTEL_SDK_DISABLED": ""} {
+		t.Setenv(k, v)
+	}
 	addr, restart := startExample(t, brokers)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -270,6 +278,45 @@ func TestExampleServiceEndToEnd(t *testing.T) {
 		}
 	}
 	waitOperation("after the pod restarted")
+
+	checkExampleTraces(t, traces, direct.GetName(), topic)
+}
+
+// checkExampleTraces checks what the OTLP receiver got from the example
+// service and discover, both traced from the OTEL_* environment alone: the
+// service's span of a watched heartbeat, and the watch stream as discover's
+// client span continued by the service's server span.
+func checkExampleTraces(t *testing.T, traces *kafmeshtest.OTLPReceiver, service, topic string) {
+	t.Helper()
+	const method = "kafmesh.watch.v1.WatchAPI/Processor"
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		spans := traces.Spans()
+		clients := map[string]kafmeshtest.ReceivedSpan{}
+		var processed bool
+		for _, s := range spans {
+			if s.Name == method && s.Resource["service.name"] == "kafmesh-discover" {
+				clients[s.SpanID] = s
+			}
+			if s.Name == "process "+topic && s.Resource["service.name"] == service {
+				processed = true
+			}
+		}
+		continued := false
+		for _, s := range spans {
+			if c, ok := clients[s.ParentSpanID]; ok && s.Name == method && s.Resource["service.name"] == service && s.TraceID == c.TraceID {
+				continued = true
+			}
+		}
+		if processed && continued {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("of %d spans received: a %q span of %s: %v; %s's server span continuing discover's client span (%d): %v",
+				len(spans), "process "+topic, service, processed, method, len(clients), continued)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // dialGraphQLWS opens a graphql-transport-ws connection to url's /query.

@@ -96,6 +96,7 @@ var discoverDashboard = dashboard{
 			{"Scrape latency p99 (calls and store write)", "s", []query{{`histogram_quantile(0.99, sum by (le) (rate(kafmesh_discover_scrape_duration_seconds_bucket[5m])))`, "p99"}}},
 			{"Round duration p99", "s", []query{{`histogram_quantile(0.99, sum by (le) (rate(kafmesh_discover_round_duration_seconds_bucket[5m])))`, "p99"}}},
 			{"Store errors per second", "ops", []query{{`sum(rate(kafmesh_discover_store_errors_total[5m]))`, "errors"}}},
+			{"Store latency p99 by operation", "s", []query{{`histogram_quantile(0.99, sum by (le, operation) (rate(kafmesh_discover_store_duration_seconds_bucket[5m])))`, "{{operation}}"}}},
 			{"Seconds since the last round", "s", []query{{`time() - max(kafmesh_discover_last_round_timestamp_seconds)`, "age"}}},
 		}},
 	},

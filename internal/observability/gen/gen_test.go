@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/wrapperspb"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
+	"github.com/kafmesh/kafmesh/internal/discovery/store"
 	"github.com/kafmesh/kafmesh/kafmeshtest"
 	"github.com/kafmesh/kafmesh/runner"
 )
@@ -70,6 +71,7 @@ func TestMetricsDefined(t *testing.T) {
 		t.Fatal(err)
 	}
 	scrape.New(nil, nil, scrape.WithRegisterer(defined))
+	store.Instrument(nil, defined)
 	names := metricsNamed()
 	if len(names) < 20 {
 		t.Fatalf("only %d metrics named: %v", len(names), names)

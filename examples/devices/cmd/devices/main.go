@@ -33,12 +33,15 @@ import (
 	"syscall"
 	"time"
 
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
 	"github.com/kafmesh/kafmesh/runner"
 
 	"github.com/kafmesh/kafmesh/examples/devices/internal/app"
+	"github.com/kafmesh/kafmesh/examples/devices/internal/definitions"
 	"github.com/kafmesh/kafmesh/examples/devices/internal/store"
 )
 
@@ -114,6 +117,23 @@ func run(ctx context.Context, brokers []string, grpcAddr, httpAddr, dbPath, stat
 		return err
 	}
 	defer db.Close()
+
+	// Traces when the OTEL_* environment asks for them (e.g.
+	// OTEL_EXPORTER_OTLP_ENDPOINT): the records, and the gRPC server's calls.
+	tp, err := runner.TracerProviderFromEnv(ctx, definitions.Definition().Name)
+	if err != nil {
+		return err
+	}
+	if tp != nil {
+		defer func() {
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			defer cancel()
+			_ = tp.Shutdown(sctx)
+		}()
+		sec.serverOptions = append(sec.serverOptions, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))))
+		sec.options = append(sec.options, runner.WithTracerProvider(tp))
+	}
 
 	srv := grpc.NewServer(sec.serverOptions...)
 	a, err := app.New(app.Config{Brokers: brokers, DB: db, StateDir: stateDir, GRPCServer: srv, HTTPAddr: httpAddr, Options: sec.options})
