@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "716d311757b100029ebaac4bc4ea56ff823ab6a73bf949eb550ae6994b2b3bbd"
+const generatedFrom = "5ecb510b63d265770901cd383fd752a41ec7effc3493325be27a1d272b8bc3c7"
