@@ -332,7 +332,9 @@ func TestTopicRecords(t *testing.T) {
 		t.Fatal(err)
 	}
 	var out struct {
-		Data struct{ TopicRecords struct{ Records []struct{ Offset int64 } } }
+		Data struct {
+			TopicRecords struct{ Records []struct{ Offset int64 } }
+		}
 	}
 	err = json.NewDecoder(resp.Body).Decode(&out)
 	resp.Body.Close()
