@@ -1,6 +1,8 @@
 package records
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"unicode"
 	"unicode/utf8"
@@ -104,12 +106,19 @@ func Decode(value []byte, md protoreflect.MessageDescriptor, files *protoregistr
 	if n := unknownBytes(m); n > 0 {
 		d.Warning = fmt.Sprintf("%d bytes of the value are fields %s does not declare: a newer schema wrote them, or the value is not a %s", n, md.FullName(), md.FullName())
 	}
-	b, err := protojson.MarshalOptions{EmitUnpopulated: true, Indent: "  ", Resolver: types}.Marshal(m)
+	b, err := protojson.MarshalOptions{EmitUnpopulated: true, Resolver: types}.Marshal(m)
 	if err != nil {
 		d.Err = fmt.Errorf("%s does not convert to JSON: %w", md.FullName(), err)
 		return d
 	}
-	d.JSON = string(b)
+	// protojson varies its whitespace on purpose; indenting with
+	// encoding/json makes the text stable (same value, same text).
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		d.Err = fmt.Errorf("%s does not convert to JSON: %w", md.FullName(), err)
+		return d
+	}
+	d.JSON = out.String()
 	return d
 }
 
