@@ -137,7 +137,7 @@ followed by the flag name in upper case with - as _ (for example
 	f.BoolVar(&o.records, "records", true, "with --brokers, serve the topic browser (GraphQL topicRecords): people who can call /query read the topics' records; protect it with --token")
 	f.IntVar(&o.recordLimits.MaxRecords, "records-max", records.DefaultMaxRecords, "most records one topic browser read answers")
 	f.IntVar(&o.recordLimits.MaxBytes, "records-max-bytes", records.DefaultMaxBytes, "most bytes of records (keys, values, headers) one topic browser read answers")
-	f.IntVar(&o.recordLimits.MaxScanBytes, "records-max-scan-bytes", records.DefaultMaxScanBytes, "most bytes one topic browser read fetches from the brokers")
+	f.IntVar(&o.recordLimits.MaxScanBytes, "records-max-scan-bytes", records.DefaultMaxScanBytes, "most bytes of records one topic browser read scans (bounds a read filtered by key)")
 	f.DurationVar(&o.recordLimits.Timeout, "records-timeout", records.DefaultTimeout, "deadline of one topic browser read")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "host names (patterns like *.example.com) discover answers as, besides IP addresses and localhost; other Host headers get 403 (DNS rebinding protection)")
 	f.StringVar(&o.k8sService, "kubernetes-service", "kafmesh-discover", "with --kubernetes, the name of discover's Service: its in-cluster names (NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc, …) are allowed hosts")

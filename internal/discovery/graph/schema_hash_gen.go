@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "5ecb510b63d265770901cd383fd752a41ec7effc3493325be27a1d272b8bc3c7"
+const generatedFrom = "5409697f11ece59fc59a57855898a8e373a2bf3d937a5c02c5402fa916d5642e"

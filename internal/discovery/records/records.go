@@ -44,9 +44,11 @@ type Limits struct {
 	// the answer says so. Their JSON and hex renderings are a few times
 	// larger.
 	MaxBytes int
-	// MaxScanBytes caps what one read fetches from the brokers (default
+	// MaxScanBytes caps the bytes of records one read scans (default
 	// 64 MiB): it bounds a read filtered by key, which may skip many
-	// records. The read stops there and says so.
+	// records. The read stops there and says so; the rest of the fetch
+	// that passed it (at most one fetch: 16 MiB, or one record batch when
+	// a batch is larger) is dropped unread.
 	MaxScanBytes int
 	// ScanWindow is how many offsets per partition a latest-N read filtered
 	// by key looks back over (default 10,000).
@@ -223,6 +225,9 @@ func (r *Reader) Read(ctx context.Context, req Request) (*Page, error) {
 
 	parts, err := r.plan(ctx, req)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("the read's deadline of %s passed while listing the offsets of %s: %w", r.limits.Timeout, req.Topic, err)
+		}
 		return nil, err
 	}
 	page := &Page{Topic: req.Topic, Records: []Record{}}
@@ -378,7 +383,7 @@ func (r *Reader) fetch(ctx context.Context, req Request, parts []*plannedPartiti
 			return nil
 		}
 		if scanned >= r.limits.MaxScanBytes {
-			page.Stopped = fmt.Sprintf("read %d bytes from the brokers, the limit of one read (--records-max-scan-bytes); narrow it by partition, offset or timestamp", scanned)
+			page.Stopped = fmt.Sprintf("scanned %d bytes of records, the limit of one read (--records-max-scan-bytes); narrow it by partition, offset or timestamp", scanned)
 			return nil
 		}
 		fetches := cl.PollFetches(ctx)
@@ -397,7 +402,9 @@ func (r *Reader) fetch(ctx context.Context, req Request, parts []*plannedPartiti
 		}
 		fetches.EachRecord(func(rec *kgo.Record) {
 			p := byPartition[rec.Partition]
-			if p == nil || p.done || rec.Offset < p.next {
+			if p == nil || p.done || rec.Offset < p.next || scanned >= r.limits.MaxScanBytes {
+				// Past the scan limit the rest of the fetch is dropped
+				// unread: Next stays at the first record not scanned.
 				return
 			}
 			if rec.Offset >= p.End {

@@ -109,3 +109,72 @@ func TestDecode(t *testing.T) {
 		t.Errorf("printable %q", got)
 	}
 }
+
+// A read filtered by a key nothing has stops at the scan limit and says
+// so, rather than reading the whole topic.
+func TestReadStopsAtTheScanLimit(t *testing.T) {
+	ctx := context.Background()
+	brokers := kafmeshtest.StartBroker(t)
+	topic := kafmeshtest.Unique(t, "big")
+	kafmeshtest.CreateTopic(t, brokers, topic, 1, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	value := []byte(strings.Repeat("x", 1024))
+	recs := make([]*kgo.Record, 2000)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte("k"), Value: value}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	r := records.New(cl, records.WithLimits(records.Limits{MaxScanBytes: 64 << 10}))
+	page, err := r.Read(ctx, records.Request{Topic: topic, From: records.Earliest, Limit: 10, Key: []byte("nope")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(page.Records) != 0 || !strings.Contains(page.Stopped, "the limit of one read") {
+		t.Errorf("%d records, stopped %q", len(page.Records), page.Stopped)
+	}
+	if page.Scanned < 60 || page.Scanned > 70 {
+		t.Errorf("scanned %d records of 1 KiB with a 64 KiB scan limit", page.Scanned)
+	}
+	if p := page.Partitions[0]; p.Next <= 0 || p.Next >= p.End {
+		t.Errorf("next %d: want where the scan stopped, inside 0 to %d", p.Next, p.End)
+	}
+	t.Logf("scanned %d records, stopped: %s", page.Scanned, page.Stopped)
+}
+
+// BenchmarkReadLatest measures one topic browser read of the latest 100
+// records of 1 KiB (decoding excluded) on the broker of KAFMESH_TEST_BROKERS
+// (else kfake): a new consumer per read, offsets listed, records fetched.
+func BenchmarkReadLatest(b *testing.B) {
+	ctx := context.Background()
+	brokers := kafmeshtest.StartBroker(b)
+	topic := kafmeshtest.Unique(b, "bench")
+	kafmeshtest.CreateTopic(b, brokers, topic, 3, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer cl.Close()
+	value := []byte(strings.Repeat("x", 1024))
+	recs := make([]*kgo.Record, 3000)
+	for i := range recs {
+		recs[i] = &kgo.Record{Topic: topic, Key: []byte{byte(i)}, Value: value}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		b.Fatal(err)
+	}
+	r := records.New(cl)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		page, err := r.Read(ctx, records.Request{Topic: topic, From: records.Latest, Limit: 100})
+		if err != nil || len(page.Records) != 100 {
+			b.Fatalf("%v, %d records", err, len(page.Records))
+		}
+	}
+}
