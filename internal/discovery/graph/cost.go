@@ -195,7 +195,7 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
 			per = v
 		}
-	case parent == "TopicRecordPage" && field == "records":
+	case (parent == "TopicRecordPage" || parent == "TopicRecordBatch") && field == "records":
 		per = boundRecords
 	case parent == "TopicRecord" && field == "headers":
 		per = boundHeaders

@@ -209,6 +209,11 @@ type ComplexityRoot struct {
 		Value   func(childComplexity int) int
 	}
 
+	PartitionOffset struct {
+		Offset    func(childComplexity int) int
+		Partition func(childComplexity int) int
+	}
+
 	Pod struct {
 		Address     func(childComplexity int) int
 		FirstSeen   func(childComplexity int) int
@@ -309,6 +314,7 @@ type ComplexityRoot struct {
 		MaxBytes     func(childComplexity int) int
 		MaxRecords   func(childComplexity int) int
 		MaxScanBytes func(childComplexity int) int
+		MaxTails     func(childComplexity int) int
 		ScanWindow   func(childComplexity int) int
 		TimeoutMs    func(childComplexity int) int
 	}
@@ -362,7 +368,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		WatchProcessor func(childComplexity int, options *WatchProcessorInput) int
+		TailTopicRecords func(childComplexity int, topic string, partitions []int, key *string, offsets []*PartitionOffsetInput) int
+		WatchProcessor   func(childComplexity int, options *WatchProcessorInput) int
 	}
 
 	Topic struct {
@@ -412,6 +419,15 @@ type ComplexityRoot struct {
 		Timestamp     func(childComplexity int) int
 		TimestampMs   func(childComplexity int) int
 		Value         func(childComplexity int) int
+	}
+
+	TopicRecordBatch struct {
+		Error       func(childComplexity int) int
+		Message     func(childComplexity int) int
+		NextOffsets func(childComplexity int) int
+		Records     func(childComplexity int) int
+		Skipped     func(childComplexity int) int
+		Topic       func(childComplexity int) int
 	}
 
 	TopicRecordPage struct {
@@ -561,6 +577,7 @@ type SourceResolver interface {
 }
 type SubscriptionResolver interface {
 	WatchProcessor(ctx context.Context, options *WatchProcessorInput) (<-chan *Operation, error)
+	TailTopicRecords(ctx context.Context, topic string, partitions []int, key *string, offsets []*PartitionOffsetInput) (<-chan *TopicRecordBatch, error)
 }
 type TopicResolver interface {
 	MessageSchema(ctx context.Context, obj *Topic) (*MessageSchema, error)
@@ -1219,6 +1236,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Output.Value(childComplexity), true
 
+	case "PartitionOffset.offset":
+		if e.ComplexityRoot.PartitionOffset.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartitionOffset.Offset(childComplexity), true
+	case "PartitionOffset.partition":
+		if e.ComplexityRoot.PartitionOffset.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartitionOffset.Partition(childComplexity), true
+
 	case "Pod.address":
 		if e.ComplexityRoot.Pod.Address == nil {
 			break
@@ -1726,6 +1756,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecordLimits.MaxScanBytes(childComplexity), true
+	case "RecordLimits.maxTails":
+		if e.ComplexityRoot.RecordLimits.MaxTails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.MaxTails(childComplexity), true
 	case "RecordLimits.scanWindow":
 		if e.ComplexityRoot.RecordLimits.ScanWindow == nil {
 			break
@@ -1925,6 +1961,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.Topic(childComplexity), true
 
+	case "Subscription.tailTopicRecords":
+		if e.ComplexityRoot.Subscription.TailTopicRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_tailTopicRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TailTopicRecords(childComplexity, args["topic"].(string), args["partitions"].([]int), args["key"].(*string), args["offsets"].([]*PartitionOffsetInput)), true
 	case "Subscription.watchProcessor":
 		if e.ComplexityRoot.Subscription.WatchProcessor == nil {
 			break
@@ -2184,6 +2231,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.TopicRecord.Value(childComplexity), true
+
+	case "TopicRecordBatch.error":
+		if e.ComplexityRoot.TopicRecordBatch.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Error(childComplexity), true
+	case "TopicRecordBatch.message":
+		if e.ComplexityRoot.TopicRecordBatch.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Message(childComplexity), true
+	case "TopicRecordBatch.nextOffsets":
+		if e.ComplexityRoot.TopicRecordBatch.NextOffsets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.NextOffsets(childComplexity), true
+	case "TopicRecordBatch.records":
+		if e.ComplexityRoot.TopicRecordBatch.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Records(childComplexity), true
+	case "TopicRecordBatch.skipped":
+		if e.ComplexityRoot.TopicRecordBatch.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Skipped(childComplexity), true
+	case "TopicRecordBatch.topic":
+		if e.ComplexityRoot.TopicRecordBatch.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Topic(childComplexity), true
 
 	case "TopicRecordPage.message":
 		if e.ComplexityRoot.TopicRecordPage.Message == nil {
@@ -2738,6 +2822,16 @@ func (ec *executionContext) childFields_Operation(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Operation", field.Name)
 }
 
+func (ec *executionContext) childFields_PartitionOffset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_PartitionOffset_partition(ctx, field)
+	case "offset":
+		return ec.fieldContext_PartitionOffset_offset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PartitionOffset", field.Name)
+}
+
 func (ec *executionContext) childFields_Pod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2904,6 +2998,8 @@ func (ec *executionContext) childFields_RecordLimits(ctx context.Context, field 
 		return ec.fieldContext_RecordLimits_scanWindow(ctx, field)
 	case "timeoutMs":
 		return ec.fieldContext_RecordLimits_timeoutMs(ctx, field)
+	case "maxTails":
+		return ec.fieldContext_RecordLimits_maxTails(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordLimits", field.Name)
 }
@@ -3088,6 +3184,24 @@ func (ec *executionContext) childFields_TopicRecord(ctx context.Context, field g
 		return ec.fieldContext_TopicRecord_decodeWarning(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TopicRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicRecordBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topic":
+		return ec.fieldContext_TopicRecordBatch_topic(ctx, field)
+	case "message":
+		return ec.fieldContext_TopicRecordBatch_message(ctx, field)
+	case "records":
+		return ec.fieldContext_TopicRecordBatch_records(ctx, field)
+	case "skipped":
+		return ec.fieldContext_TopicRecordBatch_skipped(ctx, field)
+	case "nextOffsets":
+		return ec.fieldContext_TopicRecordBatch_nextOffsets(ctx, field)
+	case "error":
+		return ec.fieldContext_TopicRecordBatch_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicRecordBatch", field.Name)
 }
 
 func (ec *executionContext) childFields_TopicRecordPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3651,6 +3765,44 @@ func (ec *executionContext) field_Query_topics_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_tailTopicRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "partitions",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partitions"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "offsets",
+		func(ctx context.Context, v any) ([]*PartitionOffsetInput, error) {
+			return ec.unmarshalOPartitionOffsetInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offsets"] = arg3
 	return args, nil
 }
 
@@ -6172,6 +6324,52 @@ func (ec *executionContext) fieldContext_Output_key(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Output", field, false, false, "String")
 }
 
+func (ec *executionContext) _PartitionOffset_partition(ctx context.Context, field graphql.CollectedField, obj *PartitionOffset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartitionOffset_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartitionOffset_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartitionOffset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PartitionOffset_offset(ctx context.Context, field graphql.CollectedField, obj *PartitionOffset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartitionOffset_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartitionOffset_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartitionOffset", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _Pod_id(ctx context.Context, field graphql.CollectedField, obj *Pod) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8475,6 +8673,29 @@ func (ec *executionContext) fieldContext_RecordLimits_timeoutMs(_ context.Contex
 	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
 }
 
+func (ec *executionContext) _RecordLimits_maxTails(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_maxTails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxTails, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_maxTails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
 func (ec *executionContext) _RecordPartition_partition(ctx context.Context, field graphql.CollectedField, obj *RecordPartition) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9311,6 +9532,50 @@ func (ec *executionContext) fieldContext_Subscription_watchProcessor(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_watchProcessor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_tailTopicRecords(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_tailTopicRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TailTopicRecords(ctx, fc.Args["topic"].(string), fc.Args["partitions"].([]int), fc.Args["key"].(*string), fc.Args["offsets"].([]*PartitionOffsetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TopicRecordBatch) graphql.Marshaler {
+			return ec.marshalNTopicRecordBatch2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_tailTopicRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecordBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_tailTopicRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -10418,6 +10683,162 @@ func (ec *executionContext) _TopicRecord_decodeWarning(ctx context.Context, fiel
 }
 func (ec *executionContext) fieldContext_TopicRecord_decodeWarning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_topic(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_message(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_records(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TopicRecord) graphql.Marshaler {
+			return ec.marshalNTopicRecord2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordBatch_skipped(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicRecordBatch_nextOffsets(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_nextOffsets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextOffsets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*PartitionOffset) graphql.Marshaler {
+			return ec.marshalNPartitionOffset2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_nextOffsets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartitionOffset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordBatch_error(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
 }
 
 func (ec *executionContext) _TopicRecordPage_topic(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
@@ -13586,6 +14007,44 @@ func (ec *executionContext) _Output(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var partitionOffsetImplementors = []string{"PartitionOffset"}
+
+func (ec *executionContext) _PartitionOffset(ctx context.Context, sel ast.SelectionSet, obj *PartitionOffset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partitionOffsetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PartitionOffset")
+		case "partition":
+			out.Values[i] = ec._PartitionOffset_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._PartitionOffset_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var podImplementors = []string{"Pod", "SearchResult"}
 
 func (ec *executionContext) _Pod(ctx context.Context, sel ast.SelectionSet, obj *Pod) graphql.Marshaler {
@@ -14282,6 +14741,11 @@ func (ec *executionContext) _RecordLimits(ctx context.Context, sel ast.Selection
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "maxTails":
+			out.Values[i] = ec._RecordLimits_maxTails(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -14642,6 +15106,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "watchProcessor":
 		return ec._Subscription_watchProcessor(ctx, fields[0])
+	case "tailTopicRecords":
+		return ec._Subscription_tailTopicRecords(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -14930,6 +15396,64 @@ func (ec *executionContext) _TopicRecord(ctx context.Context, sel ast.SelectionS
 			}
 		case "decodeWarning":
 			out.Values[i] = ec._TopicRecord_decodeWarning(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicRecordBatchImplementors = []string{"TopicRecordBatch"}
+
+func (ec *executionContext) _TopicRecordBatch(ctx context.Context, sel ast.SelectionSet, obj *TopicRecordBatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicRecordBatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicRecordBatch")
+		case "topic":
+			out.Values[i] = ec._TopicRecordBatch_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._TopicRecordBatch_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._TopicRecordBatch_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._TopicRecordBatch_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextOffsets":
+			out.Values[i] = ec._TopicRecordBatch_nextOffsets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._TopicRecordBatch_error(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
@@ -15934,6 +16458,30 @@ func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋi
 	return ret
 }
 
+func (ec *executionContext) marshalNPartitionOffset2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetᚄ(ctx context.Context, sel ast.SelectionSet, v []*PartitionOffset) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPartitionOffset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPartitionOffset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffset(ctx context.Context, sel ast.SelectionSet, v *PartitionOffset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PartitionOffset!")
+		return graphql.Null
+	}
+	return ec._PartitionOffset(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNPartitionOffsetInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInput(ctx context.Context, v any) (*PartitionOffsetInput, error) {
 	res, err := ec.unmarshalInputPartitionOffsetInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
@@ -16359,6 +16907,14 @@ func (ec *executionContext) marshalNTopicRecord2ᚖgithubᚗcomᚋkafmeshᚋkafm
 		return graphql.Null
 	}
 	return ec._TopicRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTopicRecordBatch2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordBatch(ctx context.Context, sel ast.SelectionSet, v *TopicRecordBatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopicRecordBatch!")
+		return graphql.Null
+	}
+	return ec._TopicRecordBatch(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNTopicRecordPage2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordPage(ctx context.Context, sel ast.SelectionSet, v *TopicRecordPage) graphql.Marshaler {

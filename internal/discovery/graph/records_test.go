@@ -342,3 +342,117 @@ func TestTopicRecords(t *testing.T) {
 		t.Errorf("with the token: %v %+v", err, out)
 	}
 }
+
+const tailSubscription = `subscription($t: String!, $p: [Int!], $k: String, $os: [PartitionOffsetInput!]) {
+	tailTopicRecords(topic: $t, partitions: $p, key: $k, offsets: $os) {
+		topic message skipped error nextOffsets { partition offset }
+		records { partition offset json framing key { text } value { printable } } } }`
+
+type tailBatch struct {
+	Data struct {
+		TailTopicRecords struct {
+			Topic       string
+			Message     *string
+			Skipped     int
+			Error       *string
+			NextOffsets []struct {
+				Partition int
+				Offset    int64
+			}
+			Records []struct {
+				Partition int
+				Offset    int64
+				JSON      *string
+				Framing   *string
+				Key       *struct{ Text *string }
+			}
+		}
+	}
+	Errors []struct{ Message string }
+}
+
+// tailTopicRecords over a real websocket on a real broker: from the end of
+// a read, only the key asked for, decoded; the cap on open tails and bad
+// arguments refused.
+func TestTailTopicRecords(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	brokers := kafmeshtest.StartBroker(t)
+	protoTopic, rawTopic := kafmeshtest.Unique(t, "heartbeats"), kafmeshtest.Unique(t, "raw")
+	kafmeshtest.CreateTopic(t, brokers, protoTopic, 2, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: protoTopic, Partition: 1, Key: []byte("old"), Value: heartbeat(t, "old")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	g := browserMesh(protoTopic, rawTopic, kafmeshtest.Unique(t, "missing"), kafmeshtest.Unique(t, "group"))
+	snap := func(context.Context) (*mesh.Graph, error) { return g, nil }
+	reader := records.New(cl, records.WithLimits(records.Limits{MaxTails: 1, TailInterval: 100 * time.Millisecond}))
+	srv := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: snap, Records: reader}))
+	defer srv.Close()
+
+	// Where a read ended: the tail goes on from there, without a gap.
+	var data struct{ TopicRecords recordPage }
+	query(t, srv.URL, recordsQuery, map[string]any{"t": protoTopic, "n": 5}, &data)
+	var offsets []map[string]any
+	for _, p := range data.TopicRecords.Partitions {
+		offsets = append(offsets, map[string]any{"partition": p.Partition, "offset": p.NextOffset})
+	}
+	ws := dialGraphQL(t, ctx, srv.URL, "graphql-transport-ws")
+	ws.subscribe("1", tailSubscription, map[string]any{"t": protoTopic, "k": "d7", "os": offsets})
+	if err := cl.ProduceSync(ctx,
+		&kgo.Record{Topic: protoTopic, Partition: 0, Key: []byte("other"), Value: heartbeat(t, "other")},
+		&kgo.Record{Topic: protoTopic, Partition: 1, Key: []byte("d7"), Value: heartbeat(t, "d7", "live")},
+	).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	m := ws.wait("1")
+	var b tailBatch
+	if err := json.Unmarshal(m.Payload, &b); err != nil || m.Type != "next" {
+		t.Fatalf("%s %s: %v", m.Type, m.Payload, err)
+	}
+	batch := b.Data.TailTopicRecords
+	if len(b.Errors) > 0 || batch.Error != nil || len(batch.Records) != 1 {
+		t.Fatalf("batch %s", m.Payload)
+	}
+	r := batch.Records[0]
+	if r.Partition != 1 || r.Offset != 1 || *r.Key.Text != "d7" || r.JSON == nil || !strings.Contains(*r.JSON, `"live"`) || *batch.Message != "kafmesh.deviceId.Heartbeat" {
+		t.Errorf("tailed record %s", m.Payload)
+	}
+	next := map[int]int64{}
+	for _, n := range batch.NextOffsets {
+		next[n.Partition] = n.Offset
+	}
+	if next[1] != 2 || next[0] > 1 {
+		t.Errorf("next offsets %v, want partition 1 past the new record", next)
+	}
+	// The cap: a second tail is refused while the first is open.
+	ws.subscribe("2", tailSubscription, map[string]any{"t": protoTopic})
+	if e := ws.errorOf("2"); !strings.Contains(e, "1 tails are open on this server, the limit") {
+		t.Errorf("second tail: %s", e)
+	}
+	ws.send(wsMessage{ID: "1", Type: "complete"})
+
+	// Once the first is closed, another may open; bad arguments are refused.
+	ws2 := dialGraphQL(t, ctx, srv.URL, "graphql-transport-ws")
+	deadline := time.Now().Add(10 * time.Second)
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("p7-%d", i)
+		ws2.subscribe(id, tailSubscription, map[string]any{"t": protoTopic, "p": []int{7}})
+		e := ws2.errorOf(id)
+		if strings.Contains(e, "partition 7 is out of range") {
+			break
+		}
+		if !strings.Contains(e, "tails are open") || time.Now().After(deadline) {
+			t.Fatalf("tail of partition 7: %s", e)
+		}
+		time.Sleep(100 * time.Millisecond) // the first tail is still closing
+	}
+	ws2.subscribe("4", tailSubscription, map[string]any{"t": "nobody.uses.this"})
+	if e := ws2.errorOf("4"); !strings.Contains(e, "is not a topic of the mesh") {
+		t.Errorf("tail of a topic outside the mesh: %s", e)
+	}
+}

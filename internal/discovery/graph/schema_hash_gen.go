@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "5409697f11ece59fc59a57855898a8e373a2bf3d937a5c02c5402fa916d5642e"
+const generatedFrom = "5af7297a95426a591e6106f18e7e69d037757a0c5f82e0e00f1db3b70a423d74"

@@ -59,6 +59,13 @@ type Limits struct {
 	// MaxConcurrent caps the reads running at once (default 4); one more
 	// waits for a slot until its deadline, then fails.
 	MaxConcurrent int
+	// MaxTails caps the tails open at once (default 8); one more is
+	// refused.
+	MaxTails int
+	// TailInterval is the least time between two batches of a tail
+	// (default 1 s): a busy topic is shown as a sample of at most
+	// MaxRecords per batch, the rest counted as skipped.
+	TailInterval time.Duration
 }
 
 func (l *Limits) defaults() {
@@ -71,6 +78,10 @@ func (l *Limits) defaults() {
 	def(&l.MaxBytes, DefaultMaxBytes)
 	def(&l.MaxScanBytes, DefaultMaxScanBytes)
 	def(&l.MaxConcurrent, DefaultMaxConcurrent)
+	def(&l.MaxTails, DefaultMaxTails)
+	if l.TailInterval <= 0 {
+		l.TailInterval = DefaultTailInterval
+	}
 	if l.ScanWindow <= 0 {
 		l.ScanWindow = DefaultScanWindow
 	}
@@ -86,6 +97,7 @@ type Reader struct {
 	adm     *kadm.Client
 	limits  Limits
 	slots   chan struct{}
+	tails   chan struct{}
 	logger  *slog.Logger
 }
 
@@ -109,6 +121,7 @@ func New(cl *kgo.Client, opts ...Option) *Reader {
 	}
 	r.limits.defaults()
 	r.slots = make(chan struct{}, r.limits.MaxConcurrent)
+	r.tails = make(chan struct{}, r.limits.MaxTails)
 	return r
 }
 
