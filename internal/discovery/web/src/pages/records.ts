@@ -12,6 +12,7 @@ import { ApiError, query } from "../graphql";
 import type { PageContext } from "../page";
 import { href } from "../router";
 import { empty, failure, loading } from "../states";
+import { subscribe } from "../subscription";
 import { loadPage, pageHeader } from "./common";
 
 export const recordsQuery = `query TopicRecords($topic: String!, $from: RecordStart, $partitions: [Int!], $offset: Int64, $offsets: [PartitionOffsetInput!], $timestamp: Time, $limit: Int, $key: String) {
@@ -26,6 +27,24 @@ export const recordsQuery = `query TopicRecords($topic: String!, $from: RecordSt
     }
   }
 }`;
+
+const tailSubscription = `subscription TailTopicRecords($topic: String!, $partitions: [Int!], $key: String, $offsets: [PartitionOffsetInput!]) {
+  tailTopicRecords(topic: $topic, partitions: $partitions, key: $key, offsets: $offsets) {
+    skipped error
+    records {
+      partition offset timestamp json framing schemaId decodeError decodeWarning
+      key { size text printable hex base64 }
+      value { size text printable hex base64 }
+      headers { key value base64 }
+    }
+  }
+}`;
+
+interface TailBatch {
+  records: BrowsedRecord[];
+  skipped: number;
+  error: string | null;
+}
 
 const topicInfoQuery = `query RecordsTopic($id: ID!) {
   topicById(id: $id) { id name message type settings { partitions } }
@@ -82,8 +101,6 @@ type View = "json" | "text" | "hex" | "base64";
 
 /** The most records tail mode keeps on the page; older ones fall off. */
 const tailKeep = 500;
-/** How often tail mode asks for new records. */
-const tailEveryMs = 2000;
 
 /** topicName is the topic a Topic id names ("Topic:orders" → "orders"). */
 function topicName(id: string): string {
@@ -332,38 +349,46 @@ export async function renderRecords(ctx: PageContext): Promise<void> {
   ctx.ready();
 
   if (params.get("tail") !== "1") return;
-  // Tail: ask for what came after the last read, every few seconds.
-  let next = page.partitions.map((p) => ({ partition: p.partition, offset: p.nextOffset }));
-  let seen = 0;
-  status.dataset.state = "tailing";
-  status.textContent = "Tailing: new records appear below.";
+  // Tail: a subscription streams what is written after the records read,
+  // from each partition's next offset, so nothing falls between the two.
+  const offsets = page.partitions.map((p) => ({ partition: p.partition, offset: p.nextOffset }));
   const vars = variablesOf(topic, params);
-  let busy = false;
-  const timer = window.setInterval(async () => {
-    if (signal.aborted || busy) return;
-    busy = true;
-    try {
-      const more = (
-        await query<{ topicRecords: RecordPage }>(
-          recordsQuery,
-          { topic, from: "OFFSET", offsets: next, limit: Math.min(limits.maxRecords, 100), key: vars.key },
-          signal,
-        )
-      ).topicRecords;
-      next = more.partitions.map((p) => ({ partition: p.partition, offset: p.nextOffset }));
-      if (more.records.length > 0) list.querySelector('[data-testid="records-none"]')?.remove();
-      for (const r of more.records) list.append(recordItem(r, view));
-      while (list.children.length > tailKeep) list.firstElementChild?.remove();
-      seen += more.records.length;
-      status.textContent = `Tailing: ${seen} new record${seen === 1 ? "" : "s"} since ${new Date().toLocaleTimeString()}.`;
-      status.dataset.state = "tailing";
-    } catch (err) {
-      if (signal.aborted) return;
-      status.dataset.state = "error";
-      status.textContent = `Tail failed, retrying: ${err instanceof Error ? err.message : String(err)}`;
-    } finally {
-      busy = false;
-    }
-  }, tailEveryMs);
-  ctx.onCleanup(() => window.clearInterval(timer));
+  let seen = 0;
+  let skipped = 0;
+  status.dataset.state = "starting";
+  status.textContent = "Tail: connecting…";
+  const sub = subscribe<{ tailTopicRecords: TailBatch }>(
+    tailSubscription,
+    { topic, partitions: vars.partitions ?? null, key: vars.key ?? null, offsets },
+    {
+      onStart: () => {
+        status.dataset.state = "tailing";
+        status.textContent = "Tailing: new records appear below.";
+      },
+      onData: ({ tailTopicRecords: b }) => {
+        if (b.records.length > 0) list.querySelector('[data-testid="records-none"]')?.remove();
+        for (const r of b.records) list.append(recordItem(r, view));
+        while (list.children.length > tailKeep) list.firstElementChild?.remove();
+        seen += b.records.length;
+        skipped += b.skipped;
+        if (b.error) {
+          status.dataset.state = "ended";
+          status.textContent = `Tail ended: ${b.error}`;
+          return;
+        }
+        status.dataset.state = "tailing";
+        status.textContent = `Tailing: ${seen} new record${seen === 1 ? "" : "s"}${skipped ? `, ${skipped} more skipped (too many at once)` : ""}, last at ${new Date().toLocaleTimeString()}.`;
+      },
+      onError: (message) => {
+        status.dataset.state = "error";
+        status.textContent = `Tail: ${message}`;
+      },
+      onEnd: (reason) => {
+        if (!reason || status.dataset.state === "ended") return;
+        status.dataset.state = "ended";
+        status.textContent = `Tail ended: ${reason}`;
+      },
+    },
+  );
+  ctx.onCleanup(() => sub.stop());
 }
