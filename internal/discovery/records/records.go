@@ -27,7 +27,7 @@ import (
 // Defaults of Limits.
 const (
 	DefaultMaxRecords    = 500
-	DefaultMaxBytes      = 4 << 20
+	DefaultMaxBytes      = 2 << 20
 	DefaultMaxScanBytes  = 64 << 20
 	DefaultScanWindow    = 10_000
 	DefaultTimeout       = 5 * time.Second
@@ -40,9 +40,10 @@ type Limits struct {
 	// more is refused.
 	MaxRecords int
 	// MaxBytes caps the bytes (keys, values and headers) of the records of
-	// one answer (default 4 MiB); the records past it are left out and
-	// the answer says so. Their JSON and hex renderings are a few times
-	// larger.
+	// one answer (default 2 MiB); the records past it are left out and
+	// the answer says so. The answer renders each value several ways
+	// (text, hex, base64, JSON), about 8 times its bytes, so 2 MiB stays
+	// well under the API's 32 MiB answer limit.
 	MaxBytes int
 	// MaxScanBytes caps the bytes of records one read scans (default
 	// 64 MiB): it bounds a read filtered by key, which may skip many
