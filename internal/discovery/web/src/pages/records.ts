@@ -102,6 +102,11 @@ type View = "json" | "text" | "hex" | "base64";
 /** The most records tail mode keeps on the page; older ones fall off. */
 const tailKeep = 500;
 
+/** size writes a byte count as KiB or MiB. */
+function size(bytes: number): string {
+  return bytes >= 1 << 20 ? `${Math.round((bytes / (1 << 20)) * 10) / 10} MiB` : `${Math.round(bytes / 1024)} KiB`;
+}
+
 /** topicName is the topic a Topic id names ("Topic:orders" → "orders"). */
 function topicName(id: string): string {
   return id.startsWith("Topic:") ? id.slice("Topic:".length) : id;
@@ -305,7 +310,7 @@ export async function renderRecords(ctx: PageContext): Promise<void> {
   const list = h("ol", { class: "records", "data-testid": "records-list" });
   const status = h("p", { class: "muted", "data-testid": "records-status" });
   root.append(
-    h("p", { class: "muted" }, `Reads at most ${limits.maxRecords} records and ${Math.round(limits.maxBytes / 1024)} KiB per read, within ${limits.timeoutMs / 1000} s. Record values are the mesh's data: protect discover with --token.`),
+    h("p", { class: "muted" }, `Reads at most ${limits.maxRecords} records and ${size(limits.maxBytes)} per read, within ${limits.timeoutMs / 1000} s. Record values are the mesh's data: protect discover with --token.`),
     form,
     summary,
     status,
