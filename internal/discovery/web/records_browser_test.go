@@ -179,6 +179,17 @@ func TestTopicBrowserShowsDecodedRecords(t *testing.T) {
 	if d := b.Text(t, `[data-testid="records-decoding"]`); !strings.Contains(d, "RAW") {
 		t.Errorf("raw topic's decoding note %q", d)
 	}
+	b.Open(t, url+"/#/records/"+escape("Topic:"+raw)+"?view=hex")
+	if v := b.Text(t, `[data-testid="record"] [data-testid="record-value"]`); v != "61 72 63 68 69 76 65 64 00 6f 6b" {
+		t.Errorf("raw value as hex %q", v)
+	}
+
+	// From a time (the form's UTC time, in the link): the records at or after it.
+	b.Open(t, url+"/#/records/"+escape("Topic:"+hb)+"?from=TIMESTAMP&ts=2026-12-06T07:00:02")
+	b.WaitFor(t, "the records from 07:00:02", `document.querySelectorAll('[data-testid="record"]').length === 2`, 20*time.Second)
+	if got := webtest.Eval[string](t, b, `[...document.querySelectorAll('[data-testid="record"]')].map(r => r.dataset.partition + "/" + r.dataset.offset).join(" ")`); got != "0/1 1/1" {
+		t.Errorf("records from 07:00:02: %s", got)
+	}
 
 	// Tail: a record produced after the page opened appears.
 	b.Open(t, url+"/#/records/"+escape("Topic:"+hb)+"?p=0&tail=1")
