@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/structpb"
@@ -52,6 +53,23 @@ func TestReadTransactionalTopicEndsWithoutTheDeadline(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cl.Close()
+	// The coordinator writes the commit markers after EndTransaction
+	// returns: wait until the last stable offset has caught up with the
+	// high watermark.
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stable, err1 := adm.ListCommittedOffsets(ctx, topic)
+		ends, err2 := adm.ListEndOffsets(ctx, topic)
+		s, _ := stable.Lookup(topic, 0)
+		e, _ := ends.Lookup(topic, 0)
+		if err1 == nil && err2 == nil && s.Offset == e.Offset {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the last stable offset %d did not reach the end %d (%v, %v)", s.Offset, e.Offset, err1, err2)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	r := records.New(cl, records.WithLimits(records.Limits{Timeout: 10 * time.Second}))
 	for _, from := range []records.From{records.Latest, records.Earliest} {
 		start := time.Now()
