@@ -124,6 +124,12 @@ func TestTopicBrowserShowsDecodedRecords(t *testing.T) {
 		discovery.WithServerOptions(server.WithRecords(records.New(cl))))
 	waitTopicSettings(t, url, hb)
 
+	// The header's Records lists the topics to browse.
+	b.Open(t, url+"/#/records")
+	if got := b.Text(t, `[data-testid="records-topics"]`); !strings.Contains(got, hb) || !strings.Contains(got, "kafmesh.deviceId.Heartbeat") {
+		t.Errorf("topics to browse: %q", got)
+	}
+
 	// From the topic page to its records.
 	b.Open(t, url+"/#/topic/"+escape("Topic:"+hb))
 	clickAndWait(t, b, `[data-testid="topic-records-link"]`)
