@@ -10,7 +10,9 @@ import (
 
 	"github.com/kafmesh/kafmesh/internal/discovery"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
+	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/store"
 	"github.com/kafmesh/kafmesh/internal/discovery/store/sqlite"
 	"github.com/kafmesh/kafmesh/internal/discovery/targets"
@@ -50,6 +52,7 @@ func newDiscovery(ctx context.Context, cfg Config, info Info) (*meshDiscovery, e
 		discovery.WithScrapeOptions(scrape.WithInterval(cfg.ScrapeInterval)),
 		discovery.WithSnapshotMaxAge(cfg.ScrapeInterval),
 		discovery.WithServerOptions(web.ServerOptions()...),
+		discovery.WithServerOptions(server.WithRecords(records.New(cl, records.WithLogger(cfg.Logger.With("part", "records"))))),
 	)
 	return &meshDiscovery{svc: svc, store: st, client: cl}, nil
 }

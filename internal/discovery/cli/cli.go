@@ -21,6 +21,7 @@ import (
 	"github.com/kafmesh/kafmesh/internal/discovery"
 	"github.com/kafmesh/kafmesh/internal/discovery/graph"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 	"github.com/kafmesh/kafmesh/internal/discovery/scrape"
 	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/targets"
@@ -60,6 +61,8 @@ type options struct {
 	brokers        []string
 	lagInterval    time.Duration
 	settingsEvery  time.Duration
+	records        bool
+	recordLimits   records.Limits
 	logLevel       string
 	logFormat      string
 	// OpenLineage emission (--openlineage-*).
@@ -135,6 +138,11 @@ followed by the flag name in upper case with - as _ (for example
 	f.StringSliceVar(&o.brokers, "brokers", nil, "Kafka seed brokers: measure the consumer groups of the mesh (lag, members, dead letters), read the topics' settings and allow offset resets with --token (plaintext, no SASL)")
 	f.DurationVar(&o.lagInterval, "lag-interval", lag.DefaultInterval, "how often consumer group lag is measured (with --brokers)")
 	f.DurationVar(&o.settingsEvery, "topic-settings-interval", topicsettings.DefaultInterval, "how often the topics' settings are read again (with --brokers; a new topic is read at once)")
+	f.BoolVar(&o.records, "records", true, "with --brokers, serve the topic browser (GraphQL topicRecords): people who can call /query read the topics' records; protect it with --token")
+	f.IntVar(&o.recordLimits.MaxRecords, "records-max", records.DefaultMaxRecords, "most records one topic browser read answers")
+	f.IntVar(&o.recordLimits.MaxBytes, "records-max-bytes", records.DefaultMaxBytes, "most bytes of records (keys, values, headers) one topic browser read answers")
+	f.IntVar(&o.recordLimits.MaxScanBytes, "records-max-scan-bytes", records.DefaultMaxScanBytes, "most bytes of records one topic browser read scans (bounds a read filtered by key)")
+	f.DurationVar(&o.recordLimits.Timeout, "records-timeout", records.DefaultTimeout, "deadline of one topic browser read")
 	f.StringSliceVar(&o.allowedHosts, "allowed-hosts", nil, "host names (patterns like *.example.com) discover answers as, besides IP addresses and localhost; other Host headers get 403 (DNS rebinding protection)")
 	f.StringVar(&o.k8sService, "kubernetes-service", "kafmesh-discover", "with --kubernetes, the name of discover's Service: its in-cluster names (NAME, NAME.NAMESPACE, NAME.NAMESPACE.svc, …) are allowed hosts")
 	f.StringVar(&o.tlsCert, "tls-cert", "", "PEM certificate (chain) of discover's own HTTPS listener; with --tls-key")
@@ -282,6 +290,16 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		)
 	}
 
+	var recordReader *records.Reader
+	if len(o.brokers) > 0 && o.records {
+		rcl, err := kgo.NewClient(kgo.SeedBrokers(o.brokers...))
+		if err != nil {
+			return fmt.Errorf("--brokers: %w", err)
+		}
+		defer rcl.Close()
+		recordReader = records.New(rcl, records.WithLimits(o.recordLimits), records.WithLogger(logger.With("part", "records")))
+	}
+
 	if (o.tlsCert == "") != (o.tlsKey == "") {
 		return fmt.Errorf("--tls-cert and --tls-key go together: give both or neither")
 	}
@@ -298,6 +316,9 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 	}
 	if o.token != "" {
 		serverOpts = append(serverOpts, server.WithToken(o.token))
+	}
+	if recordReader != nil {
+		serverOpts = append(serverOpts, server.WithRecords(recordReader))
 	}
 	if len(o.allowedOrigins) > 0 {
 		serverOpts = append(serverOpts, server.WithAllowedOrigins(o.allowedOrigins...))

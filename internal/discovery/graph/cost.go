@@ -35,6 +35,8 @@ const (
 	boundActions      = 100 // Operation.actions, per operation
 	boundSearch       = 500 // Query.search's largest limit
 	boundIntrospect   = 64  // any list of the introspection types
+	boundRecords      = 500 // TopicRecordPage.records: records.DefaultMaxRecords
+	boundHeaders      = 16  // TopicRecord.headers, per record (the size cap bounds more)
 )
 
 // listBounds are upper bounds of the lengths of the lists of one snapshot.
@@ -193,6 +195,10 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
 			per = v
 		}
+	case (parent == "TopicRecordPage" || parent == "TopicRecordBatch") && field == "records":
+		per = boundRecords
+	case parent == "TopicRecord" && field == "headers":
+		per = boundHeaders
 	case parent == "Group" && field == "lagHistory":
 		per = boundLagHistory
 	case parent == "Query":

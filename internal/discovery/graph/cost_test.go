@@ -86,6 +86,8 @@ func TestUIQueriesFitTheDefaultLimitOnABigMesh(t *testing.T) {
 			consumers { ... on Processor { id name component { id name service { id name } } } ... on Sink { id name component { id name service { id name } } } }
 			processorInputs { processor { id } } processorOutputs { processor { id } } processorPersistences { id }
 			settings { partitions replicationFactor readAt error configs { name value isDefault source } } } kafka { topicSettingsReadAt topicSettingsError } }`,
+		"records": `query { topicRecords(topic: "t") { topic message type undecoded scanned stopped partitions { partition startOffset endOffset nextOffset }
+			records { partition offset timestamp json framing schemaId decodeError decodeWarning key { size text printable hex base64 } value { size text printable hex base64 } headers { key value base64 } } } }`,
 	}
 	for name, q := range ui {
 		c := cost(t, g, q)

@@ -209,6 +209,11 @@ type ComplexityRoot struct {
 		Value   func(childComplexity int) int
 	}
 
+	PartitionOffset struct {
+		Offset    func(childComplexity int) int
+		Partition func(childComplexity int) int
+	}
+
 	Pod struct {
 		Address     func(childComplexity int) int
 		FirstSeen   func(childComplexity int) int
@@ -282,17 +287,43 @@ type ComplexityRoot struct {
 		PodByID       func(childComplexity int, id string) int
 		Pods          func(childComplexity int, first *int, after *string) int
 		ProcessorByID func(childComplexity int, id string) int
+		RecordLimits  func(childComplexity int) int
 		Search        func(childComplexity int, text string, limit *int) int
 		ServiceByID   func(childComplexity int, id string) int
 		Services      func(childComplexity int, first *int, after *string) int
 		TopicByID     func(childComplexity int, id string) int
+		TopicRecords  func(childComplexity int, topic string, from *RecordStart, partitions []int, offset *int64, offsets []*PartitionOffsetInput, timestamp *time.Time, limit *int, key *string) int
 		Topics        func(childComplexity int, first *int, after *string) int
+	}
+
+	RecordBytes struct {
+		Base64    func(childComplexity int) int
+		Hex       func(childComplexity int) int
+		Printable func(childComplexity int) int
+		Size      func(childComplexity int) int
+		Text      func(childComplexity int) int
 	}
 
 	RecordHeader struct {
 		Base64 func(childComplexity int) int
 		Key    func(childComplexity int) int
 		Value  func(childComplexity int) int
+	}
+
+	RecordLimits struct {
+		MaxBytes     func(childComplexity int) int
+		MaxRecords   func(childComplexity int) int
+		MaxScanBytes func(childComplexity int) int
+		MaxTails     func(childComplexity int) int
+		ScanWindow   func(childComplexity int) int
+		TimeoutMs    func(childComplexity int) int
+	}
+
+	RecordPartition struct {
+		EndOffset   func(childComplexity int) int
+		NextOffset  func(childComplexity int) int
+		Partition   func(childComplexity int) int
+		StartOffset func(childComplexity int) int
 	}
 
 	SchemaConflict struct {
@@ -337,7 +368,8 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		WatchProcessor func(childComplexity int, options *WatchProcessorInput) int
+		TailTopicRecords func(childComplexity int, topic string, partitions []int, key *string, offsets []*PartitionOffsetInput) int
+		WatchProcessor   func(childComplexity int, options *WatchProcessorInput) int
 	}
 
 	Topic struct {
@@ -372,6 +404,41 @@ type ComplexityRoot struct {
 		Sensitive func(childComplexity int) int
 		Source    func(childComplexity int) int
 		Value     func(childComplexity int) int
+	}
+
+	TopicRecord struct {
+		DecodeError   func(childComplexity int) int
+		DecodeWarning func(childComplexity int) int
+		Framing       func(childComplexity int) int
+		Headers       func(childComplexity int) int
+		JSON          func(childComplexity int) int
+		Key           func(childComplexity int) int
+		Offset        func(childComplexity int) int
+		Partition     func(childComplexity int) int
+		SchemaID      func(childComplexity int) int
+		Timestamp     func(childComplexity int) int
+		TimestampMs   func(childComplexity int) int
+		Value         func(childComplexity int) int
+	}
+
+	TopicRecordBatch struct {
+		Error       func(childComplexity int) int
+		Message     func(childComplexity int) int
+		NextOffsets func(childComplexity int) int
+		Records     func(childComplexity int) int
+		Skipped     func(childComplexity int) int
+		Topic       func(childComplexity int) int
+	}
+
+	TopicRecordPage struct {
+		Message    func(childComplexity int) int
+		Partitions func(childComplexity int) int
+		Records    func(childComplexity int) int
+		Scanned    func(childComplexity int) int
+		Stopped    func(childComplexity int) int
+		Topic      func(childComplexity int) int
+		Type       func(childComplexity int) int
+		Undecoded  func(childComplexity int) int
 	}
 
 	TopicSettings struct {
@@ -488,6 +555,8 @@ type QueryResolver interface {
 	Kafka(ctx context.Context) (*Kafka, error)
 	Groups(ctx context.Context, first *int, after *string) ([]*Group, error)
 	Group(ctx context.Context, name string) (*Group, error)
+	TopicRecords(ctx context.Context, topic string, from *RecordStart, partitions []int, offset *int64, offsets []*PartitionOffsetInput, timestamp *time.Time, limit *int, key *string) (*TopicRecordPage, error)
+	RecordLimits(ctx context.Context) (*RecordLimits, error)
 }
 type ServiceResolver interface {
 	Components(ctx context.Context, obj *Service) ([]*Component, error)
@@ -508,6 +577,7 @@ type SourceResolver interface {
 }
 type SubscriptionResolver interface {
 	WatchProcessor(ctx context.Context, options *WatchProcessorInput) (<-chan *Operation, error)
+	TailTopicRecords(ctx context.Context, topic string, partitions []int, key *string, offsets []*PartitionOffsetInput) (<-chan *TopicRecordBatch, error)
 }
 type TopicResolver interface {
 	MessageSchema(ctx context.Context, obj *Topic) (*MessageSchema, error)
@@ -1166,6 +1236,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Output.Value(childComplexity), true
 
+	case "PartitionOffset.offset":
+		if e.ComplexityRoot.PartitionOffset.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartitionOffset.Offset(childComplexity), true
+	case "PartitionOffset.partition":
+		if e.ComplexityRoot.PartitionOffset.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PartitionOffset.Partition(childComplexity), true
+
 	case "Pod.address":
 		if e.ComplexityRoot.Pod.Address == nil {
 			break
@@ -1532,6 +1615,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.ProcessorByID(childComplexity, args["id"].(string)), true
+	case "Query.recordLimits":
+		if e.ComplexityRoot.Query.RecordLimits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.RecordLimits(childComplexity), true
 	case "Query.search":
 		if e.ComplexityRoot.Query.Search == nil {
 			break
@@ -1576,6 +1665,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.TopicByID(childComplexity, args["id"].(string)), true
+	case "Query.topicRecords":
+		if e.ComplexityRoot.Query.TopicRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Query_topicRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TopicRecords(childComplexity, args["topic"].(string), args["from"].(*RecordStart), args["partitions"].([]int), args["offset"].(*int64), args["offsets"].([]*PartitionOffsetInput), args["timestamp"].(*time.Time), args["limit"].(*int), args["key"].(*string)), true
 	case "Query.topics":
 		if e.ComplexityRoot.Query.Topics == nil {
 			break
@@ -1587,6 +1687,37 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Topics(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "RecordBytes.base64":
+		if e.ComplexityRoot.RecordBytes.Base64 == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordBytes.Base64(childComplexity), true
+	case "RecordBytes.hex":
+		if e.ComplexityRoot.RecordBytes.Hex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordBytes.Hex(childComplexity), true
+	case "RecordBytes.printable":
+		if e.ComplexityRoot.RecordBytes.Printable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordBytes.Printable(childComplexity), true
+	case "RecordBytes.size":
+		if e.ComplexityRoot.RecordBytes.Size == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordBytes.Size(childComplexity), true
+	case "RecordBytes.text":
+		if e.ComplexityRoot.RecordBytes.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordBytes.Text(childComplexity), true
 
 	case "RecordHeader.base64":
 		if e.ComplexityRoot.RecordHeader.Base64 == nil {
@@ -1606,6 +1737,68 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.RecordHeader.Value(childComplexity), true
+
+	case "RecordLimits.maxBytes":
+		if e.ComplexityRoot.RecordLimits.MaxBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.MaxBytes(childComplexity), true
+	case "RecordLimits.maxRecords":
+		if e.ComplexityRoot.RecordLimits.MaxRecords == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.MaxRecords(childComplexity), true
+	case "RecordLimits.maxScanBytes":
+		if e.ComplexityRoot.RecordLimits.MaxScanBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.MaxScanBytes(childComplexity), true
+	case "RecordLimits.maxTails":
+		if e.ComplexityRoot.RecordLimits.MaxTails == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.MaxTails(childComplexity), true
+	case "RecordLimits.scanWindow":
+		if e.ComplexityRoot.RecordLimits.ScanWindow == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.ScanWindow(childComplexity), true
+	case "RecordLimits.timeoutMs":
+		if e.ComplexityRoot.RecordLimits.TimeoutMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordLimits.TimeoutMs(childComplexity), true
+
+	case "RecordPartition.endOffset":
+		if e.ComplexityRoot.RecordPartition.EndOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordPartition.EndOffset(childComplexity), true
+	case "RecordPartition.nextOffset":
+		if e.ComplexityRoot.RecordPartition.NextOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordPartition.NextOffset(childComplexity), true
+	case "RecordPartition.partition":
+		if e.ComplexityRoot.RecordPartition.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordPartition.Partition(childComplexity), true
+	case "RecordPartition.startOffset":
+		if e.ComplexityRoot.RecordPartition.StartOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.RecordPartition.StartOffset(childComplexity), true
 
 	case "SchemaConflict.category":
 		if e.ComplexityRoot.SchemaConflict.Category == nil {
@@ -1768,6 +1961,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Source.Topic(childComplexity), true
 
+	case "Subscription.tailTopicRecords":
+		if e.ComplexityRoot.Subscription.TailTopicRecords == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_tailTopicRecords_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.TailTopicRecords(childComplexity, args["topic"].(string), args["partitions"].([]int), args["key"].(*string), args["offsets"].([]*PartitionOffsetInput)), true
 	case "Subscription.watchProcessor":
 		if e.ComplexityRoot.Subscription.WatchProcessor == nil {
 			break
@@ -1955,6 +2159,165 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.TopicConfig.Value(childComplexity), true
 
+	case "TopicRecord.decodeError":
+		if e.ComplexityRoot.TopicRecord.DecodeError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.DecodeError(childComplexity), true
+	case "TopicRecord.decodeWarning":
+		if e.ComplexityRoot.TopicRecord.DecodeWarning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.DecodeWarning(childComplexity), true
+	case "TopicRecord.framing":
+		if e.ComplexityRoot.TopicRecord.Framing == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Framing(childComplexity), true
+	case "TopicRecord.headers":
+		if e.ComplexityRoot.TopicRecord.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Headers(childComplexity), true
+	case "TopicRecord.json":
+		if e.ComplexityRoot.TopicRecord.JSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.JSON(childComplexity), true
+	case "TopicRecord.key":
+		if e.ComplexityRoot.TopicRecord.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Key(childComplexity), true
+	case "TopicRecord.offset":
+		if e.ComplexityRoot.TopicRecord.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Offset(childComplexity), true
+	case "TopicRecord.partition":
+		if e.ComplexityRoot.TopicRecord.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Partition(childComplexity), true
+	case "TopicRecord.schemaId":
+		if e.ComplexityRoot.TopicRecord.SchemaID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.SchemaID(childComplexity), true
+	case "TopicRecord.timestamp":
+		if e.ComplexityRoot.TopicRecord.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Timestamp(childComplexity), true
+	case "TopicRecord.timestampMs":
+		if e.ComplexityRoot.TopicRecord.TimestampMs == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.TimestampMs(childComplexity), true
+	case "TopicRecord.value":
+		if e.ComplexityRoot.TopicRecord.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecord.Value(childComplexity), true
+
+	case "TopicRecordBatch.error":
+		if e.ComplexityRoot.TopicRecordBatch.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Error(childComplexity), true
+	case "TopicRecordBatch.message":
+		if e.ComplexityRoot.TopicRecordBatch.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Message(childComplexity), true
+	case "TopicRecordBatch.nextOffsets":
+		if e.ComplexityRoot.TopicRecordBatch.NextOffsets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.NextOffsets(childComplexity), true
+	case "TopicRecordBatch.records":
+		if e.ComplexityRoot.TopicRecordBatch.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Records(childComplexity), true
+	case "TopicRecordBatch.skipped":
+		if e.ComplexityRoot.TopicRecordBatch.Skipped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Skipped(childComplexity), true
+	case "TopicRecordBatch.topic":
+		if e.ComplexityRoot.TopicRecordBatch.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordBatch.Topic(childComplexity), true
+
+	case "TopicRecordPage.message":
+		if e.ComplexityRoot.TopicRecordPage.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Message(childComplexity), true
+	case "TopicRecordPage.partitions":
+		if e.ComplexityRoot.TopicRecordPage.Partitions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Partitions(childComplexity), true
+	case "TopicRecordPage.records":
+		if e.ComplexityRoot.TopicRecordPage.Records == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Records(childComplexity), true
+	case "TopicRecordPage.scanned":
+		if e.ComplexityRoot.TopicRecordPage.Scanned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Scanned(childComplexity), true
+	case "TopicRecordPage.stopped":
+		if e.ComplexityRoot.TopicRecordPage.Stopped == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Stopped(childComplexity), true
+	case "TopicRecordPage.topic":
+		if e.ComplexityRoot.TopicRecordPage.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Topic(childComplexity), true
+	case "TopicRecordPage.type":
+		if e.ComplexityRoot.TopicRecordPage.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Type(childComplexity), true
+	case "TopicRecordPage.undecoded":
+		if e.ComplexityRoot.TopicRecordPage.Undecoded == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TopicRecordPage.Undecoded(childComplexity), true
+
 	case "TopicSettings.configs":
 		if e.ComplexityRoot.TopicSettings.Configs == nil {
 			break
@@ -2094,6 +2457,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("PartitionOffsetInput", ec.unmarshalInputPartitionOffsetInput),
 			graphql.NewInputUnmarshaler("WatchProcessorInput", ec.unmarshalInputWatchProcessorInput),
 		)
 	}
@@ -2187,7 +2551,7 @@ func newExecutionContext(
 	}
 }
 
-//go:embed "schema.graphql"
+//go:embed "schema.graphql" "records.graphql"
 var sourcesFS embed.FS
 
 func sourceData(filename string) string {
@@ -2200,6 +2564,7 @@ func sourceData(filename string) string {
 
 var sources = []*ast.Source{
 	{Name: "schema.graphql", Input: sourceData("schema.graphql"), BuiltIn: false},
+	{Name: "records.graphql", Input: sourceData("records.graphql"), BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
@@ -2457,6 +2822,16 @@ func (ec *executionContext) childFields_Operation(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type Operation", field.Name)
 }
 
+func (ec *executionContext) childFields_PartitionOffset(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_PartitionOffset_partition(ctx, field)
+	case "offset":
+		return ec.fieldContext_PartitionOffset_offset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PartitionOffset", field.Name)
+}
+
 func (ec *executionContext) childFields_Pod(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2583,6 +2958,22 @@ func (ec *executionContext) childFields_ProcessorOutput(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type ProcessorOutput", field.Name)
 }
 
+func (ec *executionContext) childFields_RecordBytes(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "size":
+		return ec.fieldContext_RecordBytes_size(ctx, field)
+	case "text":
+		return ec.fieldContext_RecordBytes_text(ctx, field)
+	case "printable":
+		return ec.fieldContext_RecordBytes_printable(ctx, field)
+	case "hex":
+		return ec.fieldContext_RecordBytes_hex(ctx, field)
+	case "base64":
+		return ec.fieldContext_RecordBytes_base64(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordBytes", field.Name)
+}
+
 func (ec *executionContext) childFields_RecordHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "key":
@@ -2593,6 +2984,38 @@ func (ec *executionContext) childFields_RecordHeader(ctx context.Context, field 
 		return ec.fieldContext_RecordHeader_base64(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type RecordHeader", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordLimits(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maxRecords":
+		return ec.fieldContext_RecordLimits_maxRecords(ctx, field)
+	case "maxBytes":
+		return ec.fieldContext_RecordLimits_maxBytes(ctx, field)
+	case "maxScanBytes":
+		return ec.fieldContext_RecordLimits_maxScanBytes(ctx, field)
+	case "scanWindow":
+		return ec.fieldContext_RecordLimits_scanWindow(ctx, field)
+	case "timeoutMs":
+		return ec.fieldContext_RecordLimits_timeoutMs(ctx, field)
+	case "maxTails":
+		return ec.fieldContext_RecordLimits_maxTails(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordLimits", field.Name)
+}
+
+func (ec *executionContext) childFields_RecordPartition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_RecordPartition_partition(ctx, field)
+	case "startOffset":
+		return ec.fieldContext_RecordPartition_startOffset(ctx, field)
+	case "endOffset":
+		return ec.fieldContext_RecordPartition_endOffset(ctx, field)
+	case "nextOffset":
+		return ec.fieldContext_RecordPartition_nextOffset(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type RecordPartition", field.Name)
 }
 
 func (ec *executionContext) childFields_SchemaConflict(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2731,6 +3154,76 @@ func (ec *executionContext) childFields_TopicConfig(ctx context.Context, field g
 		return ec.fieldContext_TopicConfig_sensitive(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type TopicConfig", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicRecord(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_TopicRecord_partition(ctx, field)
+	case "offset":
+		return ec.fieldContext_TopicRecord_offset(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_TopicRecord_timestamp(ctx, field)
+	case "timestampMs":
+		return ec.fieldContext_TopicRecord_timestampMs(ctx, field)
+	case "key":
+		return ec.fieldContext_TopicRecord_key(ctx, field)
+	case "value":
+		return ec.fieldContext_TopicRecord_value(ctx, field)
+	case "headers":
+		return ec.fieldContext_TopicRecord_headers(ctx, field)
+	case "json":
+		return ec.fieldContext_TopicRecord_json(ctx, field)
+	case "framing":
+		return ec.fieldContext_TopicRecord_framing(ctx, field)
+	case "schemaId":
+		return ec.fieldContext_TopicRecord_schemaId(ctx, field)
+	case "decodeError":
+		return ec.fieldContext_TopicRecord_decodeError(ctx, field)
+	case "decodeWarning":
+		return ec.fieldContext_TopicRecord_decodeWarning(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicRecord", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicRecordBatch(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topic":
+		return ec.fieldContext_TopicRecordBatch_topic(ctx, field)
+	case "message":
+		return ec.fieldContext_TopicRecordBatch_message(ctx, field)
+	case "records":
+		return ec.fieldContext_TopicRecordBatch_records(ctx, field)
+	case "skipped":
+		return ec.fieldContext_TopicRecordBatch_skipped(ctx, field)
+	case "nextOffsets":
+		return ec.fieldContext_TopicRecordBatch_nextOffsets(ctx, field)
+	case "error":
+		return ec.fieldContext_TopicRecordBatch_error(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicRecordBatch", field.Name)
+}
+
+func (ec *executionContext) childFields_TopicRecordPage(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topic":
+		return ec.fieldContext_TopicRecordPage_topic(ctx, field)
+	case "message":
+		return ec.fieldContext_TopicRecordPage_message(ctx, field)
+	case "type":
+		return ec.fieldContext_TopicRecordPage_type(ctx, field)
+	case "undecoded":
+		return ec.fieldContext_TopicRecordPage_undecoded(ctx, field)
+	case "records":
+		return ec.fieldContext_TopicRecordPage_records(ctx, field)
+	case "partitions":
+		return ec.fieldContext_TopicRecordPage_partitions(ctx, field)
+	case "scanned":
+		return ec.fieldContext_TopicRecordPage_scanned(ctx, field)
+	case "stopped":
+		return ec.fieldContext_TopicRecordPage_stopped(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TopicRecordPage", field.Name)
 }
 
 func (ec *executionContext) childFields_TopicSettings(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -3183,6 +3676,76 @@ func (ec *executionContext) field_Query_topicById_args(ctx context.Context, rawA
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_topicRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "from",
+		func(ctx context.Context, v any) (*RecordStart, error) {
+			return ec.unmarshalORecordStart2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordStart(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["from"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "partitions",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partitions"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "offsets",
+		func(ctx context.Context, v any) ([]*PartitionOffsetInput, error) {
+			return ec.unmarshalOPartitionOffsetInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offsets"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "timestamp",
+		func(ctx context.Context, v any) (*time.Time, error) {
+			return ec.unmarshalOTime2ᚖtimeᚐTime(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["timestamp"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "limit",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["limit"] = arg6
+	arg7, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg7
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_topics_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3202,6 +3765,44 @@ func (ec *executionContext) field_Query_topics_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_tailTopicRecords_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "topic",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["topic"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "partitions",
+		func(ctx context.Context, v any) ([]int, error) {
+			return ec.unmarshalOInt2ᚕintᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partitions"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "key",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["key"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "offsets",
+		func(ctx context.Context, v any) ([]*PartitionOffsetInput, error) {
+			return ec.unmarshalOPartitionOffsetInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInputᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offsets"] = arg3
 	return args, nil
 }
 
@@ -5723,6 +6324,52 @@ func (ec *executionContext) fieldContext_Output_key(_ context.Context, field gra
 	return graphql.NewScalarFieldContext("Output", field, false, false, "String")
 }
 
+func (ec *executionContext) _PartitionOffset_partition(ctx context.Context, field graphql.CollectedField, obj *PartitionOffset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartitionOffset_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartitionOffset_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartitionOffset", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PartitionOffset_offset(ctx context.Context, field graphql.CollectedField, obj *PartitionOffset) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PartitionOffset_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PartitionOffset_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PartitionOffset", field, false, false, "Int64")
+}
+
 func (ec *executionContext) _Pod_id(ctx context.Context, field graphql.CollectedField, obj *Pod) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7575,6 +8222,82 @@ func (ec *executionContext) fieldContext_Query_group(ctx context.Context, field 
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_topicRecords(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_topicRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TopicRecords(ctx, fc.Args["topic"].(string), fc.Args["from"].(*RecordStart), fc.Args["partitions"].([]int), fc.Args["offset"].(*int64), fc.Args["offsets"].([]*PartitionOffsetInput), fc.Args["timestamp"].(*time.Time), fc.Args["limit"].(*int), fc.Args["key"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TopicRecordPage) graphql.Marshaler {
+			return ec.marshalNTopicRecordPage2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordPage(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_topicRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecordPage(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_topicRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_recordLimits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_recordLimits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().RecordLimits(ctx)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RecordLimits) graphql.Marshaler {
+			return ec.marshalORecordLimits2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordLimits(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_recordLimits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordLimits(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7651,6 +8374,121 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _RecordBytes_size(ctx context.Context, field graphql.CollectedField, obj *RecordBytes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordBytes_size(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Size, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordBytes_size(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordBytes", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordBytes_text(ctx context.Context, field graphql.CollectedField, obj *RecordBytes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordBytes_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_RecordBytes_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordBytes", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordBytes_printable(ctx context.Context, field graphql.CollectedField, obj *RecordBytes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordBytes_printable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Printable, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordBytes_printable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordBytes", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordBytes_hex(ctx context.Context, field graphql.CollectedField, obj *RecordBytes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordBytes_hex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Hex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordBytes_hex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordBytes", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordBytes_base64(ctx context.Context, field graphql.CollectedField, obj *RecordBytes) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordBytes_base64(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Base64, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordBytes_base64(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordBytes", field, false, false, "String")
+}
+
 func (ec *executionContext) _RecordHeader_key(ctx context.Context, field graphql.CollectedField, obj *RecordHeader) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7718,6 +8556,236 @@ func (ec *executionContext) _RecordHeader_base64(ctx context.Context, field grap
 }
 func (ec *executionContext) fieldContext_RecordHeader_base64(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("RecordHeader", field, false, false, "String")
+}
+
+func (ec *executionContext) _RecordLimits_maxRecords(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_maxRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxRecords, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_maxRecords(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordLimits_maxBytes(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_maxBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_maxBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordLimits_maxScanBytes(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_maxScanBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxScanBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_maxScanBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordLimits_scanWindow(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_scanWindow(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ScanWindow, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_scanWindow(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RecordLimits_timeoutMs(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_timeoutMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimeoutMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_timeoutMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordLimits_maxTails(ctx context.Context, field graphql.CollectedField, obj *RecordLimits) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordLimits_maxTails(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxTails, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordLimits_maxTails(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordLimits", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordPartition_partition(ctx context.Context, field graphql.CollectedField, obj *RecordPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordPartition_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordPartition_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordPartition", field, false, false, "Int")
+}
+
+func (ec *executionContext) _RecordPartition_startOffset(ctx context.Context, field graphql.CollectedField, obj *RecordPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordPartition_startOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordPartition_startOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordPartition", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RecordPartition_endOffset(ctx context.Context, field graphql.CollectedField, obj *RecordPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordPartition_endOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.EndOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordPartition_endOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordPartition", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _RecordPartition_nextOffset(ctx context.Context, field graphql.CollectedField, obj *RecordPartition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_RecordPartition_nextOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_RecordPartition_nextOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("RecordPartition", field, false, false, "Int64")
 }
 
 func (ec *executionContext) _SchemaConflict_category(ctx context.Context, field graphql.CollectedField, obj *SchemaConflict) (ret graphql.Marshaler) {
@@ -8464,6 +9532,50 @@ func (ec *executionContext) fieldContext_Subscription_watchProcessor(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Subscription_watchProcessor_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_tailTopicRecords(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_tailTopicRecords(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().TailTopicRecords(ctx, fc.Args["topic"].(string), fc.Args["partitions"].([]int), fc.Args["key"].(*string), fc.Args["offsets"].([]*PartitionOffsetInput))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *TopicRecordBatch) graphql.Marshaler {
+			return ec.marshalNTopicRecordBatch2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordBatch(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_tailTopicRecords(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecordBatch(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_tailTopicRecords_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9268,6 +10380,667 @@ func (ec *executionContext) _TopicConfig_sensitive(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_TopicConfig_sensitive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("TopicConfig", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _TopicRecord_partition(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicRecord_offset(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TopicRecord_timestamp(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_timestamp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timestamp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "Time")
+}
+
+func (ec *executionContext) _TopicRecord_timestampMs(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_timestampMs(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TimestampMs, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_timestampMs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TopicRecord_key(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RecordBytes) graphql.Marshaler {
+			return ec.marshalORecordBytes2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordBytes(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecord",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordBytes(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecord_value(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *RecordBytes) graphql.Marshaler {
+			return ec.marshalORecordBytes2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordBytes(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecord",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordBytes(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecord_headers(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*RecordHeader) graphql.Marshaler {
+			return ec.marshalNRecordHeader2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecord",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordHeader(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecord_json(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_json(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.JSON, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_json(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecord_framing(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_framing(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Framing, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_framing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecord_schemaId(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_schemaId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SchemaID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_schemaId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _TopicRecord_decodeError(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_decodeError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecodeError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_decodeError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecord_decodeWarning(ctx context.Context, field graphql.CollectedField, obj *TopicRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecord_decodeWarning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecodeWarning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecord_decodeWarning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecord", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_topic(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_message(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordBatch_records(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TopicRecord) graphql.Marshaler {
+			return ec.marshalNTopicRecord2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordBatch_skipped(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_skipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Skipped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_skipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicRecordBatch_nextOffsets(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_nextOffsets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.NextOffsets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*PartitionOffset) graphql.Marshaler {
+			return ec.marshalNPartitionOffset2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_nextOffsets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordBatch",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PartitionOffset(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordBatch_error(ctx context.Context, field graphql.CollectedField, obj *TopicRecordBatch) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordBatch_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordBatch_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordBatch", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordPage_topic(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordPage_message(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordPage_type(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordPage_undecoded(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_undecoded(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Undecoded, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_undecoded(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "String")
+}
+
+func (ec *executionContext) _TopicRecordPage_records(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_records(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Records, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*TopicRecord) graphql.Marshaler {
+			return ec.marshalNTopicRecord2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_records(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TopicRecord(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordPage_partitions(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_partitions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partitions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*RecordPartition) graphql.Marshaler {
+			return ec.marshalNRecordPartition2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordPartitionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_partitions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TopicRecordPage",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_RecordPartition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TopicRecordPage_scanned(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_scanned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Scanned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_scanned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TopicRecordPage_stopped(ctx context.Context, field graphql.CollectedField, obj *TopicRecordPage) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TopicRecordPage_stopped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stopped, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TopicRecordPage_stopped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TopicRecordPage", field, false, false, "String")
 }
 
 func (ec *executionContext) _TopicSettings_partitions(ctx context.Context, field graphql.CollectedField, obj *TopicSettings) (ret graphql.Marshaler) {
@@ -10916,6 +12689,55 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputPartitionOffsetInput(ctx context.Context, obj any) (PartitionOffsetInput, error) {
+	var it PartitionOffsetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"partition", "offset"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "partition":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partition"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Partition = data
+		case "offset":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("offset"))
+			data, err := ec.unmarshalNInt642int64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Offset = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPartitionOffsetInput unmarshals raw into the PartitionOffsetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPartitionOffsetInput(ctx context.Context, raw any) (PartitionOffsetInput, error) {
+	var out PartitionOffsetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PartitionOffsetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputWatchProcessorInput(ctx context.Context, obj any) (WatchProcessorInput, error) {
 	var it WatchProcessorInput
 	if obj == nil {
@@ -12185,6 +14007,44 @@ func (ec *executionContext) _Output(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
+var partitionOffsetImplementors = []string{"PartitionOffset"}
+
+func (ec *executionContext) _PartitionOffset(ctx context.Context, sel ast.SelectionSet, obj *PartitionOffset) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, partitionOffsetImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PartitionOffset")
+		case "partition":
+			out.Values[i] = ec._PartitionOffset_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._PartitionOffset_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var podImplementors = []string{"Pod", "SearchResult"}
 
 func (ec *executionContext) _Pod(ctx context.Context, sel ast.SelectionSet, obj *Pod) graphql.Marshaler {
@@ -12706,6 +14566,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_group(ctx, field)
 				})
+		case "topicRecords":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_topicRecords(ctx, field)
+				})
+		case "recordLimits":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_recordLimits(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -12719,6 +14591,59 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordBytesImplementors = []string{"RecordBytes"}
+
+func (ec *executionContext) _RecordBytes(ctx context.Context, sel ast.SelectionSet, obj *RecordBytes) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordBytesImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordBytes")
+		case "size":
+			out.Values[i] = ec._RecordBytes_size(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "text":
+			out.Values[i] = ec._RecordBytes_text(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "printable":
+			out.Values[i] = ec._RecordBytes_printable(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "hex":
+			out.Values[i] = ec._RecordBytes_hex(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "base64":
+			out.Values[i] = ec._RecordBytes_base64(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -12760,6 +14685,112 @@ func (ec *executionContext) _RecordHeader(ctx context.Context, sel ast.Selection
 			}
 		case "base64":
 			out.Values[i] = ec._RecordHeader_base64(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordLimitsImplementors = []string{"RecordLimits"}
+
+func (ec *executionContext) _RecordLimits(ctx context.Context, sel ast.SelectionSet, obj *RecordLimits) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordLimitsImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordLimits")
+		case "maxRecords":
+			out.Values[i] = ec._RecordLimits_maxRecords(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxBytes":
+			out.Values[i] = ec._RecordLimits_maxBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxScanBytes":
+			out.Values[i] = ec._RecordLimits_maxScanBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scanWindow":
+			out.Values[i] = ec._RecordLimits_scanWindow(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timeoutMs":
+			out.Values[i] = ec._RecordLimits_timeoutMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "maxTails":
+			out.Values[i] = ec._RecordLimits_maxTails(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var recordPartitionImplementors = []string{"RecordPartition"}
+
+func (ec *executionContext) _RecordPartition(ctx context.Context, sel ast.SelectionSet, obj *RecordPartition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, recordPartitionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("RecordPartition")
+		case "partition":
+			out.Values[i] = ec._RecordPartition_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startOffset":
+			out.Values[i] = ec._RecordPartition_startOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "endOffset":
+			out.Values[i] = ec._RecordPartition_endOffset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextOffset":
+			out.Values[i] = ec._RecordPartition_nextOffset(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -13075,6 +15106,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "watchProcessor":
 		return ec._Subscription_watchProcessor(ctx, fields[0])
+	case "tailTopicRecords":
+		return ec._Subscription_tailTopicRecords(ctx, fields[0])
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
@@ -13276,6 +15309,220 @@ func (ec *executionContext) _TopicConfig(ctx context.Context, sel ast.SelectionS
 		case "sensitive":
 			out.Values[i] = ec._TopicConfig_sensitive(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicRecordImplementors = []string{"TopicRecord"}
+
+func (ec *executionContext) _TopicRecord(ctx context.Context, sel ast.SelectionSet, obj *TopicRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicRecordImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicRecord")
+		case "partition":
+			out.Values[i] = ec._TopicRecord_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._TopicRecord_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timestamp":
+			out.Values[i] = ec._TopicRecord_timestamp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timestampMs":
+			out.Values[i] = ec._TopicRecord_timestampMs(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._TopicRecord_key(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._TopicRecord_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._TopicRecord_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "json":
+			out.Values[i] = ec._TopicRecord_json(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "framing":
+			out.Values[i] = ec._TopicRecord_framing(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "schemaId":
+			out.Values[i] = ec._TopicRecord_schemaId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decodeError":
+			out.Values[i] = ec._TopicRecord_decodeError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "decodeWarning":
+			out.Values[i] = ec._TopicRecord_decodeWarning(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicRecordBatchImplementors = []string{"TopicRecordBatch"}
+
+func (ec *executionContext) _TopicRecordBatch(ctx context.Context, sel ast.SelectionSet, obj *TopicRecordBatch) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicRecordBatchImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicRecordBatch")
+		case "topic":
+			out.Values[i] = ec._TopicRecordBatch_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._TopicRecordBatch_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._TopicRecordBatch_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skipped":
+			out.Values[i] = ec._TopicRecordBatch_skipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "nextOffsets":
+			out.Values[i] = ec._TopicRecordBatch_nextOffsets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._TopicRecordBatch_error(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var topicRecordPageImplementors = []string{"TopicRecordPage"}
+
+func (ec *executionContext) _TopicRecordPage(ctx context.Context, sel ast.SelectionSet, obj *TopicRecordPage) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, topicRecordPageImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TopicRecordPage")
+		case "topic":
+			out.Values[i] = ec._TopicRecordPage_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._TopicRecordPage_message(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "type":
+			out.Values[i] = ec._TopicRecordPage_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "undecoded":
+			out.Values[i] = ec._TopicRecordPage_undecoded(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "records":
+			out.Values[i] = ec._TopicRecordPage_records(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "partitions":
+			out.Values[i] = ec._TopicRecordPage_partitions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "scanned":
+			out.Values[i] = ec._TopicRecordPage_scanned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stopped":
+			out.Values[i] = ec._TopicRecordPage_stopped(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -14211,6 +16458,35 @@ func (ec *executionContext) marshalNPart2ᚕgithubᚗcomᚋkafmeshᚋkafmeshᚋi
 	return ret
 }
 
+func (ec *executionContext) marshalNPartitionOffset2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetᚄ(ctx context.Context, sel ast.SelectionSet, v []*PartitionOffset) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPartitionOffset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffset(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNPartitionOffset2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffset(ctx context.Context, sel ast.SelectionSet, v *PartitionOffset) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PartitionOffset!")
+		return graphql.Null
+	}
+	return ec._PartitionOffset(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPartitionOffsetInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInput(ctx context.Context, v any) (*PartitionOffsetInput, error) {
+	res, err := ec.unmarshalInputPartitionOffsetInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPod2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPodᚄ(ctx context.Context, sel ast.SelectionSet, v []*Pod) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
@@ -14377,6 +16653,30 @@ func (ec *executionContext) marshalNRecordHeader2ᚖgithubᚗcomᚋkafmeshᚋkaf
 		return graphql.Null
 	}
 	return ec._RecordHeader(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNRecordPartition2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordPartitionᚄ(ctx context.Context, sel ast.SelectionSet, v []*RecordPartition) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNRecordPartition2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordPartition(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNRecordPartition2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordPartition(ctx context.Context, sel ast.SelectionSet, v *RecordPartition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "RecordPartition!")
+		return graphql.Null
+	}
+	return ec._RecordPartition(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNSchemaConflict2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐSchemaConflictᚄ(ctx context.Context, sel ast.SelectionSet, v []*SchemaConflict) graphql.Marshaler {
@@ -14583,6 +16883,46 @@ func (ec *executionContext) unmarshalNTopicConfigSource2githubᚗcomᚋkafmesh�
 
 func (ec *executionContext) marshalNTopicConfigSource2githubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicConfigSource(ctx context.Context, sel ast.SelectionSet, v TopicConfigSource) graphql.Marshaler {
 	return v
+}
+
+func (ec *executionContext) marshalNTopicRecord2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []*TopicRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTopicRecord2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTopicRecord2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecord(ctx context.Context, sel ast.SelectionSet, v *TopicRecord) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopicRecord!")
+		return graphql.Null
+	}
+	return ec._TopicRecord(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTopicRecordBatch2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordBatch(ctx context.Context, sel ast.SelectionSet, v *TopicRecordBatch) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopicRecordBatch!")
+		return graphql.Null
+	}
+	return ec._TopicRecordBatch(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTopicRecordPage2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐTopicRecordPage(ctx context.Context, sel ast.SelectionSet, v *TopicRecordPage) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TopicRecordPage!")
+		return graphql.Null
+	}
+	return ec._TopicRecordPage(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNView2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐViewᚄ(ctx context.Context, sel ast.SelectionSet, v []*View) graphql.Marshaler {
@@ -14977,6 +17317,23 @@ func (ec *executionContext) marshalOMessageSchema2ᚖgithubᚗcomᚋkafmeshᚋka
 	return ec._MessageSchema(ctx, sel, v)
 }
 
+func (ec *executionContext) unmarshalOPartitionOffsetInput2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInputᚄ(ctx context.Context, v any) ([]*PartitionOffsetInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]*PartitionOffsetInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPartitionOffsetInput2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPartitionOffsetInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOPod2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐPod(ctx context.Context, sel ast.SelectionSet, v *Pod) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -14989,6 +17346,36 @@ func (ec *executionContext) marshalOProcessor2ᚖgithubᚗcomᚋkafmeshᚋkafmes
 		return graphql.Null
 	}
 	return ec._Processor(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORecordBytes2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordBytes(ctx context.Context, sel ast.SelectionSet, v *RecordBytes) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RecordBytes(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalORecordLimits2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordLimits(ctx context.Context, sel ast.SelectionSet, v *RecordLimits) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._RecordLimits(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalORecordStart2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordStart(ctx context.Context, v any) (*RecordStart, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(RecordStart)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalORecordStart2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐRecordStart(ctx context.Context, sel ast.SelectionSet, v *RecordStart) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐService(ctx context.Context, sel ast.SelectionSet, v *Service) graphql.Marshaler {

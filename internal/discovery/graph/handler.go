@@ -63,6 +63,9 @@ type HandlerConfig struct {
 	// TopicSettings answers Topic.settings and Query.kafka; nil leaves
 	// them null.
 	TopicSettings TopicSettingsSource
+	// Records reads topics for Query.topicRecords (a records.Reader); nil
+	// makes it fail (discover runs without --brokers).
+	Records RecordSource
 	// MaxDepth rejects operations nested deeper (default 15; fragments
 	// count as their fields). MaxComplexity rejects operations whose
 	// estimated answer has more fields (default 200,000): a list field
@@ -137,7 +140,7 @@ func (cfg *HandlerConfig) defaults() {
 func NewHandler(cfg HandlerConfig) http.Handler {
 	cfg.defaults()
 	es := NewExecutableSchema(Config{Resolvers: &Resolver{watch: cfg.Watch, lag: cfg.Lag, settings: cfg.TopicSettings, status: cfg.Status,
-		mutations: cfg.AllowMutations, logger: cfg.Logger, legacy: cfg.LegacyIDs}})
+		records: cfg.Records, mutations: cfg.AllowMutations, logger: cfg.Logger, legacy: cfg.LegacyIDs}})
 	srv := handler.New(es)
 	srv.AddTransport(transport.Websocket{
 		KeepAlivePingInterval: 15 * time.Second,

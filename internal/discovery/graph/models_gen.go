@@ -197,6 +197,12 @@ func (this Output) GetTopic() string   { return this.Topic }
 func (this Output) GetMessage() string { return this.Message }
 func (this Output) GetValue() string   { return this.Value }
 
+// A start offset of one partition. Added in kafmesh 2.
+type PartitionOffsetInput struct {
+	Partition int   `json:"partition"`
+	Offset    int64 `json:"offset"`
+}
+
 type Query struct {
 }
 
@@ -319,6 +325,70 @@ func (e *OffsetResetMode) UnmarshalJSON(b []byte) error {
 }
 
 func (e OffsetResetMode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Where topicRecords starts reading. Added in kafmesh 2.
+type RecordStart string
+
+const (
+	// The partitions' first records.
+	RecordStartEarliest RecordStart = "EARLIEST"
+	// The latest `limit` records (with `key`: the latest matches among the last RecordLimits.scanWindow offsets of each partition).
+	RecordStartLatest RecordStart = "LATEST"
+	// The records at and after `offset` or `offsets`.
+	RecordStartOffset RecordStart = "OFFSET"
+	// The records at and after `timestamp`.
+	RecordStartTimestamp RecordStart = "TIMESTAMP"
+)
+
+var AllRecordStart = []RecordStart{
+	RecordStartEarliest,
+	RecordStartLatest,
+	RecordStartOffset,
+	RecordStartTimestamp,
+}
+
+func (e RecordStart) IsValid() bool {
+	switch e {
+	case RecordStartEarliest, RecordStartLatest, RecordStartOffset, RecordStartTimestamp:
+		return true
+	}
+	return false
+}
+
+func (e RecordStart) String() string {
+	return string(e)
+}
+
+func (e *RecordStart) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = RecordStart(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid RecordStart", str)
+	}
+	return nil
+}
+
+func (e RecordStart) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *RecordStart) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e RecordStart) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -18,6 +18,7 @@ type Resolver struct {
 	lag      LagSource
 	settings TopicSettingsSource
 	status   func() MeshStatus
+	records  RecordSource
 	// mutations allows the Mutation fields (discover runs with --token);
 	// logger receives their audit lines.
 	mutations bool

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "716d311757b100029ebaac4bc4ea56ff823ab6a73bf949eb550ae6994b2b3bbd"
+const generatedFrom = "5af7297a95426a591e6106f18e7e69d037757a0c5f82e0e00f1db3b70a423d74"

@@ -95,8 +95,21 @@ func ValidateDescriptors(b []byte) error {
 // service that reports a topic of that message is preferred. It returns nil
 // when no service sent descriptors declaring it.
 func (g *Graph) MessageSchema(name string) *MessageSchema {
-	if name == "" {
+	md, svc := g.MessageDescriptor(name)
+	if md == nil {
 		return nil
+	}
+	return describeMessage(md, svc)
+}
+
+// MessageDescriptor returns the descriptor of the message with the full
+// name and the id of the service whose descriptors declared it, chosen as
+// MessageSchema chooses; nil and "" when no service sent descriptors
+// declaring it. The descriptor's file and its imports resolve in
+// MessageFiles of that service.
+func (g *Graph) MessageDescriptor(name string) (protoreflect.MessageDescriptor, string) {
+	if name == "" {
+		return nil, ""
 	}
 	idx := g.schemaIndex()
 	preferred := map[string]bool{}
@@ -110,30 +123,34 @@ func (g *Graph) MessageSchema(name string) *MessageSchema {
 			}
 		}
 	}
-	try := func(svc string) *MessageSchema {
+	try := func(svc string) protoreflect.MessageDescriptor {
 		d, err := idx.files[svc].FindDescriptorByName(protoreflect.FullName(name))
 		if err != nil {
 			return nil
 		}
-		md, ok := d.(protoreflect.MessageDescriptor)
-		if !ok {
-			return nil
-		}
-		return describeMessage(md, svc)
+		md, _ := d.(protoreflect.MessageDescriptor)
+		return md
 	}
 	for _, svc := range idx.order {
 		if preferred[svc] {
-			if s := try(svc); s != nil {
-				return s
+			if md := try(svc); md != nil {
+				return md, svc
 			}
 		}
 	}
 	for _, svc := range idx.order {
-		if s := try(svc); s != nil {
-			return s
+		if md := try(svc); md != nil {
+			return md, svc
 		}
 	}
-	return nil
+	return nil, ""
+}
+
+// MessageFiles returns the parsed descriptors the service with this id
+// reported (nil when it sent none, or none that parse): what resolves the
+// messages a value of MessageDescriptor may embed (google.protobuf.Any).
+func (g *Graph) MessageFiles(service string) *protoregistry.Files {
+	return g.schemaIndex().files[service]
 }
 
 func describeMessage(md protoreflect.MessageDescriptor, service string) *MessageSchema {

@@ -35,6 +35,7 @@ type Server struct {
 	watch          graph.WatchFunc
 	lag            graph.LagSource
 	settings       graph.TopicSettingsSource
+	records        graph.RecordSource
 	token          string
 	allowedOrigins []string
 	maxDepth       int
@@ -147,6 +148,12 @@ func WithTopicSettings(src graph.TopicSettingsSource) Option {
 	return func(s *Server) { s.settings = src }
 }
 
+// WithRecords answers Query.topicRecords (the topic browser) from src (a
+// records.Reader). Record values are the mesh's data: give discover a
+// token (WithToken) wherever the page is reachable by people who should
+// not read them; every query, this one included, then needs it.
+func WithRecords(src graph.RecordSource) Option { return func(s *Server) { s.records = src } }
+
 // WithToken requires "Authorization: Bearer <token>" on /query. Browsers
 // cannot set headers on websockets, so a websocket may instead send the
 // token in its connection_init payload as {"Authorization": "Bearer
@@ -202,7 +209,7 @@ func New(snapshot func(context.Context) (*mesh.Graph, error), opts ...Option) *S
 func (s *Server) Handler() http.Handler {
 	gql := graph.NewHandler(graph.HandlerConfig{
 		Snapshot: s.snapshot, Watch: s.watch, Lag: s.lag, TopicSettings: s.settings,
-		Status:   s.status,
+		Status: s.status, Records: s.records,
 		MaxDepth: s.maxDepth, MaxComplexity: s.maxComplexity,
 		MaxResponseBytes: s.limits.MaxResponseBytes, QueryTimeout: s.limits.QueryTimeout,
 		InitTimeout:             s.limits.InitTimeout,

@@ -9,6 +9,7 @@ import { renderComponent } from "./pages/component";
 import { renderPods, renderTopics } from "./pages/lists";
 import { renderMap } from "./pages/map";
 import { renderProcessor } from "./pages/processor";
+import { renderRecords } from "./pages/records";
 import { renderService } from "./pages/service";
 import { renderTopic } from "./pages/topic";
 import { parseRoute, type Page } from "./router";
@@ -18,6 +19,7 @@ import { notFound } from "./states";
 
 const pages: Record<Page, PageRenderer> = {
   map: renderMap,
+  records: renderRecords,
   service: renderService,
   component: renderComponent,
   processor: renderProcessor,

@@ -6,6 +6,7 @@
 
 export type Page =
   | "map"
+  | "records"
   | "service"
   | "component"
   | "processor"
@@ -23,6 +24,10 @@ export interface Route {
 
 const detailPages: Page[] = ["service", "component", "processor", "topic"];
 const listPages: Page[] = ["topics", "pods"];
+
+// The topic browser: #/records picks a topic, #/records/<topic id> reads it.
+detailPages.push("records");
+listPages.push("records");
 
 /** parseRoute reads a location hash ("#/topic/Topic%3Ax?key=1"). */
 export function parseRoute(hash: string): Route {

@@ -9,7 +9,7 @@ import (
 )
 
 // Files are gqlgen's inputs, relative to discovery/graph.
-var Files = []string{"schema.graphql", "gqlgen.yml"}
+var Files = []string{"schema.graphql", "gqlgen.yml", "records.graphql"}
 
 // Hash is the SHA-256 of the inputs' contents, in order, under dir.
 func Hash(dir string) (string, error) {

@@ -173,6 +173,7 @@ export function renderTopic(ctx: PageContext): Promise<void> {
         ["Role", stateOf || (t.producers.length ? "stream" : "written outside the mesh")],
         ["Producers", String(t.producers.length)],
         ["Consumers", String(t.consumers.length)],
+        ["Records", h("a", { href: href("records", t.id), "data-testid": "topic-records-link" }, "browse the records")],
         ["Contracts", t.schemaConflicts.length
           ? h("a", { href: "#schema-conflicts", class: "conflict-mark", "data-testid": "conflict-mark" }, `⚠ ${t.schemaConflicts.length} schema conflict${t.schemaConflicts.length === 1 ? "" : "s"}`)
           : "writers and readers agree (or reported no descriptors)"],
