@@ -3,6 +3,7 @@ package runner_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -303,5 +304,41 @@ func TestFencedInstanceWithoutEndStops(t *testing.T) {
 	}
 	if !errors.Is(err, kerr.FencedInstanceID) || !strings.Contains(err.Error(), `another process runs with instance id "twice"`) {
 		t.Fatalf("Run: %v, want FENCED_INSTANCE_ID naming the shared instance id", err)
+	}
+}
+
+// TestSinkShutdownIsBoundedWhenLeavingHangs: a sink whose LeaveGroup the
+// coordinator never answers still returns from Run within about the
+// shutdown timeout.
+func TestSinkShutdownIsBoundedWhenLeavingHangs(t *testing.T) {
+	cl, brokers := faultCluster(t)
+	topic := kafmeshtest.Unique(t, "sink-leave")
+	kafmeshtest.CreateTopic(t, brokers, topic, 2, false)
+	s := newService(t, brokers, "sinkleave", t.TempDir(), runner.WithShutdownTimeout(2*time.Second))
+	sink := &tallySink{}
+	if err := runner.NewSink(s, runner.SinkSpec{Component: "c", Name: "leaving", Group: topic + "-group",
+		TopicRef: runner.TopicRef{Topic: topic, Type: runner.TopicProtobuf}}, stringCodec, sink); err != nil {
+		t.Fatal(err)
+	}
+	stop := running(t, s)
+	produce(t, client(t, brokers), inputRecords(topic, 0, 10, 5)...)
+	waitUntil(t, 30*time.Second, func() string {
+		if n := sink.n.Load(); n < 10 {
+			return fmt.Sprintf("the sink collected %d of 10", n)
+		}
+		return ""
+	})
+	var hung atomic.Int32
+	cl.ControlKey(int16(kmsg.LeaveGroup), func(kmsg.Request) (kmsg.Response, error, bool) {
+		cl.KeepControl()
+		hung.Add(1)
+		return nil, nil, true // no answer: leaving hangs
+	})
+	start := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	if took := time.Since(start); took > 8*time.Second {
+		t.Fatalf("Run returned %v after cancel with a 2s shutdown timeout (%d LeaveGroup requests held)", took, hung.Load())
 	}
 }
