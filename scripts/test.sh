@@ -283,7 +283,10 @@ fi
 # running service against a broker of its own, after the main go test so it
 # does not compete for the CPU. Only when every package runs.
 # A scenario that fails is run once more, alone: a second failure fails the
-# suite; a pass is reported as FLAKY with the first run's findings above it.
+# suite; a pass is reported as FLAKY with the first run's findings above it
+# (the exactly-once pipelines of the broker-restart scenarios are quarantined:
+# Kafka can leave a transaction hanging across a single broker's restart; see
+# docs/testing.md).
 chaos_suite() {
 	local log="$KAFMESH_RUN_DIR/chaos.log" rc again
 	KAFMESH_CHAOS=1 go test -count=1 -v -timeout 20m -run '^TestChaos$' ./internal/chaos/ 2>&1 | tee "$log"
