@@ -38,8 +38,10 @@ func (s *Service) httpListenAddr() (addr string, explicit bool) {
 //   - /healthz: 200 while Run runs and no part has failed; 503 before Run,
 //     while it stops, and after a part failed (the body says which).
 //   - /readyz: like /healthz, and 503 until every view and table has caught
-//     up and every processor has restored the state of the partitions it
-//     was assigned (the body lists what it waits for).
+//     up and every processor has joined its group and restored the state of
+//     the partitions it was assigned (the body lists what it waits for); a
+//     processor rejoining after a recoverable failure is not ready again
+//     until it has its partitions back.
 func (s *Service) HTTPHandler() http.Handler {
 	mux := http.NewServeMux()
 	if g := s.Gatherer(); g != nil {
@@ -101,6 +103,10 @@ func (s *Service) notReady() []string {
 	for _, p := range s.registered() {
 		pp, ok := p.(*processorPart)
 		if !ok {
+			continue
+		}
+		if !pp.joinedGroup() {
+			waiting = append(waiting, fmt.Sprintf("processor %s/%s: joining its group", pp.component(), pp.name()))
 			continue
 		}
 		if restoring := processorRestoring(pp); len(restoring) > 0 {

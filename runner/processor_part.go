@@ -76,6 +76,10 @@ type processorPart struct {
 	// session counts group sessions; a callback of an earlier session's
 	// client (one that did not close in time) changes nothing.
 	sessionID atomic.Int64
+	// joined is the session id + 1 of the last session whose assignment
+	// arrived (franz-go calls OnPartitionsAssigned after every sync, also
+	// with nothing new): until then the processor is not ready.
+	joined atomic.Int64
 	memOpened bool // MemoryCluster stores exist
 
 	failMu  sync.Mutex
@@ -354,6 +358,12 @@ func (pp *processorPart) session(ctx context.Context) error {
 	pp.endSession()
 	pp.sess = nil
 	return err
+}
+
+// joinedGroup reports whether the current group session has received its
+// assignment.
+func (pp *processorPart) joinedGroup() bool {
+	return pp.svc.mem != nil || pp.joined.Load() == pp.sessionID.Load()+1
 }
 
 // endSession drops whatever tasks the callbacks did not (a close that did
@@ -1104,6 +1114,7 @@ func (pp *processorPart) assigned(ctx context.Context, cl *kgo.Client, sid int64
 		pp.mu.Unlock()
 		return
 	}
+	pp.joined.Store(sid + 1)
 	for _, p := range ps {
 		if pp.tasks[p] != nil {
 			continue
