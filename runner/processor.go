@@ -189,7 +189,7 @@ func Lookup[M any](c *ProcessorContext, i int, codec Codec[M], key string) M {
 // succeeds.
 func Output[M any](c *ProcessorContext, i int, codec Codec[M], key string, m M) {
 	spec := c.t.p.spec.Outputs[i]
-	out, err := newOutput(spec.Topic, key, func(dst []byte) ([]byte, error) {
+	out, err := c.t.newOutput(spec.Topic, key, func(dst []byte) ([]byte, error) {
 		return appendValue(c.t.svc, dst, spec.Topic, codec, m)
 	})
 	if err != nil {
