@@ -856,8 +856,15 @@ func (pp *processorPart) commit(ctx context.Context) error {
 		if headers == nil {
 			headers = pp.changelogHeaders()
 		}
+		// The task's changelog records in one allocation, not one each
+		// (records are never reused: the slab is freed once the
+		// producer let go of all of them).
+		recs := make([]kgo.Record, t.state.changed())
 		t.state.prepare(&pp.batch, func(key, value []byte) {
-			pp.produce(&kgo.Record{Topic: pp.stateTopic, Partition: t.partition, Key: key, Value: value, Headers: headers}, pp.changelogAck)
+			r := &recs[0]
+			recs = recs[1:]
+			r.Topic, r.Partition, r.Key, r.Value, r.Headers = pp.stateTopic, t.partition, key, value, headers
+			pp.produce(r, pp.changelogAck)
 		})
 	}
 
