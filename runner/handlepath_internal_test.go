@@ -2,10 +2,13 @@ package runner
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/types/known/wrapperspb"
 )
 
@@ -120,5 +123,37 @@ func BenchmarkHandlePath(b *testing.B) {
 			commit()
 			sinceCommit = 0
 		}
+	}
+}
+
+// ProcessorContext.reset clears the context's fields one by one: a field
+// added to the struct must be cleared there too, or a handler would see
+// the previous record's value.
+func TestProcessorContextResetCoversEveryField(t *testing.T) {
+	// ctx t rec err trace span stateTouched stateEntry stateValue stateBuf outputs outputIdx
+	const known = 12
+	if n := reflect.TypeFor[ProcessorContext]().NumField(); n != known {
+		t.Fatalf("ProcessorContext has %d fields, reset knows %d: clear the new field in ProcessorContext.reset, then update this count", n, known)
+	}
+	task := &procTask{}
+	out := &kgo.Record{}
+	c := &ProcessorContext{
+		ctx: context.Background(), t: &procTask{}, rec: &kgo.Record{}, err: errors.New("old"), trace: &trace{},
+		span: noop.Span{}, stateTouched: true, stateEntry: &cacheEntry{}, stateValue: []byte("v"),
+		stateBuf: make([]byte, 0, 8), outputs: []*kgo.Record{out}, outputIdx: []int{1},
+	}
+	ctx, r := context.WithValue(context.Background(), task, 1), &kgo.Record{Key: []byte("k")}
+	c.reset(ctx, task, r)
+	if c.ctx != ctx || c.t != task || c.rec != r {
+		t.Errorf("reset did not take the new record: %+v", *c)
+	}
+	if c.err != nil || c.trace != nil || c.span != nil || c.stateTouched || c.stateEntry != nil || c.stateValue != nil {
+		t.Errorf("reset kept the previous record's handler state: %+v", *c)
+	}
+	if len(c.outputs) != 0 || len(c.outputIdx) != 0 || c.outputs[:1][0] != nil {
+		t.Errorf("reset kept the previous record's outputs: %v %v", c.outputs[:1], c.outputIdx)
+	}
+	if cap(c.stateBuf) != 8 {
+		t.Errorf("reset dropped the scratch buffer (cap %d)", cap(c.stateBuf))
 	}
 }

@@ -200,9 +200,31 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 	return &PoisonError{Group: t.p.spec.Group, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
 }
 
+// reset prepares the task's context for the next record. It clears the
+// fields one by one, and pointers only when set: a whole-struct assignment,
+// done for every record, writes every pointer word with a write barrier
+// while the GC marks. A field added to ProcessorContext must be reset here
+// (TestProcessorContextResetCoversEveryField counts them).
 func (c *ProcessorContext) reset(ctx context.Context, t *procTask, r *kgo.Record) {
 	clear(c.outputs)
-	*c = ProcessorContext{ctx: ctx, t: t, rec: r, outputs: c.outputs[:0], outputIdx: c.outputIdx[:0], stateBuf: c.stateBuf}
+	c.ctx, c.t, c.rec = ctx, t, r
+	if c.err != nil {
+		c.err = nil
+	}
+	if c.trace != nil {
+		c.trace = nil
+	}
+	if c.span != nil {
+		c.span = nil
+	}
+	c.stateTouched = false
+	if c.stateEntry != nil {
+		c.stateEntry = nil
+	}
+	if c.stateValue != nil {
+		c.stateValue = nil
+	}
+	c.outputs, c.outputIdx = c.outputs[:0], c.outputIdx[:0]
 }
 
 // outputRecord is an output record with room for a small key and value in
