@@ -128,6 +128,12 @@ func (protoCodec[T, M]) JSON(m M) []byte {
 
 // Raw returns the codec of topics whose values are bytes kafmesh does not
 // interpret.
+//
+// A processor's handler of a raw input gets the record's own bytes, not a
+// copy (the client never reuses them, so they stay valid after the call):
+// it must not modify them, because a retry, a dead letter and a watch of
+// the record use the same bytes. Joins, lookups, state and views hand out
+// copies.
 func Raw() Codec[[]byte] { return rawCodec{} }
 
 type rawCodec struct{}
@@ -141,6 +147,9 @@ func (rawCodec) Encode(dst []byte, m []byte) ([]byte, error) {
 	return nonNil(append(dst, m...), nil)
 }
 func (rawCodec) Decode(src []byte) ([]byte, error) { return append([]byte(nil), src...), nil }
+
+// borrow is Decode without the copy: what an input handler gets (see Raw).
+func (rawCodec) borrow(src []byte) []byte { return src }
 func (rawCodec) JSON(m []byte) []byte {
 	if m == nil {
 		return []byte("null")

@@ -52,8 +52,20 @@ func (p *Processor) Spec() ProcessorSpec { return p.spec }
 
 // HandleInput sets the handler of input i (the index in ProcessorSpec.Inputs).
 func HandleInput[M any](p *Processor, i int, codec Codec[M], fn func(*ProcessorContext, M) error) {
+	// A raw input is handed over without a copy (see Raw); a tombstone
+	// still goes through decodeValue.
+	borrower, _ := any(codec).(interface{ borrow(src []byte) M })
 	p.handlers[i] = func(c *ProcessorContext, value []byte) (handleOutcome, error) {
-		m, deleted, err := decodeValue(c.t.svc.framer, c.rec.Topic, codec, value)
+		var (
+			m       M
+			deleted bool
+			err     error
+		)
+		if borrower != nil && value != nil {
+			m = borrower.borrow(value)
+		} else {
+			m, deleted, err = decodeValue(c.t.svc.framer, c.rec.Topic, codec, value)
+		}
 		if err != nil {
 			return outcomeUndecoded, err
 		}
@@ -177,7 +189,7 @@ func Lookup[M any](c *ProcessorContext, i int, codec Codec[M], key string) M {
 // succeeds.
 func Output[M any](c *ProcessorContext, i int, codec Codec[M], key string, m M) {
 	spec := c.t.p.spec.Outputs[i]
-	out, err := newOutput(spec.Topic, key, func(dst []byte) ([]byte, error) {
+	out, err := c.t.newOutput(spec.Topic, key, func(dst []byte) ([]byte, error) {
 		return appendValue(c.t.svc, dst, spec.Topic, codec, m)
 	})
 	if err != nil {

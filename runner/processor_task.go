@@ -36,6 +36,8 @@ type procTask struct {
 	first []*kgo.Record
 	// outCounts counts outputs by output index until the end of a batch.
 	outCounts []int
+	// outSlab holds the output records not handed out yet (see newOutput).
+	outSlab []outputRecord
 }
 
 func (t *procTask) isReady() bool {
@@ -198,9 +200,31 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 	return &PoisonError{Group: t.p.spec.Group, Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Err: err}
 }
 
+// reset prepares the task's context for the next record. It clears the
+// fields one by one, and pointers only when set: a whole-struct assignment,
+// done for every record, writes every pointer word with a write barrier
+// while the GC marks. A field added to ProcessorContext must be reset here
+// (TestProcessorContextResetCoversEveryField counts them).
 func (c *ProcessorContext) reset(ctx context.Context, t *procTask, r *kgo.Record) {
 	clear(c.outputs)
-	*c = ProcessorContext{ctx: ctx, t: t, rec: r, outputs: c.outputs[:0], outputIdx: c.outputIdx[:0], stateBuf: c.stateBuf}
+	c.ctx, c.t, c.rec = ctx, t, r
+	if c.err != nil {
+		c.err = nil
+	}
+	if c.trace != nil {
+		c.trace = nil
+	}
+	if c.span != nil {
+		c.span = nil
+	}
+	c.stateTouched = false
+	if c.stateEntry != nil {
+		c.stateEntry = nil
+	}
+	if c.stateValue != nil {
+		c.stateValue = nil
+	}
+	c.outputs, c.outputIdx = c.outputs[:0], c.outputIdx[:0]
 }
 
 // outputRecord is an output record with room for a small key and value in
@@ -210,12 +234,21 @@ type outputRecord struct {
 	small [48]byte
 }
 
+// outputSlab is how many output records a task allocates at once: one
+// allocation per outputSlab outputs instead of one each. A slab is freed
+// once none of its records is referenced (the producer lets go of a record
+// when it is acknowledged; records are never reused).
+const outputSlab = 32
+
 // newOutput builds an output record for topic; its key and value share one
 // buffer, which lives in the record itself when they fit. (Records cannot
 // be pooled: the producer may still refer to a record after its promise
 // ran.)
-func newOutput(topic, key string, encode func(dst []byte) ([]byte, error)) (*kgo.Record, error) {
-	o := new(outputRecord)
+func (t *procTask) newOutput(topic, key string, encode func(dst []byte) ([]byte, error)) (*kgo.Record, error) {
+	if len(t.outSlab) == 0 {
+		t.outSlab = make([]outputRecord, outputSlab)
+	}
+	o := &t.outSlab[0]
 	buf := o.small[:0]
 	if len(key) > len(o.small)/2 {
 		buf = make([]byte, 0, len(key)+64)
@@ -226,6 +259,7 @@ func newOutput(topic, key string, encode func(dst []byte) ([]byte, error)) (*kgo
 		return nil, err
 	}
 	o.Record = kgo.Record{Topic: topic, Key: buf[:len(key):len(key)], Value: buf[len(key):]}
+	t.outSlab = t.outSlab[1:] // taken only on success: a failed encode leaves the slot unused
 	return &o.Record, nil
 }
 

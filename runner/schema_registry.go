@@ -194,6 +194,13 @@ func (f *framer) header(ctx context.Context, topic string, desc protoreflect.Mes
 			return h, nil
 		}
 	}
+	return f.decideHeader(ctx, topic, desc)
+}
+
+// decideHeader is header's first call for a topic. It is a function of its
+// own so that header, called for every value written, has no defers (a
+// function with defers pays for running them on every return).
+func (f *framer) decideHeader(ctx context.Context, topic string, desc protoreflect.MessageDescriptor) ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if m := f.headers.Load(); m != nil {

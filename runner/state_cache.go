@@ -2,6 +2,7 @@ package runner
 
 import (
 	"slices"
+	"unsafe"
 
 	"github.com/kafmesh/kafmesh/runner/internal/store"
 )
@@ -110,13 +111,20 @@ func (c *stateCache) evict() {
 // pending reports whether any state changed since the last prepare.
 func (c *stateCache) pending() bool { return len(c.dirty) > 0 }
 
+// changed is how many keys changed since the last prepare: how many
+// records the next prepare emits.
+func (c *stateCache) changed() int { return len(c.dirty) }
+
 // prepare hands each changed key to emit (which produces the changelog
 // record) and records the store writes in b. It returns how many keys
 // changed.
 func (c *stateCache) prepare(b *store.Batch, emit func(key, value []byte)) int {
 	n := len(c.dirty)
 	for _, e := range c.dirty {
-		key := []byte(e.key)
+		// A view of the entry's key, not a copy (one allocation per
+		// changed key and commit less): the changelog record, the batch
+		// and the stores only read it, and a string never changes.
+		key := unsafe.Slice(unsafe.StringData(e.key), len(e.key))
 		emit(key, e.value)
 		if e.value == nil {
 			b.Delete(c.p, key)
