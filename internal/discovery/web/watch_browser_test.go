@@ -169,7 +169,8 @@ func TestWatchShowsRecordPartitionOffsetAndHeaders(t *testing.T) {
 	op.Input.Value = `{"deviceId":"dev-9","seq":1,"isHealthy":false}`
 	op.Input.Partition, op.Input.Offset = 3, 1234
 	op.Input.Timestamp = timestamppb.New(time.Date(2026, 12, 6, 4, 5, 6, 789e6, time.UTC))
-	op.Input.Headers = []*watchv1.Header{{Key: "trace-id", Value: []byte("abc-1")}, {Key: "blob", Value: []byte{0xff, 0x00}}}
+	op.Input.Headers = []*watchv1.Header{{Key: "trace-id", Value: []byte("abc-1")}, {Key: "blob", Value: []byte{0xff, 0x00}},
+		{Key: "traceparent", Value: []byte("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")}}
 	devices.Emit("heartbeats", "enricher", "dev-9", op)
 	b.WaitFor(t, "the operation on the page", `document.querySelectorAll('[data-testid="watch-op"]').length === 1`, 5*time.Second)
 	meta := func(name string) string {
@@ -177,7 +178,8 @@ func TestWatchShowsRecordPartitionOffsetAndHeaders(t *testing.T) {
 	}
 	for name, want := range map[string]string{
 		"partition": "3", "offset": "1234", "timestamp": "2026-12-06T04:05:06.789Z",
-		"headers": "trace-id = abc-1blob = base64:/wA=",
+		"headers": "trace-id = abc-1blob = base64:/wA=traceparent = 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+		"trace":   "4bf92f3577b34da6a3ce929d0e0e4736",
 	} {
 		if got := meta(name); got != want {
 			t.Errorf("%s shown as %q, want %q", name, got, want)
@@ -188,9 +190,19 @@ func TestWatchShowsRecordPartitionOffsetAndHeaders(t *testing.T) {
 	}
 	b.Screenshot(t, "watch-record")
 
+	bad := heartbeatOperation("dev-9", 3) // a malformed traceparent shows no trace
+	bad.Input.Partition = 1
+	bad.Input.Headers = []*watchv1.Header{{Key: "traceparent", Value: []byte("00-00000000000000000000000000000000-00f067aa0ba902b7-01")}}
+	devices.Emit("heartbeats", "enricher", "dev-9", bad)
+	b.WaitFor(t, "the operation with a bad traceparent", `document.querySelectorAll('[data-testid="watch-op"]').length === 2`, 5*time.Second)
+	// The newest operation is first.
+	if got := webtest.Eval[string](t, b, `(document.querySelector('[data-testid="watch-op"]').querySelector('[data-meta="trace"]') || {textContent: "(none)"}).textContent`); got != "(none)" {
+		t.Errorf("an all-zero trace id shown as %q", got)
+	}
+
 	old := heartbeatOperation("dev-9", 2) // a 2021 pod: no record details
 	devices.Emit("heartbeats", "enricher", "dev-9", old)
-	b.WaitFor(t, "the second operation", `document.querySelectorAll('[data-testid="watch-op"]').length === 2`, 5*time.Second)
+	b.WaitFor(t, "the third operation", `document.querySelectorAll('[data-testid="watch-op"]').length === 3`, 5*time.Second)
 	if n := webtest.Eval[int](t, b, `document.querySelector('[data-testid="watch-op"]').querySelectorAll('[data-testid="watch-record"]').length`); n != 0 {
 		t.Errorf("a 2021 operation shows %d record-detail blocks, want none", n)
 	}

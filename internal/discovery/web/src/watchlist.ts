@@ -41,6 +41,7 @@ function step(kind: string, cls: string, topic: string, key: string | undefined,
 function recordMeta(input: WatchedInput): HTMLElement | null {
   const headers = input.headers ?? [];
   if (input.partition === null && headers.length === 0) return null;
+  const trace = traceID(headers);
   return h(
     "dl",
     { class: "record-meta", "data-testid": "watch-record" },
@@ -48,6 +49,12 @@ function recordMeta(input: WatchedInput): HTMLElement | null {
     input.offset !== null ? [h("dt", {}, "offset"), h("dd", { "data-meta": "offset" }, String(input.offset))] : null,
     input.timestamp !== null
       ? [h("dt", {}, "timestamp"), h("dd", { "data-meta": "timestamp" }, h("time", { datetime: new Date(input.timestamp).toISOString() }, new Date(input.timestamp).toISOString()))]
+      : null,
+    trace
+      ? [
+          h("dt", {}, "trace"),
+          h("dd", { "data-meta": "trace" }, h("code", { title: "the W3C trace id of the record's traceparent header: look it up in the tracing backend the service exports to (OTEL_*, kafmesh dev --otlp-endpoint)" }, trace)),
+        ]
       : null,
     headers.length
       ? [
@@ -66,6 +73,16 @@ function recordMeta(input: WatchedInput): HTMLElement | null {
         ]
       : null,
   );
+}
+
+/** traceID is the trace id of a W3C traceparent header
+ * (version-traceid-spanid-flags), or null when there is none or it is
+ * malformed (an all-zero id is invalid). */
+export function traceID(headers: { key: string; value: string | null }[]): string | null {
+  const tp = headers.find((x) => x.key.toLowerCase() === "traceparent")?.value;
+  const m = tp ? /^[0-9a-f]{2}-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}$/.exec(tp.trim()) : null;
+  if (!m || /^0+$/.test(m[1])) return null;
+  return m[1];
 }
 
 function inputStep(input: WatchedInput): HTMLElement {
