@@ -3,7 +3,7 @@
 // each record they fail to handle goes, unchanged, to "<group>-dlq" with
 // headers naming where it came from and why it failed.
 //
-// `kafmesh dlq` and discover's GraphQL API (DeadLetters.records,
+// `kafmesh dlq` and discover's GraphQL API (DeadLetters.letters,
 // Mutation.replayDeadLetters) both use it, so a dead letter reads and
 // replays the same way from the command line and from the UI.
 package dlq

@@ -193,6 +193,17 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		if v, ok := intArg(args, "first"); ok && v >= 0 && v < per {
 			per = v
 		}
+	case parent == "DeadLetters" && field == "letters":
+		per = 50
+		if v, ok := intArg(args, "first"); ok && v >= 0 && v <= maxDeadLettersFirst {
+			per = v
+		} else if ok {
+			per = maxDeadLettersFirst
+		}
+	case parent == "DeadLetter" && field == "headers":
+		per = maxDeadLetterHeaders
+	case parent == "DeadLetterReplay":
+		per = maxReplay
 	case parent == "Group" && field == "lagHistory":
 		per = boundLagHistory
 	case parent == "Query":

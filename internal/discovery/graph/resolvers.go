@@ -22,6 +22,8 @@ type Resolver struct {
 	// logger receives their audit lines.
 	mutations bool
 	logger    *slog.Logger
+	// replays remembers the dead letters replayed, so each is sent once.
+	replays replayLedger
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "716d311757b100029ebaac4bc4ea56ff823ab6a73bf949eb550ae6994b2b3bbd"
+const generatedFrom = "f46f762ee6c0a0abe748ba303b63405507e93966c88c3ff6a281c4d2767dd5af"
