@@ -6,6 +6,7 @@ import { h } from "./dom";
 import type { GraphView } from "./graphview";
 import type { PageContext, PageRenderer } from "./page";
 import { renderComponent } from "./pages/component";
+import { renderGroup, renderGroups } from "./pages/groups";
 import { renderPods, renderTopics } from "./pages/lists";
 import { renderMap } from "./pages/map";
 import { renderProcessor } from "./pages/processor";
@@ -24,6 +25,8 @@ const pages: Record<Page, PageRenderer> = {
   topic: renderTopic,
   topics: renderTopics,
   pods: renderPods,
+  groups: renderGroups,
+  group: renderGroup,
   notfound: (ctx) => {
     ctx.root.replaceChildren(notFound("page", location.hash));
     ctx.ready();

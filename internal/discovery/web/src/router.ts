@@ -12,6 +12,8 @@ export type Page =
   | "topic"
   | "topics"
   | "pods"
+  | "groups"
+  | "group"
   | "notfound";
 
 export interface Route {
@@ -21,8 +23,8 @@ export interface Route {
   params: URLSearchParams;
 }
 
-const detailPages: Page[] = ["service", "component", "processor", "topic"];
-const listPages: Page[] = ["topics", "pods"];
+const detailPages: Page[] = ["service", "component", "processor", "topic", "group"];
+const listPages: Page[] = ["topics", "pods", "groups"];
 
 /** parseRoute reads a location hash ("#/topic/Topic%3Ax?key=1"). */
 export function parseRoute(hash: string): Route {
