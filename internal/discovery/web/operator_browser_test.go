@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -341,6 +342,15 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 		t.Errorf("a second replay of %s answered %s", goodPos, again)
 	}
 
+	// The data-flow map marks the service whose processor has dead
+	// letters, and lists it.
+	b.Open(t, url+"/#/?level=flow")
+	b.WaitFor(t, "the dead letters on the map", `document.querySelector('[data-testid="dlq-list"] [data-testid="dlq-entry"] a[href*="heartbeat%2520enricher"]') !== null`, 10*time.Second)
+	if _, cls, ok := b.Graph(t).Node("Service:kafmesh"); !ok || !slices.Contains(cls, "dlq") {
+		t.Errorf("the service with dead letters has classes %v on the data-flow map, want dlq", cls)
+	}
+	b.Screenshot(t, "map-flow-dlq")
+
 	// The Groups list.
 	b.Open(t, url+"/#/groups")
 	b.WaitFor(t, "the enricher's group in the list", `document.querySelector('[data-testid="group-table"] tr[data-group="`+exampleGroup+`"] a[href*="processor"]') !== null`, 10*time.Second)
@@ -463,4 +473,47 @@ func readUntil(t *testing.T, base *kgo.Client, topic string, from map[int32]int6
 		}
 	}
 	return false
+}
+
+// On the data-flow level, services are drawn inside a box per namespace,
+// with the topics only one namespace's services use; the service-box level
+// has no boxes.
+func TestMapDataFlowLevelGroupsByNamespace(t *testing.T) {
+	url := seededServer(t, 16, 2) // svc000..svc015, pods in team0..team7 (i % 8)
+	b := webtest.NewBrowser(t)
+	b.Open(t, url+"/#/?level=flow")
+	g := webtest.Eval[[]map[string]any](t, b, `window.kafmeshUI.graph().nodes`)
+	parents := map[string]string{}
+	groups := 0
+	for _, n := range g {
+		id, _ := n["id"].(string)
+		parents[id], _ = n["parent"].(string)
+		if strings.HasPrefix(id, "Namespace:") {
+			groups++
+		}
+	}
+	if groups != 8 {
+		t.Errorf("%d namespace boxes, want 8", groups)
+	}
+	if parents["Service:svc003"] != "Namespace:team3" || parents["Service:svc011"] != "Namespace:team3" || parents["Service:svc004"] != "Namespace:team4" {
+		t.Errorf("services' boxes: svc003 %q, svc011 %q, svc004 %q", parents["Service:svc003"], parents["Service:svc011"], parents["Service:svc004"])
+	}
+	inBox := 0
+	for id, p := range parents {
+		if strings.HasPrefix(id, "Topic:") && p != "" {
+			inBox++
+		}
+	}
+	if inBox == 0 {
+		t.Error("no topic is drawn inside its namespace's box")
+	}
+	b.Screenshot(t, "map-flow-namespaces")
+
+	b.Open(t, url+"/")
+	for _, n := range b.Graph(t).NodeIDs() {
+		if strings.HasPrefix(n, "Namespace:") {
+			t.Errorf("the service-box level draws namespace box %s", n)
+		}
+	}
+	b.NoPageErrors(t)
 }

@@ -111,3 +111,10 @@ export const replayMutation = `mutation Replay($id: ID!, $positions: [String!], 
 export interface ReplayData {
   replayDeadLetters: { topic: string; sent: number; positions: string[]; targets: string[] };
 }
+
+/** The dead letters of every processor, for the map's data-flow level. */
+export const dlqMapQuery = `query DlqMap { services { id name components { processors { id name deadLetters { records recordsPerSecond } } } } }`;
+
+export interface DlqMapData {
+  services: { id: string; name: string; components: { processors: { id: string; name: string; deadLetters: { records: Int64; recordsPerSecond: number | null } | null }[] }[] }[];
+}

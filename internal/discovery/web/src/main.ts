@@ -48,7 +48,7 @@ window.kafmeshUI = {
     if (!graph) return null;
     const cy = graph.cy;
     return {
-      nodes: cy.nodes().map((n) => ({ id: n.id(), label: String(n.data("label")), classes: n.classes() })),
+      nodes: cy.nodes().map((n) => ({ id: n.id(), label: String(n.data("label")), classes: n.classes(), parent: String(n.data("parent") ?? "") })),
       edges: cy.edges().map((e) => ({ source: e.source().id(), target: e.target().id(), kind: String(e.data("kind")) })),
     };
   },
