@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -229,11 +231,17 @@ func decodeValue(g *mesh.Graph, topic string, value []byte) (string, error) {
 	if err := proto.Unmarshal(payload, m); err != nil {
 		return "", fmt.Errorf("not a %s: %w", n.Message, err)
 	}
-	b, err := protojson.MarshalOptions{Multiline: true, Indent: "  ", EmitUnpopulated: true}.Marshal(m)
+	b, err := protojson.MarshalOptions{EmitUnpopulated: true}.Marshal(m)
 	if err != nil {
 		return "", fmt.Errorf("as JSON: %w", err)
 	}
-	return string(b), nil
+	// protojson varies its spacing on purpose; encoding/json's indent is
+	// stable, so one value always reads the same.
+	var out bytes.Buffer
+	if err := json.Indent(&out, b, "", "  "); err != nil {
+		return "", fmt.Errorf("as JSON: %w", err)
+	}
+	return out.String(), nil
 }
 
 func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID string, positions []string, all *bool) (*DeadLetterReplay, error) {
