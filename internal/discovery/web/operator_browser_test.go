@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protowire"
 
 	"github.com/kafmesh/kafmesh/internal/discovery"
+	"github.com/kafmesh/kafmesh/internal/discovery/internal/meshtest"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
 	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/web/webtest"
@@ -130,6 +131,7 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 		t.Skip("needs the real broker (" + kafmeshtest.BrokersEnv + "): the example service runs as its own process")
 	}
 	brokers := kafmeshtest.StartBroker(t)
+	meshtest.HoldExample(t, brokers) // the example's groups are fixed: one instance at a time
 	ctx := context.Background()
 	b := webtest.NewBrowser(t)
 	addr, stopExample := runExample(t, brokers)
