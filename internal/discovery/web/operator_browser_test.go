@@ -339,6 +339,34 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 	}
 	b.Screenshot(t, "dead-letters-replayed")
 
+	// Replay all: every dead letter not replayed yet goes (the one that
+	// failed again among them), once; a second "all" finds none left.
+	replayAll := func() string {
+		t.Helper()
+		b.Do(t, "replay all", chromedp.Click(chromedp.CSS(`[data-testid="dl-replay-all"]`)))
+		b.WaitFor(t, "the confirmation", `document.querySelector('[data-testid="confirm-dialog"]')?.open === true`, 5*time.Second)
+		b.Do(t, "confirm", chromedp.Click(chromedp.CSS(`[data-testid="confirm-ok"]`)))
+		b.WaitFor(t, "the replay", `document.querySelector('[data-testid="dl-replay-done"]') !== null || document.querySelector('[data-testid="dl-replay-error"]') !== null`, 30*time.Second)
+		return b.Text(t, `[data-testid="dl-result"]`)
+	}
+	shown := webtest.Eval[[]string](t, b, `[...document.querySelectorAll('[data-testid="dead-letter"]')].map(e => e.dataset.position)`)
+	webtest.Eval[bool](t, b, `(document.querySelector('[data-testid="dl-result"]').replaceChildren(), true)`)
+	if msg := replayAll(); !strings.Contains(msg, "Replayed ") {
+		t.Fatalf("replay all answered %q", msg)
+	}
+	// (The bad heartbeat fails once more: a new dead letter, not replayed.)
+	showFrom()
+	b.WaitFor(t, "every dead letter shown before marked replayed", `(() => {
+		const want = new Set(`+jsList(shown)+`);
+		const els = [...document.querySelectorAll('[data-testid="dead-letter"]')].filter(e => want.has(e.dataset.position));
+		return els.length === want.size && els.every(e => e.dataset.replayed === "true");
+	})()`, 10*time.Second)
+	for _, pos := range shown {
+		if msg := gqlPost(t, url, `mutation { replayDeadLetters(processorId: "`+exampleEnricher+`", positions: ["`+pos+`"]) { sent } }`, nil); !strings.Contains(msg, "already replayed") {
+			t.Errorf("%s replayed again after replay all: %q", pos, msg)
+		}
+	}
+
 	// Replaying the same dead letter again is refused by the API too.
 	if again := gqlPost(t, url, `mutation { replayDeadLetters(processorId: "`+exampleEnricher+`", positions: ["`+goodPos+`"]) { sent } }`, nil); !strings.Contains(again, "already replayed") {
 		t.Errorf("a second replay of %s answered %s", goodPos, again)
@@ -390,6 +418,12 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 	})
 	b.Screenshot(t, "group-reset")
 	b.NoPageErrors(t)
+}
+
+// jsList writes strings as a JavaScript array literal.
+func jsList(list []string) string {
+	b, _ := json.Marshal(list)
+	return string(b)
 }
 
 // gqlPost sends a GraphQL document with the operator's token, decodes
