@@ -553,3 +553,50 @@ func TestMapDataFlowLevelGroupsByNamespace(t *testing.T) {
 	}
 	b.NoPageErrors(t)
 }
+
+// Zooming into the service-box level offers the data-flow level: past
+// twice the first zoom a button appears (zooming out hides it), and it
+// opens the data-flow level of the same namespace.
+func TestMapZoomInOffersTheDataFlowLevel(t *testing.T) {
+	url := seededServer(t, 16, 2)
+	b := webtest.NewBrowser(t)
+	b.Open(t, url+"/#/?ns=team3")
+	const hidden = `document.querySelector('[data-testid="flow-zoom-hint"]').hidden`
+	if !webtest.Eval[bool](t, b, hidden) {
+		t.Fatal("the data-flow offer shows before any zoom")
+	}
+	wheel := func(dy int) {
+		t.Helper()
+		webtest.Eval[bool](t, b, `(() => {
+			const box = document.querySelector('[data-testid="map-graph"]');
+			const r = box.getBoundingClientRect();
+			const target = box.querySelector("canvas") || box;
+			for (let i = 0; i < 8; i++) target.dispatchEvent(new WheelEvent("wheel", {deltaY: `+strconv.Itoa(dy)+`, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true}));
+			return true;
+		})()`)
+		time.Sleep(200 * time.Millisecond)
+	}
+	for i := 0; i < 10 && webtest.Eval[bool](t, b, hidden); i++ {
+		wheel(-300)
+	}
+	if webtest.Eval[bool](t, b, hidden) {
+		t.Fatalf("zooming in does not offer the data-flow level (labels at %.1f px)", webtest.Eval[float64](t, b, `window.kafmeshUI.labelPx()`))
+	}
+	b.Screenshot(t, "map-zoom-flow-offer")
+	for i := 0; i < 10 && !webtest.Eval[bool](t, b, hidden); i++ {
+		wheel(300)
+	}
+	if !webtest.Eval[bool](t, b, hidden) {
+		t.Error("zooming out does not hide the offer")
+	}
+	for i := 0; i < 10 && webtest.Eval[bool](t, b, hidden); i++ {
+		wheel(-300)
+	}
+	before := webtest.Eval[int](t, b, `window.kafmeshUI.renders`)
+	b.Do(t, "take the offer", chromedp.Click(chromedp.CSS(`[data-testid="flow-zoom-hint"]`)))
+	b.WaitFor(t, "the data-flow level", `window.kafmeshUI.ready && window.kafmeshUI.renders > `+strconv.Itoa(before)+` && location.hash.includes("level=flow") && location.hash.includes("ns=team3")`, 10*time.Second)
+	if _, _, ok := b.Graph(t).Node("Topic:svc003.topic00"); !ok {
+		t.Errorf("the data-flow level lacks svc003's topic: %v", b.Graph(t).NodeIDs())
+	}
+	b.NoPageErrors(t)
+}

@@ -235,6 +235,7 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   levelSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns, q: filter.value.trim(), level: levelSelect.value === "flow" ? "flow" : "" })));
   fit.addEventListener("click", () => view.fit());
   if (filter.value) applyFilter();
+  if (level === "services") offerFlowWhenZoomedIn(view, graphBox, () => ctx.navigate(href("map", "", { ns, q: filter.value.trim(), level: "flow" })));
 
   const names = new Map(visible.map((s) => [s.id, s.name]));
   const showFlow = (state: FlowState) => {
@@ -264,6 +265,27 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   behindList.append(h("li", { class: "muted" }, "—"));
   pollFlow(signal, showFlow);
   ctx.ready();
+}
+
+/** flowZoom is how far past its first zoom (or past 2× on small maps) the service-box level is zoomed in when it offers the data-flow level. */
+export const flowZoom = 2;
+
+/**
+ * offerFlowWhenZoomedIn makes zooming in the next level of the map: once the
+ * service boxes are zoomed in flowZoom times past how they were first drawn
+ * (or to 2× on small maps: few services fill the view), a button offers the data-flow level (the
+ * topics between the services) and goes there; zooming out hides it.
+ */
+function offerFlowWhenZoomedIn(view: GraphView, box: HTMLElement, go: () => void): void {
+  // Small maps start at up to 1.25× (and stop at 3×): there, 2× is zoomed in.
+  const at = Math.min(view.cy.zoom() * flowZoom, 2);
+  const button = h("button", { type: "button", class: "zoom-flow", "data-testid": "flow-zoom-hint", hidden: true }, "Zoomed in: show the data flow (topics between services)");
+  button.addEventListener("click", go);
+  box.style.position = "relative";
+  box.append(button);
+  view.cy.on("zoom", () => {
+    button.hidden = view.cy.zoom() < at;
+  });
 }
 
 /**
