@@ -44,7 +44,7 @@ func newDiscovery(ctx context.Context, cfg Config, info Info) (*meshDiscovery, e
 		_ = st.Close()
 		return nil, err
 	}
-	monitor := lag.New(kadm.NewClient(cl), lag.WithInterval(cfg.LagInterval), lag.WithLogger(cfg.Logger.With("part", "lag")))
+	monitor := lag.New(kadm.NewClient(cl), lag.WithClient(cl), lag.WithInterval(cfg.LagInterval), lag.WithLogger(cfg.Logger.With("part", "lag")))
 	svc := discovery.New(st,
 		discovery.WithLag(monitor),
 		discovery.WithLogger(cfg.Logger.With("part", "discovery")),

@@ -285,7 +285,7 @@ func run(cmd *cobra.Command, o options, logOut io.Writer, extra []Extra) error {
 		defer cl.Close()
 		adm := kadm.NewClient(cl)
 		opts = append(opts,
-			discovery.WithLag(lag.New(adm, lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))),
+			discovery.WithLag(lag.New(adm, lag.WithClient(cl), lag.WithInterval(o.lagInterval), lag.WithLogger(logger.With("part", "lag")))),
 			discovery.WithTopicSettings(topicsettings.New(adm, topicsettings.WithInterval(o.settingsEvery), topicsettings.WithLogger(logger.With("part", "topicsettings")))),
 		)
 	}

@@ -199,6 +199,17 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 		per = boundRecords
 	case parent == "TopicRecord" && field == "headers":
 		per = boundHeaders
+	case parent == "DeadLetters" && field == "letters":
+		per = 50
+		if v, ok := intArg(args, "first"); ok && v >= 0 && v <= maxDeadLettersFirst {
+			per = v
+		} else if ok {
+			per = maxDeadLettersFirst
+		}
+	case parent == "DeadLetter" && field == "headers":
+		per = maxDeadLetterHeaders
+	case parent == "DeadLetterReplay":
+		per = maxReplay
 	case parent == "Group" && field == "lagHistory":
 		per = boundLagHistory
 	case parent == "Query":

@@ -30,6 +30,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	Component() ComponentResolver
+	DeadLetters() DeadLettersResolver
 	Group() GroupResolver
 	MessageSchema() MessageSchemaResolver
 	Mutation() MutationResolver
@@ -85,7 +86,40 @@ type ComplexityRoot struct {
 		Topic            func(childComplexity int) int
 	}
 
+	DeadLetter struct {
+		Error             func(childComplexity int) int
+		Group             func(childComplexity int) int
+		Headers           func(childComplexity int) int
+		Key               func(childComplexity int) int
+		Offset            func(childComplexity int) int
+		OriginalOffset    func(childComplexity int) int
+		OriginalPartition func(childComplexity int) int
+		OriginalTopic     func(childComplexity int) int
+		Partition         func(childComplexity int) int
+		Position          func(childComplexity int) int
+		Replayed          func(childComplexity int) int
+		ReplayedFrom      func(childComplexity int) int
+		Timestamp         func(childComplexity int) int
+		Value             func(childComplexity int) int
+		ValueBytes        func(childComplexity int) int
+		ValueError        func(childComplexity int) int
+		ValueHex          func(childComplexity int) int
+	}
+
+	DeadLetterHeader struct {
+		Key   func(childComplexity int) int
+		Value func(childComplexity int) int
+	}
+
+	DeadLetterReplay struct {
+		Positions func(childComplexity int) int
+		Sent      func(childComplexity int) int
+		Targets   func(childComplexity int) int
+		Topic     func(childComplexity int) int
+	}
+
 	DeadLetters struct {
+		Letters          func(childComplexity int, first *int, partition *int, offset *int64) int
 		Records          func(childComplexity int) int
 		RecordsPerSecond func(childComplexity int) int
 		Topic            func(childComplexity int) int
@@ -191,6 +225,7 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ReplayDeadLetters func(childComplexity int, processorID string, positions []string, all *bool) int
 		ResetGroupOffsets func(childComplexity int, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) int
 	}
 
@@ -491,6 +526,9 @@ type ComponentResolver interface {
 	DependsOn(ctx context.Context, obj *Component) ([]*Component, error)
 	Dependents(ctx context.Context, obj *Component) ([]*Component, error)
 }
+type DeadLettersResolver interface {
+	Letters(ctx context.Context, obj *DeadLetters, first *int, partition *int, offset *int64) ([]*DeadLetter, error)
+}
 type GroupResolver interface {
 	Partitions(ctx context.Context, obj *Group, first *int) ([]*GroupPartition, error)
 	Processor(ctx context.Context, obj *Group) (*Processor, error)
@@ -501,6 +539,7 @@ type MessageSchemaResolver interface {
 }
 type MutationResolver interface {
 	ResetGroupOffsets(ctx context.Context, group string, topic string, to OffsetResetMode, timestamp *time.Time, offset *int64, partitions []int) (*GroupOffsetReset, error)
+	ReplayDeadLetters(ctx context.Context, processorID string, positions []string, all *bool) (*DeadLetterReplay, error)
 }
 type PodResolver interface {
 	Service(ctx context.Context, obj *Pod) (*Service, error)
@@ -771,6 +810,158 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ConsumerTopicLag.Topic(childComplexity), true
 
+	case "DeadLetter.error":
+		if e.ComplexityRoot.DeadLetter.Error == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Error(childComplexity), true
+	case "DeadLetter.group":
+		if e.ComplexityRoot.DeadLetter.Group == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Group(childComplexity), true
+	case "DeadLetter.headers":
+		if e.ComplexityRoot.DeadLetter.Headers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Headers(childComplexity), true
+	case "DeadLetter.key":
+		if e.ComplexityRoot.DeadLetter.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Key(childComplexity), true
+	case "DeadLetter.offset":
+		if e.ComplexityRoot.DeadLetter.Offset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Offset(childComplexity), true
+	case "DeadLetter.originalOffset":
+		if e.ComplexityRoot.DeadLetter.OriginalOffset == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.OriginalOffset(childComplexity), true
+	case "DeadLetter.originalPartition":
+		if e.ComplexityRoot.DeadLetter.OriginalPartition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.OriginalPartition(childComplexity), true
+	case "DeadLetter.originalTopic":
+		if e.ComplexityRoot.DeadLetter.OriginalTopic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.OriginalTopic(childComplexity), true
+	case "DeadLetter.partition":
+		if e.ComplexityRoot.DeadLetter.Partition == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Partition(childComplexity), true
+	case "DeadLetter.position":
+		if e.ComplexityRoot.DeadLetter.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Position(childComplexity), true
+	case "DeadLetter.replayed":
+		if e.ComplexityRoot.DeadLetter.Replayed == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Replayed(childComplexity), true
+	case "DeadLetter.replayedFrom":
+		if e.ComplexityRoot.DeadLetter.ReplayedFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.ReplayedFrom(childComplexity), true
+	case "DeadLetter.timestamp":
+		if e.ComplexityRoot.DeadLetter.Timestamp == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Timestamp(childComplexity), true
+	case "DeadLetter.value":
+		if e.ComplexityRoot.DeadLetter.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.Value(childComplexity), true
+	case "DeadLetter.valueBytes":
+		if e.ComplexityRoot.DeadLetter.ValueBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.ValueBytes(childComplexity), true
+	case "DeadLetter.valueError":
+		if e.ComplexityRoot.DeadLetter.ValueError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.ValueError(childComplexity), true
+	case "DeadLetter.valueHex":
+		if e.ComplexityRoot.DeadLetter.ValueHex == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetter.ValueHex(childComplexity), true
+
+	case "DeadLetterHeader.key":
+		if e.ComplexityRoot.DeadLetterHeader.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterHeader.Key(childComplexity), true
+	case "DeadLetterHeader.value":
+		if e.ComplexityRoot.DeadLetterHeader.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterHeader.Value(childComplexity), true
+
+	case "DeadLetterReplay.positions":
+		if e.ComplexityRoot.DeadLetterReplay.Positions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterReplay.Positions(childComplexity), true
+	case "DeadLetterReplay.sent":
+		if e.ComplexityRoot.DeadLetterReplay.Sent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterReplay.Sent(childComplexity), true
+	case "DeadLetterReplay.targets":
+		if e.ComplexityRoot.DeadLetterReplay.Targets == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterReplay.Targets(childComplexity), true
+	case "DeadLetterReplay.topic":
+		if e.ComplexityRoot.DeadLetterReplay.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DeadLetterReplay.Topic(childComplexity), true
+
+	case "DeadLetters.letters":
+		if e.ComplexityRoot.DeadLetters.Letters == nil {
+			break
+		}
+
+		args, err := ec.field_DeadLetters_letters_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.DeadLetters.Letters(childComplexity, args["first"].(*int), args["partition"].(*int), args["offset"].(*int64)), true
 	case "DeadLetters.records":
 		if e.ComplexityRoot.DeadLetters.Records == nil {
 			break
@@ -1168,6 +1359,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.MessageSchema.Service(childComplexity), true
 
+	case "Mutation.replayDeadLetters":
+		if e.ComplexityRoot.Mutation.ReplayDeadLetters == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_replayDeadLetters_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReplayDeadLetters(childComplexity, args["processorId"].(string), args["positions"].([]string), args["all"].(*bool)), true
 	case "Mutation.resetGroupOffsets":
 		if e.ComplexityRoot.Mutation.ResetGroupOffsets == nil {
 			break
@@ -2634,6 +2836,70 @@ func (ec *executionContext) childFields_ConsumerTopicLag(ctx context.Context, fi
 	return nil, fmt.Errorf("no field named %q was found under type ConsumerTopicLag", field.Name)
 }
 
+func (ec *executionContext) childFields_DeadLetter(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "partition":
+		return ec.fieldContext_DeadLetter_partition(ctx, field)
+	case "offset":
+		return ec.fieldContext_DeadLetter_offset(ctx, field)
+	case "position":
+		return ec.fieldContext_DeadLetter_position(ctx, field)
+	case "timestamp":
+		return ec.fieldContext_DeadLetter_timestamp(ctx, field)
+	case "originalTopic":
+		return ec.fieldContext_DeadLetter_originalTopic(ctx, field)
+	case "originalPartition":
+		return ec.fieldContext_DeadLetter_originalPartition(ctx, field)
+	case "originalOffset":
+		return ec.fieldContext_DeadLetter_originalOffset(ctx, field)
+	case "group":
+		return ec.fieldContext_DeadLetter_group(ctx, field)
+	case "error":
+		return ec.fieldContext_DeadLetter_error(ctx, field)
+	case "replayedFrom":
+		return ec.fieldContext_DeadLetter_replayedFrom(ctx, field)
+	case "replayed":
+		return ec.fieldContext_DeadLetter_replayed(ctx, field)
+	case "key":
+		return ec.fieldContext_DeadLetter_key(ctx, field)
+	case "value":
+		return ec.fieldContext_DeadLetter_value(ctx, field)
+	case "valueError":
+		return ec.fieldContext_DeadLetter_valueError(ctx, field)
+	case "valueHex":
+		return ec.fieldContext_DeadLetter_valueHex(ctx, field)
+	case "valueBytes":
+		return ec.fieldContext_DeadLetter_valueBytes(ctx, field)
+	case "headers":
+		return ec.fieldContext_DeadLetter_headers(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadLetter", field.Name)
+}
+
+func (ec *executionContext) childFields_DeadLetterHeader(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_DeadLetterHeader_key(ctx, field)
+	case "value":
+		return ec.fieldContext_DeadLetterHeader_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadLetterHeader", field.Name)
+}
+
+func (ec *executionContext) childFields_DeadLetterReplay(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "topic":
+		return ec.fieldContext_DeadLetterReplay_topic(ctx, field)
+	case "sent":
+		return ec.fieldContext_DeadLetterReplay_sent(ctx, field)
+	case "positions":
+		return ec.fieldContext_DeadLetterReplay_positions(ctx, field)
+	case "targets":
+		return ec.fieldContext_DeadLetterReplay_targets(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DeadLetterReplay", field.Name)
+}
+
 func (ec *executionContext) childFields_DeadLetters(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "topic":
@@ -2642,6 +2908,8 @@ func (ec *executionContext) childFields_DeadLetters(ctx context.Context, field g
 		return ec.fieldContext_DeadLetters_records(ctx, field)
 	case "recordsPerSecond":
 		return ec.fieldContext_DeadLetters_recordsPerSecond(ctx, field)
+	case "letters":
+		return ec.fieldContext_DeadLetters_letters(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DeadLetters", field.Name)
 }
@@ -3408,6 +3676,36 @@ func (ec *executionContext) childFields___Type(ctx context.Context, field graphq
 
 // region    ***************************** args.gotpl *****************************
 
+func (ec *executionContext) field_DeadLetters_letters_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "partition",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partition"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "offset",
+		func(ctx context.Context, v any) (*int64, error) {
+			return ec.unmarshalOInt642ᚖint64(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["offset"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Group_partitions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3419,6 +3717,36 @@ func (ec *executionContext) field_Group_partitions_args(ctx context.Context, raw
 		return nil, err
 	}
 	args["first"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_replayDeadLetters_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "processorId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["processorId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "positions",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["positions"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "all",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["all"] = arg2
 	return args, nil
 }
 
@@ -4513,6 +4841,544 @@ func (ec *executionContext) fieldContext_ConsumerTopicLag_recordsPerSecond(_ con
 	return graphql.NewScalarFieldContext("ConsumerTopicLag", field, false, false, "Float")
 }
 
+func (ec *executionContext) _DeadLetter_partition(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_partition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Partition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_partition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetter_offset(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_offset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Offset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt642int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_offset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _DeadLetter_position(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Position, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_timestamp(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_timestamp(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Timestamp, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_timestamp(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Time")
+}
+
+func (ec *executionContext) _DeadLetter_originalTopic(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_originalTopic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalTopic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_originalTopic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_originalPartition(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_originalPartition(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalPartition, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_originalPartition(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetter_originalOffset(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_originalOffset(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OriginalOffset, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt642ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_originalOffset(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int64")
+}
+
+func (ec *executionContext) _DeadLetter_group(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_group(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Group, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_group(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_error(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_error(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Error, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_error(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_replayedFrom(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_replayedFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReplayedFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_replayedFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_replayed(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_replayed(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Replayed, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_replayed(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _DeadLetter_key(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_value(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_valueError(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_valueError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValueError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_valueError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_valueHex(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_valueHex(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValueHex, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_valueHex(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetter_valueBytes(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_valueBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValueBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_valueBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetter", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetter_headers(ctx context.Context, field graphql.CollectedField, obj *DeadLetter) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetter_headers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Headers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*DeadLetterHeader) graphql.Marshaler {
+			return ec.marshalNDeadLetterHeader2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterHeaderᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetter_headers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeadLetter",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetterHeader(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DeadLetterHeader_key(ctx context.Context, field graphql.CollectedField, obj *DeadLetterHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterHeader_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterHeader_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterHeader", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetterHeader_value(ctx context.Context, field graphql.CollectedField, obj *DeadLetterHeader) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterHeader_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterHeader_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterHeader", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetterReplay_topic(ctx context.Context, field graphql.CollectedField, obj *DeadLetterReplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterReplay_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterReplay_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterReplay", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetterReplay_sent(ctx context.Context, field graphql.CollectedField, obj *DeadLetterReplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterReplay_sent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sent, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterReplay_sent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterReplay", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DeadLetterReplay_positions(ctx context.Context, field graphql.CollectedField, obj *DeadLetterReplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterReplay_positions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Positions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterReplay_positions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterReplay", field, false, false, "String")
+}
+
+func (ec *executionContext) _DeadLetterReplay_targets(ctx context.Context, field graphql.CollectedField, obj *DeadLetterReplay) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetterReplay_targets(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Targets, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetterReplay_targets(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DeadLetterReplay", field, false, false, "String")
+}
+
 func (ec *executionContext) _DeadLetters_topic(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4580,6 +5446,50 @@ func (ec *executionContext) _DeadLetters_recordsPerSecond(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_DeadLetters_recordsPerSecond(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("DeadLetters", field, false, false, "Float")
+}
+
+func (ec *executionContext) _DeadLetters_letters(ctx context.Context, field graphql.CollectedField, obj *DeadLetters) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DeadLetters_letters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.DeadLetters().Letters(ctx, obj, fc.Args["first"].(*int), fc.Args["partition"].(*int), fc.Args["offset"].(*int64))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []*DeadLetter) graphql.Marshaler {
+			return ec.marshalNDeadLetter2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DeadLetters_letters(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DeadLetters",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetter(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_DeadLetters_letters_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _GetState_topic(ctx context.Context, field graphql.CollectedField, obj *GetState) (ret graphql.Marshaler) {
@@ -6084,6 +6994,50 @@ func (ec *executionContext) fieldContext_Mutation_resetGroupOffsets(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_resetGroupOffsets_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_replayDeadLetters(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_replayDeadLetters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReplayDeadLetters(ctx, fc.Args["processorId"].(string), fc.Args["positions"].([]string), fc.Args["all"].(*bool))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *DeadLetterReplay) graphql.Marshaler {
+			return ec.marshalNDeadLetterReplay2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterReplay(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_replayDeadLetters(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DeadLetterReplay(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_replayDeadLetters_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -13152,6 +14106,205 @@ func (ec *executionContext) _ConsumerTopicLag(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var deadLetterImplementors = []string{"DeadLetter"}
+
+func (ec *executionContext) _DeadLetter(ctx context.Context, sel ast.SelectionSet, obj *DeadLetter) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadLetterImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadLetter")
+		case "partition":
+			out.Values[i] = ec._DeadLetter_partition(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "offset":
+			out.Values[i] = ec._DeadLetter_offset(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "position":
+			out.Values[i] = ec._DeadLetter_position(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "timestamp":
+			out.Values[i] = ec._DeadLetter_timestamp(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "originalTopic":
+			out.Values[i] = ec._DeadLetter_originalTopic(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "originalPartition":
+			out.Values[i] = ec._DeadLetter_originalPartition(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "originalOffset":
+			out.Values[i] = ec._DeadLetter_originalOffset(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "group":
+			out.Values[i] = ec._DeadLetter_group(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "error":
+			out.Values[i] = ec._DeadLetter_error(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayedFrom":
+			out.Values[i] = ec._DeadLetter_replayedFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "replayed":
+			out.Values[i] = ec._DeadLetter_replayed(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "key":
+			out.Values[i] = ec._DeadLetter_key(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._DeadLetter_value(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "valueError":
+			out.Values[i] = ec._DeadLetter_valueError(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "valueHex":
+			out.Values[i] = ec._DeadLetter_valueHex(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "valueBytes":
+			out.Values[i] = ec._DeadLetter_valueBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "headers":
+			out.Values[i] = ec._DeadLetter_headers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deadLetterHeaderImplementors = []string{"DeadLetterHeader"}
+
+func (ec *executionContext) _DeadLetterHeader(ctx context.Context, sel ast.SelectionSet, obj *DeadLetterHeader) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadLetterHeaderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadLetterHeader")
+		case "key":
+			out.Values[i] = ec._DeadLetterHeader_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._DeadLetterHeader_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var deadLetterReplayImplementors = []string{"DeadLetterReplay"}
+
+func (ec *executionContext) _DeadLetterReplay(ctx context.Context, sel ast.SelectionSet, obj *DeadLetterReplay) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, deadLetterReplayImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DeadLetterReplay")
+		case "topic":
+			out.Values[i] = ec._DeadLetterReplay_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sent":
+			out.Values[i] = ec._DeadLetterReplay_sent(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "positions":
+			out.Values[i] = ec._DeadLetterReplay_positions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "targets":
+			out.Values[i] = ec._DeadLetterReplay_targets(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var deadLettersImplementors = []string{"DeadLetters"}
 
 func (ec *executionContext) _DeadLetters(ctx context.Context, sel ast.SelectionSet, obj *DeadLetters) graphql.Marshaler {
@@ -13166,18 +14319,24 @@ func (ec *executionContext) _DeadLetters(ctx context.Context, sel ast.SelectionS
 		case "topic":
 			out.Values[i] = ec._DeadLetters_topic(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "records":
 			out.Values[i] = ec._DeadLetters_records(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "recordsPerSecond":
 			out.Values[i] = ec._DeadLetters_recordsPerSecond(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "letters":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DeadLetters_letters(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -13885,6 +15044,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "resetGroupOffsets":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_resetGroupOffsets(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "replayDeadLetters":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_replayDeadLetters(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -16216,6 +17382,62 @@ func (ec *executionContext) marshalNConsumerTopicLag2ᚖgithubᚗcomᚋkafmesh�
 	return ec._ConsumerTopicLag(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNDeadLetter2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterᚄ(ctx context.Context, sel ast.SelectionSet, v []*DeadLetter) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeadLetter2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetter(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeadLetter2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetter(ctx context.Context, sel ast.SelectionSet, v *DeadLetter) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeadLetter!")
+		return graphql.Null
+	}
+	return ec._DeadLetter(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeadLetterHeader2ᚕᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterHeaderᚄ(ctx context.Context, sel ast.SelectionSet, v []*DeadLetterHeader) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDeadLetterHeader2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterHeader(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDeadLetterHeader2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterHeader(ctx context.Context, sel ast.SelectionSet, v *DeadLetterHeader) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeadLetterHeader!")
+		return graphql.Null
+	}
+	return ec._DeadLetterHeader(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDeadLetterReplay2ᚖgithubᚗcomᚋkafmeshᚋkafmeshᚋinternalᚋdiscoveryᚋgraphᚐDeadLetterReplay(ctx context.Context, sel ast.SelectionSet, v *DeadLetterReplay) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DeadLetterReplay!")
+		return graphql.Null
+	}
+	return ec._DeadLetterReplay(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -16813,6 +18035,35 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	return res
 }
 
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) unmarshalNTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -17383,6 +18634,41 @@ func (ec *executionContext) marshalOService2ᚖgithubᚗcomᚋkafmeshᚋkafmesh�
 		return graphql.Null
 	}
 	return ec._Service(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOString2ᚖstring(ctx context.Context, v any) (*string, error) {

@@ -159,7 +159,7 @@ func TestGroupsFromTheBrokers(t *testing.T) {
 	for {
 		query(t, srv.URL, q, vars, &data)
 		g, d := data.ProcessorByID.Group, data.ProcessorByID.DeadLetters
-		if g != nil && g.State == "Stable" && g.Lag == 0 && len(g.Partitions) == 2 && d != nil && d.Records >= 1 && len(data.Groups) >= 2 {
+		if g != nil && g.State == "Stable" && g.Lag == 0 && len(g.Partitions) == 2 && d != nil && d.Records >= 1 && d.RecordsPerSecond != nil && len(data.Groups) >= 2 {
 			break
 		}
 		if time.Now().After(deadline) {

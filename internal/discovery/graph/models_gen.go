@@ -53,13 +53,56 @@ type ConsumerTopicLag struct {
 	RecordsPerSecond float64 `json:"recordsPerSecond"`
 }
 
-// A processor's dead-letter topic. Added in kafmesh 2.
-type DeadLetters struct {
+// One dead letter: a record a processor failed to handle, with why. Added in kafmesh 2.
+type DeadLetter struct {
+	// Where it sits in the dead-letter topic.
+	Partition int   `json:"partition"`
+	Offset    int64 `json:"offset"`
+	// "<partition>/<offset>": what replayDeadLetters takes.
+	Position  string    `json:"position"`
+	Timestamp time.Time `json:"timestamp"`
+	// Where the record was read from when it failed (null when the record has no kafmesh-* headers: not a kafmesh dead letter).
+	OriginalTopic     *string `json:"originalTopic,omitempty"`
+	OriginalPartition *int    `json:"originalPartition,omitempty"`
+	OriginalOffset    *int64  `json:"originalOffset,omitempty"`
+	// The consumer group that failed it (header kafmesh-group).
+	Group *string `json:"group,omitempty"`
+	// Why it failed (header kafmesh-error).
+	Error string `json:"error"`
+	// Set when the failed record was itself a replay: the dead letter it was replayed from (header kafmesh-replayed-from).
+	ReplayedFrom *string `json:"replayedFrom,omitempty"`
+	// Whether this discover replayed it already (since it started): a second replay is refused.
+	Replayed bool `json:"replayed"`
+	// The key as text (hex, 0x…, when it is not UTF-8).
+	Key *string `json:"key,omitempty"`
+	// The value decoded with the schema of the original topic's message, as
+	// indented JSON with default values shown; null when it cannot be decoded
+	// (valueError says why; valueHex has the bytes).
+	Value      *string `json:"value,omitempty"`
+	ValueError *string `json:"valueError,omitempty"`
+	// The first 1 KiB of the value in hex.
+	ValueHex   string `json:"valueHex"`
+	ValueBytes int    `json:"valueBytes"`
+	// The record's other headers (the failed record's own).
+	Headers []*DeadLetterHeader `json:"headers"`
+}
+
+// A record header, its value as text. Added in kafmesh 2.
+type DeadLetterHeader struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// What replayDeadLetters did. Added in kafmesh 2.
+type DeadLetterReplay struct {
+	// The dead-letter topic replayed from.
 	Topic string `json:"topic"`
-	// Records in the topic (end minus start offsets; transaction markers count).
-	Records int64 `json:"records"`
-	// How fast records were written to it between the last two measures; null before the second.
-	RecordsPerSecond *float64 `json:"recordsPerSecond,omitempty"`
+	// How many records were written back.
+	Sent int `json:"sent"`
+	// The dead letters replayed, "<partition>/<offset>".
+	Positions []string `json:"positions"`
+	// Where they went: "<n> to <topic>" per original topic.
+	Targets []string `json:"targets"`
 }
 
 // A read of the processor's state.

@@ -25,6 +25,8 @@ type Resolver struct {
 	logger    *slog.Logger
 	// legacy maps the 2021 discovery's numeric ids (nil: none).
 	legacy *LegacyIDs
+	// replays remembers the dead letters replayed, so each is sent once.
+	replays replayLedger
 }
 
 // LagSource answers the measured lag of consumer groups and the write rate

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "5af7297a95426a591e6106f18e7e69d037757a0c5f82e0e00f1db3b70a423d74"
+const generatedFrom = "028966e27dd3c53952980611f2f43a585ba923457388dfda913f20606e526dcc"

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // DefaultInterval is how often Run refreshes.
@@ -105,6 +106,7 @@ type Monitor struct {
 	history map[string][]LagPoint // group → lag per minute, oldest first
 	notMesh map[string]time.Time  // group → when it was last found reading no mesh topic
 	topicsK string                // the mesh topics notMesh was found against
+	client  *kgo.Client           // WithClient
 
 }
 
@@ -127,6 +129,12 @@ func WithInterval(d time.Duration) Option { return func(m *Monitor) { m.interval
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(m *Monitor) { m.logger = l } }
 
+// WithClient gives the Kafka client adm wraps, so that operator actions
+// (reading and replaying dead letters) can open clients of their own with
+// the same connection settings (kgo.Client.Opts). Without it they are
+// refused.
+func WithClient(cl *kgo.Client) Option { return func(m *Monitor) { m.client = cl } }
+
 // New returns a monitor asking the cluster adm talks to.
 func New(adm *kadm.Client, opts ...Option) *Monitor {
 	m := &Monitor{
@@ -140,6 +148,9 @@ func New(adm *kadm.Client, opts ...Option) *Monitor {
 	}
 	return m
 }
+
+// Client is the client given with WithClient, or nil.
+func (m *Monitor) Client() *kgo.Client { return m.client }
 
 // Admin is the client the monitor asks the cluster with (discovery reads
 // the topics' settings through the same one).

@@ -16,7 +16,8 @@ export type NodeKind =
   | "viewSource"
   | "viewSink"
   | "topic"
-  | "external";
+  | "external"
+  | "namespace";
 
 /**
  * The kinds of edge: how a part uses a topic (input, join, lookup, output,
@@ -35,6 +36,8 @@ export interface GraphNode {
   href?: string;
   /** The longest label the node will get (its box is sized for it). */
   sizeFor?: string;
+  /** The id of the group node (kind namespace) the node is drawn inside. */
+  parent?: string;
 }
 
 export interface GraphEdge {
@@ -73,6 +76,7 @@ const kindColors: Record<NodeKind, string> = {
   viewSink: "#9333ea",
   topic: "#475569",
   external: "#94a3b8",
+  namespace: "#64748b",
 };
 
 const kindShapes: Record<NodeKind, cytoscape.Css.NodeShape> = {
@@ -86,6 +90,7 @@ const kindShapes: Record<NodeKind, cytoscape.Css.NodeShape> = {
   viewSink: "cut-rectangle",
   topic: "barrel",
   external: "round-rectangle",
+  namespace: "round-rectangle",
 };
 
 /** labelFontPx is the node label size at zoom 1. */
@@ -125,6 +130,11 @@ function stylesheet(big: boolean): cytoscape.StylesheetJson {
     { selector: "node.current", style: { "border-width": 4 } },
     // A topic on the data-flow map that carries data from one service to another.
     { selector: "node.topic.between", style: { "border-width": 3, "border-color": "#2563eb" } },
+    {
+      selector: "node.namespace",
+      style: { "text-valign": "top", "text-halign": "center", "border-style": "dashed", "border-width": 1, "background-opacity": 0.04, padding: "18px", color: "#475569", "font-weight": "bold" },
+    },
+    { selector: "node.dlq", style: { "border-style": "double", "border-width": 6, "border-color": "#d97706" } },
     { selector: "node.match", style: { "border-color": "#facc15", "border-width": 5 } },
     { selector: ".dimmed", style: { opacity: 0.2 } },
     {
@@ -173,7 +183,7 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
   const t0 = performance.now();
   const boxes = new Map(nodes.map((n) => [n.id, labelBox(n.sizeFor ?? n.label)]));
   const positions = layeredLayout(
-    nodes.map((n) => ({ id: n.id, ...boxes.get(n.id)! })),
+    nodes.map((n) => ({ id: n.id, parent: n.parent, ...boxes.get(n.id)! })),
     edges,
   );
   const t1 = performance.now();
@@ -183,7 +193,7 @@ export function renderGraph(container: HTMLElement, nodes: GraphNode[], edges: G
     elements: [
       ...nodes.map((n) => ({
         group: "nodes" as const,
-        data: { id: n.id, label: n.label, w: boxes.get(n.id)!.width, h: boxes.get(n.id)!.height, href: n.href, kind: n.kind },
+        data: { id: n.id, label: n.label, w: boxes.get(n.id)!.width, h: boxes.get(n.id)!.height, href: n.href, kind: n.kind, parent: n.parent },
         position: positions.get(n.id),
         classes: [n.kind, ...(n.classes ?? [])],
       })),

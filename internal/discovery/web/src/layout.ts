@@ -9,6 +9,8 @@ export interface LayoutNode {
   id: string;
   width: number;
   height: number;
+  /** The group (a node of its own, e.g. a namespace) the node is drawn in; its members are kept together. */
+  parent?: string;
 }
 
 export interface LayoutEdge {
@@ -27,9 +29,29 @@ export interface LayoutOptions {
   rankSep?: number;
 }
 
-/** layeredLayout places nodes in ranks, left to right. */
+/**
+ * layeredLayout places nodes in ranks, left to right. Nodes with a parent
+ * (a group node, e.g. a namespace) are kept together inside it: on graphs
+ * of up to 100 nodes dagre lays the groups out as clusters; on bigger ones,
+ * or where its compound layout fails (it does on some), each group is laid
+ * out on its own and the groups are placed in a grid, the nodes of no group
+ * first.
+ */
 export function layeredLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions = {}): Map<string, Point> {
-  const g = new dagre.graphlib.Graph({ multigraph: true });
+  const known = new Set(nodes.map((n) => n.id));
+  const groups = new Set(nodes.map((n) => n.parent).filter((p): p is string => !!p && known.has(p)));
+  if (groups.size === 0) return flatLayout(nodes, edges, opts, false);
+  // dagre's compound layout is slow on big graphs, and fails on some.
+  if (nodes.length > 100) return blockLayout(nodes, edges, opts, groups);
+  try {
+    return flatLayout(nodes, edges, opts, true);
+  } catch {
+    return blockLayout(nodes, edges, opts, groups);
+  }
+}
+
+function flatLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions, compound: boolean): Map<string, Point> {
+  const g = new dagre.graphlib.Graph({ multigraph: true, compound });
   // Network simplex gives the tidiest ranks but is the slow part on big
   // meshes; longest-path ranks as well for the layered data flows here.
   const ranker = nodes.length > 100 ? "longest-path" : "network-simplex";
@@ -37,8 +59,10 @@ export function layeredLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: La
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) g.setNode(n.id, { width: n.width, height: n.height });
   const known = new Set(nodes.map((n) => n.id));
+  const groups = new Set(compound ? nodes.map((n) => n.parent).filter((p): p is string => !!p && known.has(p)) : []);
+  for (const n of nodes) if (n.parent && groups.has(n.parent)) g.setParent(n.id, n.parent);
   edges.forEach((e, i) => {
-    if (known.has(e.source) && known.has(e.target) && e.source !== e.target) g.setEdge(e.source, e.target, {}, String(i));
+    if (known.has(e.source) && known.has(e.target) && e.source !== e.target && !groups.has(e.source) && !groups.has(e.target)) g.setEdge(e.source, e.target, {}, String(i));
   });
   dagre.layout(g);
   const out = new Map<string, Point>();
@@ -46,6 +70,48 @@ export function layeredLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: La
     const p = g.node(n.id);
     out.set(n.id, { x: p?.x ?? 0, y: p?.y ?? 0 });
   }
+  return out;
+}
+
+/** blockLayout lays each group out on its own and places the groups in a grid. */
+function blockLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions, groups: Set<string>): Map<string, Point> {
+  const members = new Map<string, LayoutNode[]>([["", []]]);
+  for (const g of groups) members.set(g, []);
+  for (const n of nodes) {
+    if (groups.has(n.id)) continue;
+    members.get(n.parent && groups.has(n.parent) ? n.parent : "")!.push(n);
+  }
+  const blocks = [...members.entries()].filter(([, list]) => list.length > 0);
+  const perRow = Math.max(1, Math.ceil(Math.sqrt(blocks.length)));
+  const gap = 60;
+  const out = new Map<string, Point>();
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  blocks.forEach(([, list], i) => {
+    const ids = new Set(list.map((n) => n.id));
+    const placed = flatLayout(list, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), opts, false);
+    let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
+    for (const n of list) {
+      const p = placed.get(n.id)!;
+      x1 = Math.min(x1, p.x - n.width / 2);
+      x2 = Math.max(x2, p.x + n.width / 2);
+      y1 = Math.min(y1, p.y - n.height / 2);
+      y2 = Math.max(y2, p.y + n.height / 2);
+    }
+    if (i > 0 && i % perRow === 0) {
+      x = 0;
+      y += rowHeight + gap;
+      rowHeight = 0;
+    }
+    for (const n of list) {
+      const p = placed.get(n.id)!;
+      out.set(n.id, { x: x + p.x - x1, y: y + p.y - y1 });
+    }
+    x += x2 - x1 + gap;
+    rowHeight = Math.max(rowHeight, y2 - y1);
+  });
+  for (const g of groups) if (!out.has(g)) out.set(g, { x: 0, y: 0 });
   return out;
 }
 

@@ -6,6 +6,7 @@ import { h } from "./dom";
 import type { GraphView } from "./graphview";
 import type { PageContext, PageRenderer } from "./page";
 import { renderComponent } from "./pages/component";
+import { renderGroup, renderGroups } from "./pages/groups";
 import { renderPods, renderTopics } from "./pages/lists";
 import { renderMap } from "./pages/map";
 import { renderProcessor } from "./pages/processor";
@@ -26,6 +27,8 @@ const pages: Record<Page, PageRenderer> = {
   topic: renderTopic,
   topics: renderTopics,
   pods: renderPods,
+  groups: renderGroups,
+  group: renderGroup,
   notfound: (ctx) => {
     ctx.root.replaceChildren(notFound("page", location.hash));
     ctx.ready();
@@ -47,7 +50,7 @@ window.kafmeshUI = {
     if (!graph) return null;
     const cy = graph.cy;
     return {
-      nodes: cy.nodes().map((n) => ({ id: n.id(), label: String(n.data("label")), classes: n.classes() })),
+      nodes: cy.nodes().map((n) => ({ id: n.id(), label: String(n.data("label")), classes: n.classes(), parent: String(n.data("parent") ?? "") })),
       edges: cy.edges().map((e) => ({ source: e.source().id(), target: e.target().id(), kind: String(e.data("kind")) })),
     };
   },

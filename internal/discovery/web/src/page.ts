@@ -37,7 +37,7 @@ export interface UIHooks {
   /** Errors the UI caught and showed; tests expect none on healthy pages. */
   errors: string[];
   /** The graph on the page: nodes and edges with their classes. */
-  graph(): { nodes: { id: string; label: string; classes: string[] }[]; edges: { source: string; target: string; kind: string }[] } | null;
+  graph(): { nodes: { id: string; label: string; classes: string[]; parent?: string }[]; edges: { source: string; target: string; kind: string }[] } | null;
   /** nodePoint is where a graph node is drawn, in page coordinates. */
   nodePoint(id: string): { x: number; y: number } | null;
   /** labelPx is the on-screen size of the graph's node labels (null without a graph). */

@@ -13,6 +13,8 @@ export type Page =
   | "topic"
   | "topics"
   | "pods"
+  | "groups"
+  | "group"
   | "notfound";
 
 export interface Route {
@@ -22,8 +24,8 @@ export interface Route {
   params: URLSearchParams;
 }
 
-const detailPages: Page[] = ["service", "component", "processor", "topic"];
-const listPages: Page[] = ["topics", "pods"];
+const detailPages: Page[] = ["service", "component", "processor", "topic", "group"];
+const listPages: Page[] = ["topics", "pods", "groups"];
 
 // The topic browser: #/records picks a topic, #/records/<topic id> reads it.
 detailPages.push("records");

@@ -10,6 +10,7 @@ import { query } from "../graphql";
 import { renderGraph, type GraphEdge, type GraphNode, type GraphView } from "../graphview";
 import type { PageContext } from "../page";
 import { flowMapQuery, meshMapQuery, type FlowMapData, type MeshMapData } from "../queries";
+import { dlqMapQuery, type DlqMapData } from "../consolequeries";
 import { href } from "../router";
 import { empty, failure, loading } from "../states";
 
@@ -82,7 +83,42 @@ export function flowElements(services: MeshMapData["services"], topics: FlowMapD
     for (const w of writers) edges.push({ source: w.id, target: t.id, kind: "output" });
     for (const r of readers) edges.push({ source: t.id, target: r.id, kind: "input" });
   }
+  groupByNamespace(services, nodes, edges);
   return { nodes, edges };
+}
+
+/** The id of a namespace's group node on the data-flow level. */
+export function namespaceNodeId(ns: string): string {
+  return `Namespace:${ns}`;
+}
+
+/**
+ * groupByNamespace draws the services of each namespace inside a box of
+ * their namespace (a service with pods in several goes in the first, by
+ * name), and a topic inside it when every service writing or reading it is
+ * there; with a single namespace there are no boxes.
+ */
+function groupByNamespace(services: MeshMapData["services"], nodes: GraphNode[], edges: GraphEdge[]): void {
+  const home = new Map(services.map((s) => [s.id, namespacesOf(s).sort()[0] ?? staticNamespace]));
+  const spaces = [...new Set(home.values())].sort();
+  if (spaces.length < 2) return;
+  const around = new Map<string, Set<string>>();
+  for (const e of edges) {
+    for (const [topic, svc] of [
+      [e.target, e.source],
+      [e.source, e.target],
+    ]) {
+      if (!home.has(svc) || home.has(topic)) continue;
+      const set = around.get(topic) ?? new Set<string>();
+      set.add(home.get(svc)!);
+      around.set(topic, set);
+    }
+  }
+  for (const n of nodes) {
+    if (home.has(n.id)) n.parent = namespaceNodeId(home.get(n.id)!);
+    else if (around.get(n.id)?.size === 1) n.parent = namespaceNodeId([...around.get(n.id)!][0]);
+  }
+  for (const ns of spaces) nodes.push({ id: namespaceNodeId(ns), label: ns, kind: "namespace", classes: [] });
 }
 
 function flowLabel(name: string, lag: number, rps: number): string {
@@ -160,12 +196,15 @@ export async function renderMap(ctx: PageContext): Promise<void> {
     return;
   }
   let elements = mapElements(visible);
+  const deadLetters = h("ul", { class: "behind-list", "data-testid": "dlq-list" });
   if (level === "flow") {
     try {
       const asked = performance.now();
-      const flow = await query<FlowMapData>(flowMapQuery, {}, signal);
+      const [flow, dlqs] = await Promise.all([query<FlowMapData>(flowMapQuery, {}, signal), query<DlqMapData>(dlqMapQuery, {}, signal)]);
       window.kafmeshUI.timings.flowQuery = performance.now() - asked;
       elements = flowElements(visible, flow.topics);
+      markDeadLetters(elements.nodes, dlqs, deadLetters);
+      root.querySelector(".side")?.append(h("h3", {}, "Dead letters"), deadLetters);
     } catch (err) {
       if (signal.aborted) return;
       graphBox.append(failure(err, () => void renderMap(ctx)));
@@ -196,6 +235,7 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   levelSelect.addEventListener("change", () => ctx.navigate(href("map", "", { ns, q: filter.value.trim(), level: levelSelect.value === "flow" ? "flow" : "" })));
   fit.addEventListener("click", () => view.fit());
   if (filter.value) applyFilter();
+  if (level === "services") offerFlowWhenZoomedIn(view, graphBox, () => ctx.navigate(href("map", "", { ns, q: filter.value.trim(), level: "flow" })));
 
   const names = new Map(visible.map((s) => [s.id, s.name]));
   const showFlow = (state: FlowState) => {
@@ -225,6 +265,50 @@ export async function renderMap(ctx: PageContext): Promise<void> {
   behindList.append(h("li", { class: "muted" }, "—"));
   pollFlow(signal, showFlow);
   ctx.ready();
+}
+
+/** flowZoom is how far past its first zoom (or past 2× on small maps) the service-box level is zoomed in when it offers the data-flow level. */
+export const flowZoom = 2;
+
+/**
+ * offerFlowWhenZoomedIn makes zooming in the next level of the map: once the
+ * service boxes are zoomed in flowZoom times past how they were first drawn
+ * (or to 2× on small maps: few services fill the view), a button offers the data-flow level (the
+ * topics between the services) and goes there; zooming out hides it.
+ */
+function offerFlowWhenZoomedIn(view: GraphView, box: HTMLElement, go: () => void): void {
+  // Small maps start at up to 1.25× (and stop at 3×): there, 2× is zoomed in.
+  const at = Math.min(view.cy.zoom() * flowZoom, 2);
+  const button = h("button", { type: "button", class: "zoom-flow", "data-testid": "flow-zoom-hint", hidden: true }, "Zoomed in: show the data flow (topics between services)");
+  button.addEventListener("click", go);
+  box.style.position = "relative";
+  box.append(button);
+  view.cy.on("zoom", () => {
+    button.hidden = view.cy.zoom() < at;
+  });
+}
+
+/**
+ * markDeadLetters marks (class dlq) the services with a processor whose
+ * dead-letter topic holds records, and lists those processors in list.
+ */
+function markDeadLetters(nodes: GraphNode[], data: DlqMapData, list: HTMLElement): void {
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  for (const s of data.services) {
+    for (const c of s.components) {
+      for (const p of c.processors) {
+        const records = Number(p.deadLetters?.records ?? 0);
+        if (records <= 0) continue;
+        const n = byId.get(s.id);
+        if (n) n.classes = [...(n.classes ?? []), "dlq"];
+        const rate = p.deadLetters?.recordsPerSecond;
+        list.append(
+          h("li", { "data-testid": "dlq-entry" }, h("a", { href: href("processor", p.id) }, `${s.name} / ${p.name}`), ` ${formatCount(records)} dead letter${records === 1 ? "" : "s"}${rate ? ` · ${formatCount(rate)}/s` : ""}`),
+        );
+      }
+    }
+  }
+  if (!list.firstChild) list.append(h("li", { class: "muted" }, "none"));
 }
 
 /** The side panel's list of targets whose last scrape failed, with why. */

@@ -10,6 +10,8 @@ import { href } from "../router";
 import { subscribe, type Subscription } from "../subscription";
 import { WatchList } from "../watchlist";
 import { facts, loadPage, pageHeader, podTable } from "./common";
+import { deadLetterSection } from "./deadletters";
+import { groupSection } from "./groups";
 
 type Processor = NonNullable<ProcessorData["processorById"]>;
 
@@ -116,6 +118,8 @@ export function renderProcessor(ctx: PageContext): Promise<void> {
         ["Live flow", flow],
       ]),
       watchPanel(ctx, p),
+      p.groupName ? groupSection(ctx, p.groupName) : "",
+      deadLetterSection(ctx, p.id),
       h("h2", {}, "Pods"),
       podTable(p.pods),
     );
