@@ -84,7 +84,7 @@ type processorPart struct {
 	// joined is the session id + 1 of the last session whose assignment
 	// arrived (franz-go calls OnPartitionsAssigned after every sync, also
 	// with nothing new): until then the processor is not ready.
-	joined atomic.Int64
+	joined    atomic.Int64
 	memOpened bool // MemoryCluster stores exist
 
 	failMu  sync.Mutex
