@@ -28,6 +28,7 @@ import (
 	"github.com/kafmesh/kafmesh/internal/discovery"
 	"github.com/kafmesh/kafmesh/internal/discovery/internal/meshtest"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
+	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
 	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/web/webtest"
 	"github.com/kafmesh/kafmesh/internal/dlq"
@@ -397,6 +398,10 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 	b.Open(t, url+"/#/groups")
 	b.WaitFor(t, "the enricher's group in the list", `document.querySelector('[data-testid="group-table"] tr[data-group="`+exampleGroup+`"] a[href*="processor"]') !== null`, 10*time.Second)
 	b.Screenshot(t, "groups")
+
+	// The topic page lists the groups reading it, linked to their pages.
+	b.Open(t, url+"/#/topic/"+escape(mesh.TopicID(exampleHeartbeat)))
+	b.WaitFor(t, "the enricher's group on the topic page", `document.querySelector('[data-testid="topic-groups"] tr[data-group="`+exampleGroup+`"] a[href*="group"]') !== null`, 10*time.Second)
 
 	// Stop the service: its group empties, and its offsets can be reset
 	// (to the earliest), after a confirmation.

@@ -277,6 +277,7 @@ export const topicQuery = `query Topic($id: ID!) {
     processorPersistences { id }
     settings { partitions replicationFactor readAt error configs { name value isDefault source } }
     schemaConflicts { category rule message writer { id name } reader { id name } }
+    consumerGroups(first: 50) { name state members lag processor { id name } }
   }
   kafka { topicSettingsReadAt topicSettingsError }
 }`;
@@ -318,9 +319,20 @@ export interface TopicData {
     settings: TopicSettings | null;
     /** Breaking differences between a writer's and a reader's schema (docs/contracts.md). */
     schemaConflicts: SchemaConflict[];
+    /** The measured groups with offsets on this topic; empty without --brokers. */
+    consumerGroups: TopicGroup[];
   } | null;
   /** Discovery's reads from the brokers; null without --brokers. */
   kafka: KafkaStatus | null;
+}
+
+export interface TopicGroup {
+  name: string;
+  state: string;
+  members: number;
+  /** Int64: a number, or a string past 2^53. */
+  lag: number | string;
+  processor: { id: string; name: string } | null;
 }
 
 export interface TopicConfig {

@@ -159,6 +159,34 @@ function written(t: TopicPage): string {
   return "not measured yet (measured for topics a processor of the mesh consumes, from its second measure)";
 }
 
+/** groupsSection lists the consumer groups with offsets on the topic
+ * (processors', sinks', views' and outside consumers'), each linked to its
+ * group page, with its state, members and lag on this and its other topics. */
+function groupsSection(t: TopicPage): HTMLElement {
+  if (!t.kafka) return h("p", { class: "muted", "data-testid": "topic-groups" }, "Not measured: kafmesh discover measures consumer groups with --brokers.");
+  if (t.consumerGroups.length === 0) return h("p", { class: "muted", "data-testid": "topic-groups" }, "No measured group has committed offsets on this topic yet.");
+  return h(
+    "table",
+    { "data-testid": "topic-groups" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Group"), h("th", {}, "Processor"), h("th", {}, "State"), h("th", {}, "Members"), h("th", {}, "Lag"))),
+    h(
+      "tbody",
+      {},
+      t.consumerGroups.map((g) =>
+        h(
+          "tr",
+          { "data-group": g.name },
+          h("td", {}, h("a", { href: href("group", g.name) }, g.name)),
+          h("td", {}, g.processor ? h("a", { href: href("processor", g.processor.id) }, g.processor.name) : h("span", { class: "muted" }, "outside the mesh's processors")),
+          h("td", {}, g.state || "unknown"),
+          h("td", {}, String(g.members)),
+          h("td", { title: "records the group has yet to consume, over all its topics" }, formatCount(Number(g.lag))),
+        ),
+      ),
+    ),
+  );
+}
+
 export function renderTopic(ctx: PageContext): Promise<void> {
   const pick = (d: TopicData): TopicPage | null => (d.topicById ? { ...d.topicById, kafka: d.kafka } : null);
   return loadPage<TopicData, TopicPage>(ctx, topicQuery, { id: ctx.route.id }, pick, "topic", (t) => {
@@ -183,6 +211,8 @@ export function renderTopic(ctx: PageContext): Promise<void> {
       partTable(t, t.producers, true, "producer-table"),
       h("h2", {}, "Consumers"),
       partTable(t, t.consumers, false, "consumer-table"),
+      h("h2", {}, "Consumer groups"),
+      groupsSection(t),
       h("h2", {}, "Settings"),
       settingsSection(t.settings, t.kafka),
       ...(t.schemaConflicts.length ? [h("h2", { id: "schema-conflicts" }, "Schema conflicts"), conflictTable(t.schemaConflicts)] : []),
