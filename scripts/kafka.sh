@@ -27,6 +27,13 @@
 #                                  "--feature transaction.version=1" (default none)
 #   KAFMESH_KAFKA_LOGGERS          broker loggers above the default warn level,
 #                                  "name=level,...", e.g. kafka.coordinator.transaction=debug
+#   KAFMESH_KAFKA_NODE_ID, KAFMESH_KAFKA_VOTERS, KAFMESH_KAFKA_CLUSTER_ID,
+#   KAFMESH_KAFKA_REPLICATION      one node of a multi-node cluster: its node id
+#                                  (default 1), every controller as id@host:port,
+#                                  the shared cluster id, and the replication of
+#                                  internal and default topics (default 1; above 1
+#                                  min.insync.replicas is 2); start every node at
+#                                  once, as a node is ready only with a quorum
 #   KAFMESH_KAFKA_START_TIMEOUT    seconds to wait for readiness (default 90)
 #   KAFMESH_CACHE_DIR              downloads (default ${XDG_CACHE_HOME:-$HOME/.cache}/kafmesh)
 #   KAFMESH_RUN_DIR                runtime state (default /tmp/kafmesh-run); the
@@ -45,6 +52,12 @@ KAFKA_CONTROLLER_PORT="${KAFMESH_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_JAVA_OPTS="${KAFMESH_KAFKA_JAVA_OPTS:--Xms256m -Xmx1g -XX:TieredStopAtLevel=1}"
 KAFKA_FORMAT_ARGS="${KAFMESH_KAFKA_FORMAT_ARGS:-}"
 KAFKA_LOGGERS="${KAFMESH_KAFKA_LOGGERS:-}"
+# One node of a cluster (all default to a single-node cluster):
+KAFKA_NODE_ID="${KAFMESH_KAFKA_NODE_ID:-1}"
+KAFKA_VOTERS="${KAFMESH_KAFKA_VOTERS:-$KAFKA_NODE_ID@127.0.0.1:$KAFKA_CONTROLLER_PORT}"
+KAFKA_CLUSTER_ID="${KAFMESH_KAFKA_CLUSTER_ID:-}"
+KAFKA_REPLICATION="${KAFMESH_KAFKA_REPLICATION:-1}"
+if ((KAFKA_REPLICATION > 1)); then KAFKA_MIN_ISR=2; else KAFKA_MIN_ISR=1; fi
 KAFKA_START_TIMEOUT="${KAFMESH_KAFKA_START_TIMEOUT:-90}"
 KAFKA_DIR="$KAFMESH_RUN_DIR/kafka"
 KAFKA_PIDFILE="$KAFKA_DIR/kafka.pid"
@@ -65,8 +78,8 @@ write_config() {
 	cat >"$KAFKA_CONFIG" <<EOF
 # Written by scripts/kafka.sh: a throwaway single-node test broker.
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+node.id=$KAFKA_NODE_ID
+controller.quorum.voters=$KAFKA_VOTERS
 listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
 advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
 controller.listener.names=CONTROLLER
@@ -79,15 +92,15 @@ auto.create.topics.enable=false
 
 # One node: every internal topic has one replica. Fewer internal partitions
 # than the default 50 make the first group/transaction start faster.
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
+default.replication.factor=$KAFKA_REPLICATION
+min.insync.replicas=$KAFKA_MIN_ISR
+offsets.topic.replication.factor=$KAFKA_REPLICATION
 offsets.topic.num.partitions=8
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
+transaction.state.log.replication.factor=$KAFKA_REPLICATION
+transaction.state.log.min.isr=$KAFKA_MIN_ISR
 transaction.state.log.num.partitions=8
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+share.coordinator.state.topic.replication.factor=$KAFKA_REPLICATION
+share.coordinator.state.topic.min.isr=$KAFKA_MIN_ISR
 
 # Groups rebalance at once instead of waiting for more members.
 group.initial.rebalance.delay.ms=0
@@ -177,7 +190,7 @@ start_broker() {
 		write_config
 	fi
 	if [[ "$mode" == fresh ]] && ! "$KM_JAVA" -Dlog4j2.configurationFile="$KAFKA_DIR/log4j2.yaml" -cp "$KAFKA_HOME/lib/*" \
-		kafka.tools.StorageTool format -t "$(random_cluster_id)" -c "$KAFKA_CONFIG" $KAFKA_FORMAT_ARGS \
+		kafka.tools.StorageTool format -t "${KAFKA_CLUSTER_ID:-$(random_cluster_id)}" -c "$KAFKA_CONFIG" $KAFKA_FORMAT_ARGS \
 		>"$KAFKA_DIR/format.log" 2>&1; then
 		km_show_log "$KAFKA_DIR/format.log"
 		km_die "formatting the broker's storage failed (see $KAFKA_DIR/format.log)"

@@ -50,6 +50,10 @@ type scenario struct {
 	poison    int           // poison records mixed into the input
 	crash     func(p *pipeline, name string, start int) []string
 	fault     func(f *faults)
+	// cluster runs the scenario on a three-node cluster (topics replicated
+	// three times, two in sync) instead of the single broker: a restarted
+	// node's partitions keep a leader on the others, as in production.
+	cluster bool
 }
 
 // faults is what a scenario's fault function works with.
@@ -102,6 +106,14 @@ func scenarios() []scenario {
 			f.brokerRestart(syscall.SIGTERM, 2*time.Second)
 		}},
 		{name: "broker-sigkill", instances: 2, produce: 20 * time.Second, policy: "fail", fault: func(f *faults) {
+			time.Sleep(4 * time.Second)
+			f.brokerRestart(syscall.SIGKILL, time.Second)
+		}},
+		{name: "cluster-broker-sigterm", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
+			time.Sleep(4 * time.Second)
+			f.brokerRestart(syscall.SIGTERM, 2*time.Second)
+		}},
+		{name: "cluster-broker-sigkill", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
 			time.Sleep(4 * time.Second)
 			f.brokerRestart(syscall.SIGKILL, time.Second)
 		}},
@@ -178,12 +190,22 @@ func TestChaos(t *testing.T) {
 	t.Logf("broker started and counter built in %s", time.Since(suiteStart).Round(time.Millisecond))
 	only := os.Getenv("KAFMESH_CHAOS_RUN") // a comma-separated subset, for debugging
 	var summary []string
+	var cluster *broker // started for the first scenario that needs it
 	for _, sc := range scenarios() {
 		if only != "" && !slices.Contains(strings.Split(only, ","), sc.name) {
 			continue
 		}
+		on := b
+		if sc.cluster {
+			if cluster == nil {
+				start := time.Now()
+				cluster = startCluster(t, "cluster", 3)
+				t.Logf("three-node cluster started in %s", time.Since(start).Round(time.Millisecond))
+			}
+			on = cluster
+		}
 		t.Run(sc.name, func(t *testing.T) {
-			summary = append(summary, runScenario(t, b, bin, sc)...)
+			summary = append(summary, runScenario(t, on, bin, sc)...)
 		})
 	}
 	t.Logf("chaos suite: %d scenarios in %s; broker outages %v", len(summary)/2, time.Since(suiteStart).Round(time.Second), b.outages)
@@ -243,7 +265,7 @@ func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 		p := &pipeline{t: t, b: b, bin: bin, exactlyOnce: eos, policy: sc.policy,
 			in: "chaos-in-" + tag + "-" + mode, out: "chaos-out-" + tag + "-" + mode, group: "chaos-" + tag + "-" + mode,
 			stateRoot: stateRoot(t, tag+"-"+mode), crashArgs: sc.crash, instances: map[string]*instance{}}
-		createTopics(t, adm, partitions, map[string]bool{p.group + "-table": true}, p.in, p.out, p.group+"-table", p.group+"-dlq")
+		createTopics(t, adm, partitions, b.rf, map[string]bool{p.group + "-table": true}, p.in, p.out, p.group+"-table", p.group+"-dlq")
 		ps = append(ps, p)
 	}
 	for _, p := range ps {
@@ -358,7 +380,7 @@ func keyOf(k int) string { return fmt.Sprintf("k%04d", k) }
 // sc.produce: records good records (id i has key i mod keys) with
 // sc.poison poison records spread among them.
 func produceInput(t *testing.T, addr string, p *pipeline, sc scenario) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.DefaultProduceTopic(p.in), kgo.ProducerLinger(5*time.Millisecond))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(addr, ",")...), kgo.DefaultProduceTopic(p.in), kgo.ProducerLinger(5*time.Millisecond))
 	if err != nil {
 		t.Error(err)
 		return

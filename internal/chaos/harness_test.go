@@ -3,6 +3,8 @@ package chaos
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -40,14 +42,22 @@ func repoRoot(t testing.TB) string {
 // a run dir and ports nobody else uses), so it can be killed and restarted.
 // ---------------------------------------------------------------------------
 
+// broker is the suite's Kafka: one node, or a cluster of several whose
+// first node is the one the broker faults restart. addr lists every node's
+// address, comma-separated.
 type broker struct {
 	t       testing.TB
 	script  string
-	env     []string
-	runDir  string
+	nodes   []brokerNode
 	addr    string
+	rf      int16      // replication of the topics the scenarios create
 	mu      sync.Mutex // one restart at a time
 	outages []time.Duration
+}
+
+type brokerNode struct {
+	env    []string
+	runDir string
 }
 
 func freePort(t testing.TB) int {
@@ -60,41 +70,100 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// startBroker starts the suite's broker, or skips the test when Java or
-// the broker jars are not available.
-func startBroker(t *testing.T) *broker {
+// startBroker starts the suite's single-node broker, or skips the test
+// when Java or the broker jars are not available.
+func startBroker(t *testing.T) *broker { return startCluster(t, "broker", 1) }
+
+// startCluster starts a KRaft cluster of n nodes (every node a controller
+// and a broker; internal and scenario topics replicated n times, at least 2
+// in sync when n > 1) in run dirs named name-<i>, all at once: a node of a
+// multi-node cluster is ready only once a quorum runs.
+func startCluster(t *testing.T, name string, n int) *broker {
 	t.Helper()
 	if _, err := exec.LookPath("java"); err != nil {
 		t.Skip("chaos suite: no java on PATH; the suite runs its own Apache Kafka broker (scripts/kafka.sh needs Java 17+)")
 	}
-	b := &broker{t: t, script: filepath.Join(repoRoot(t), "scripts", "kafka.sh"), runDir: stateRoot(t, "broker")}
-	port, ctrl := freePort(t), freePort(t)
-	b.addr = fmt.Sprintf("127.0.0.1:%d", port)
-	b.env = append(os.Environ(), "KAFMESH_RUN_DIR="+b.runDir, "KAFMESH_KAFKA_PORT="+strconv.Itoa(port),
-		"KAFMESH_KAFKA_CONTROLLER_PORT="+strconv.Itoa(ctrl))
-	if out, err := b.kafkaSh("fetch"); err != nil {
+	b := &broker{t: t, script: filepath.Join(repoRoot(t), "scripts", "kafka.sh"), rf: int16(n)}
+	ports, ctrls := make([]int, n), make([]int, n)
+	var voters, addrs []string
+	for i := range n {
+		ports[i], ctrls[i] = freePort(t), freePort(t)
+		voters = append(voters, fmt.Sprintf("%d@127.0.0.1:%d", i+1, ctrls[i]))
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", ports[i]))
+	}
+	b.addr = strings.Join(addrs, ",")
+	cluster := ""
+	if n > 1 {
+		id := make([]byte, 16)
+		if _, err := rand.Read(id); err != nil {
+			t.Fatal(err)
+		}
+		cluster = "A" + base64.RawURLEncoding.EncodeToString(id)[1:] // a KRaft cluster id, never starting with "-"
+	}
+	for i := range n {
+		dir := name
+		if n > 1 {
+			dir = fmt.Sprintf("%s-%d", name, i+1)
+		}
+		node := brokerNode{runDir: stateRoot(t, dir)}
+		node.env = append(os.Environ(), "KAFMESH_RUN_DIR="+node.runDir, "KAFMESH_KAFKA_PORT="+strconv.Itoa(ports[i]),
+			"KAFMESH_KAFKA_CONTROLLER_PORT="+strconv.Itoa(ctrls[i]))
+		if n > 1 {
+			node.env = append(node.env, "KAFMESH_KAFKA_NODE_ID="+strconv.Itoa(i+1), "KAFMESH_KAFKA_VOTERS="+strings.Join(voters, ","),
+				"KAFMESH_KAFKA_CLUSTER_ID="+cluster, "KAFMESH_KAFKA_REPLICATION="+strconv.Itoa(n))
+		}
+		b.nodes = append(b.nodes, node)
+	}
+	if out, err := b.kafkaShNode(0, "fetch"); err != nil {
 		t.Skipf("chaos suite: the Kafka jars are not available (scripts/kafka.sh fetch failed: %v)\n%s", err, out)
 	}
 	t.Cleanup(func() {
-		if out, err := b.kafkaSh("stop"); err != nil {
-			t.Errorf("stop the chaos broker: %v\n%s", err, out)
+		// All at once: the last node of a cluster, alone, waits for a
+		// quorum it cannot have before it gives up its controlled
+		// shutdown.
+		var wg sync.WaitGroup
+		for i := range b.nodes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if out, err := b.kafkaShNode(i, "stop"); err != nil {
+					t.Errorf("stop the chaos broker %d: %v\n%s", i+1, err, out)
+				}
+			}()
 		}
+		wg.Wait()
 	})
-	if out, err := b.kafkaSh("start"); err != nil {
-		t.Fatalf("start the chaos broker: %v\n%s", err, out)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, err := b.kafkaShNode(i, "start"); err != nil {
+				errs[i] = fmt.Errorf("node %d: %v\n%s", i+1, err, out)
+			}
+		}()
 	}
-	t.Logf("chaos broker on %s (run dir %s)", b.addr, b.runDir)
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatalf("start the chaos broker: %v", err)
+	}
+	t.Logf("chaos broker: %d node(s) on %s (run dir %s)", n, b.addr, b.nodes[0].runDir)
 	return b
 }
 
-func (b *broker) kafkaSh(cmd string) ([]byte, error) {
+func (b *broker) kafkaShNode(i int, cmd string) ([]byte, error) {
 	c := exec.Command(b.script, cmd)
-	c.Env = b.env
+	c.Env = b.nodes[i].env
 	return c.CombinedOutput()
 }
 
+// kafkaSh runs scripts/kafka.sh cmd for the first node, the one the
+// broker faults restart.
+func (b *broker) kafkaSh(cmd string) ([]byte, error) { return b.kafkaShNode(0, cmd) }
+
 func (b *broker) pid() int {
-	raw, err := os.ReadFile(filepath.Join(b.runDir, "kafka", "kafka.pid"))
+	raw, err := os.ReadFile(filepath.Join(b.nodes[0].runDir, "kafka", "kafka.pid"))
 	if err != nil {
 		b.t.Fatalf("broker pid: %v", err)
 	}
@@ -390,7 +459,7 @@ func (p *pipeline) stopAll() {
 
 func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr)}, opts...)...)
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(strings.Split(addr, ",")...)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +467,7 @@ func newClient(t testing.TB, addr string, opts ...kgo.Opt) *kgo.Client {
 	return cl
 }
 
-func createTopics(t testing.TB, adm *kadm.Client, partitions int32, compact map[string]bool, topics ...string) {
+func createTopics(t testing.TB, adm *kadm.Client, partitions int32, rf int16, compact map[string]bool, topics ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -408,7 +477,7 @@ func createTopics(t testing.TB, adm *kadm.Client, partitions int32, compact map[
 			v := "compact"
 			cfg = map[string]*string{"cleanup.policy": &v}
 		}
-		resp, err := adm.CreateTopic(ctx, partitions, 1, cfg, topic)
+		resp, err := adm.CreateTopic(ctx, partitions, rf, cfg, topic)
 		if err == nil {
 			err = resp.Err
 		}
