@@ -211,7 +211,7 @@ func (s *Service) clientOpts(extra ...kgo.Opt) []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(s.cfg.brokers...),
 		kgo.ClientID(s.cfg.clientID),
-		kgo.WithLogger(kgoLogger{s.log}),
+		kgo.WithLogger(newKgoLogger(s.log)),
 		s.kafkaClientMetrics(),
 	}
 	opts = append(opts, s.kafkaClientTracing()...)
@@ -365,18 +365,27 @@ func (s *Service) Close() {
 	s.shutdownTracing()
 }
 
-// kgoLogger adapts slog to franz-go's logger at warn and above.
-type kgoLogger struct{ l *slog.Logger }
-
-func (k kgoLogger) Level() kgo.LogLevel {
-	if os.Getenv("KAFMESH_KGO_DEBUG") != "" {
-		return kgo.LogLevelDebug
-	}
-	if os.Getenv("KAFMESH_KGO_INFO") != "" {
-		return kgo.LogLevelInfo
-	}
-	return kgo.LogLevelWarn
+// kgoLogger adapts slog to franz-go's logger at warn and above, or at the
+// level KAFMESH_KGO_DEBUG / KAFMESH_KGO_INFO ask for (debugging aids, read
+// once per client: franz-go asks for the level before every log line).
+type kgoLogger struct {
+	l     *slog.Logger
+	level kgo.LogLevel
 }
+
+func newKgoLogger(l *slog.Logger) kgoLogger {
+	level := kgo.LogLevelWarn
+	switch {
+	case os.Getenv("KAFMESH_KGO_DEBUG") != "":
+		level = kgo.LogLevelDebug
+	case os.Getenv("KAFMESH_KGO_INFO") != "":
+		level = kgo.LogLevelInfo
+	}
+	return kgoLogger{l: l, level: level}
+}
+
+func (k kgoLogger) Level() kgo.LogLevel { return k.level }
+
 func (k kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 	switch level {
 	case kgo.LogLevelError:
