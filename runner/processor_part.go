@@ -344,21 +344,10 @@ func (pp *processorPart) session(ctx context.Context) error {
 	// Leave the group: the revoke callback drops the tasks. It waits for
 	// rebalances to be allowed, which is safe now that nothing is pending.
 	pp.allowRebalance()
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		if pp.sess != nil {
-			pp.sess.Close()
-		} else {
-			pp.cl.Close()
-		}
-	}()
-	select {
-	case <-closed:
-	case <-time.After(pp.svc.shutdownTimeout()):
-		// Leaving can wait on a join the brokers hold up to the rebalance
-		// timeout; the client stops in the background.
-		pp.log.Warn("leaving the group takes longer than the shutdown timeout; not waiting", "timeout", pp.svc.shutdownTimeout())
+	if pp.sess != nil {
+		closeBounded(pp.sess.Close, pp.svc.shutdownTimeout(), pp.log)
+	} else {
+		closeBounded(pp.cl.Close, pp.svc.shutdownTimeout(), pp.log)
 	}
 	pp.endSession()
 	pp.sess = nil

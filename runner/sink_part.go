@@ -153,25 +153,8 @@ func (sp *sinkPart[M]) run(ctx context.Context) error {
 	// Leaving the group runs the revoke callback, which waits until
 	// rebalances are allowed; nothing is pending any more.
 	cl.AllowRebalance()
-	closeBounded(cl, sp.svc.shutdownTimeout(), sp.log)
+	closeBounded(cl.Close, sp.svc.shutdownTimeout(), sp.log)
 	return err
-}
-
-// closeBounded closes a group client, waiting at most timeout: leaving a
-// group can wait on a join the brokers hold up to the rebalance timeout
-// (or on brokers that are away), and shutdown must stay bounded. The
-// client goes on closing in the background.
-func closeBounded(cl *kgo.Client, timeout time.Duration, log *slog.Logger) {
-	closed := make(chan struct{})
-	go func() {
-		defer close(closed)
-		cl.Close()
-	}()
-	select {
-	case <-closed:
-	case <-time.After(timeout):
-		log.Warn("leaving the group takes longer than the shutdown timeout; not waiting", "timeout", timeout)
-	}
 }
 
 // rebalanceBlocked runs (in its own goroutine) when a rebalance waits for
