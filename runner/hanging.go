@@ -141,6 +141,36 @@ func coordinatorBusy(d kadm.DescribedTransaction, h HangingTransaction) bool {
 	return false
 }
 
+// FindGroupHangingTransactions returns the hanging transactions that hold
+// group up: on every partition of topics (what its members read
+// read_committed) and on the __consumer_offsets partition with the group's
+// offsets (which a hanging transaction keeps every OffsetFetch of the group
+// from answering). A topic that does not exist is an error.
+func FindGroupHangingTransactions(ctx context.Context, adm *kadm.Client, group string, topics []string, minAge time.Duration) ([]HangingTransaction, error) {
+	topics = append([]string{"__consumer_offsets"}, topics...)
+	md, err := adm.Metadata(ctx, topics...)
+	if err != nil {
+		return nil, fmt.Errorf("metadata: %w", err)
+	}
+	set := kadm.TopicsSet{}
+	for _, t := range topics {
+		td, ok := md.Topics[t]
+		switch {
+		case (!ok || td.Err != nil) && t == "__consumer_offsets":
+			// No group has committed anything yet.
+		case !ok || td.Err != nil:
+			return nil, fmt.Errorf("topic %s: not found", t)
+		case t == "__consumer_offsets":
+			set.Add(t, offsetsPartition(group, len(td.Partitions)))
+		default:
+			for p := range td.Partitions {
+				set.Add(t, p)
+			}
+		}
+	}
+	return FindHangingTransactions(ctx, adm, set, minAge)
+}
+
 // AbortHangingTransactions writes an abort marker for each hanging
 // transaction (KIP-664's way out, what kafka-transactions.sh abort does):
 // its records on that partition are discarded and the partition's readers
@@ -173,10 +203,10 @@ func AbortHangingTransactions(ctx context.Context, adm *kadm.Client, hanging []H
 	return nil
 }
 
-// OffsetsPartition is the __consumer_offsets partition that holds group's
+// offsetsPartition is the __consumer_offsets partition that holds group's
 // offsets, as Kafka places it: the group id's Java hash code, made
 // non-negative, modulo the partition count.
-func OffsetsPartition(group string, partitions int) int32 {
+func offsetsPartition(group string, partitions int) int32 {
 	var h int32
 	for _, r := range group {
 		if r >= 0x10000 { // Java hashes UTF-16 code units

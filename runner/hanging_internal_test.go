@@ -18,8 +18,8 @@ func TestOffsetsPartitionIsKafkasPlacement(t *testing.T) {
 		{"é", 50, 233 % 50},                         // one UTF-16 unit, 0xE9
 		{"\U0001F600", 50, (55357*31 + 56832) % 50}, // a surrogate pair: 0xD83D, 0xDE00
 	} {
-		if got := OffsetsPartition(c.group, c.n); got != c.want {
-			t.Errorf("OffsetsPartition(%q, %d) = %d, want %d", c.group, c.n, got, c.want)
+		if got := offsetsPartition(c.group, c.n); got != c.want {
+			t.Errorf("offsetsPartition(%q, %d) = %d, want %d", c.group, c.n, got, c.want)
 		}
 	}
 }

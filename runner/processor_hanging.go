@@ -98,26 +98,5 @@ func (pp *processorPart) findHanging(ctx context.Context, adm *kadm.Client, minA
 	if pp.stateTopic != "" {
 		topics = append(topics, pp.stateTopic)
 	}
-	topics = append(topics, "__consumer_offsets")
-	md, err := adm.Metadata(ctx, topics...)
-	if err != nil {
-		return nil, err
-	}
-	set := kadm.TopicsSet{}
-	for _, t := range topics {
-		td, ok := md.Topics[t]
-		if !ok || td.Err != nil {
-			continue
-		}
-		if t == "__consumer_offsets" {
-			if n := len(td.Partitions); n > 0 {
-				set.Add(t, OffsetsPartition(spec.Group, n))
-			}
-			continue
-		}
-		for p := range td.Partitions {
-			set.Add(t, p)
-		}
-	}
-	return FindHangingTransactions(ctx, adm, set, minAge)
+	return FindGroupHangingTransactions(ctx, adm, spec.Group, topics, minAge)
 }

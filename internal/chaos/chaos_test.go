@@ -301,7 +301,7 @@ func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 			if q == p {
 				stalled[i] = committedAll(adm, p.group, p.in, drainLimit)
 				if stalled[i] != "" && p.exactlyOnce {
-					stalled[i] += " (" + transactionReport(adm, p.group, p.out, p.group+"-table", "__consumer_offsets") + ")"
+					stalled[i] += " (" + transactionReport(adm, p.group, p.out, p.group+"-table") + ")"
 				}
 			}
 		}
@@ -331,7 +331,7 @@ func runScenario(t *testing.T, b *broker, bin string, sc scenario) []string {
 		cancel()
 		if behind := committedAll(adm, p.group, p.in, 60*time.Second); behind != "" {
 			if p.exactlyOnce {
-				behind += " (" + transactionReport(adm, p.group, p.out, p.group+"-table", "__consumer_offsets") + ")"
+				behind += " (" + transactionReport(adm, p.group, p.out, p.group+"-table") + ")"
 			}
 			t.Errorf("%s: the probe instance did not finish: %s", p.mode(), behind)
 		}

@@ -697,8 +697,9 @@ var poisonValues = [][]byte{
 
 // transactionReport describes, for a stalled exactly-once pipeline, what
 // the brokers hold open: every transactional id of the group that is not
-// complete (state, age, partitions) and every producer with a transaction
-// open on the given topics (its first offset), so a stall's log says which
+// complete (state, age, partitions) and every hanging transaction
+// (runner.FindGroupHangingTransactions, with no minimum age) on topics and
+// the group's __consumer_offsets partition, so a stall's log says which
 // transaction blocks the readers.
 func transactionReport(adm *kadm.Client, group string, topics ...string) string {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -732,25 +733,12 @@ func transactionReport(adm *kadm.Client, group string, topics ...string) string 
 				d.TxnID, d.State, d.ProducerID, d.ProducerEpoch, age, d.TimeoutMillis, d.Topics.Sorted(), d.Err))
 		}
 	}
-	set := kadm.TopicsSet{}
-	md, err := adm.Metadata(ctx, topics...)
-	if err == nil {
-		for _, t := range topics {
-			for p := range md.Topics[t].Partitions {
-				set.Add(t, p)
-			}
-		}
-		producers, err := adm.DescribeProducers(ctx, set)
-		if err != nil {
-			lines = append(lines, "describe producers: "+err.Error())
-		}
-		producers.EachProducer(func(p kadm.DescribedProducer) {
-			if p.CurrentTxnStartOffset >= 0 {
-				lines = append(lines, fmt.Sprintf("%s[%d]: producer %d/%d has a transaction open since offset %d (last write %s ago)",
-					p.Topic, p.Partition, p.ProducerID, p.ProducerEpoch, p.CurrentTxnStartOffset,
-					time.Since(time.UnixMilli(p.LastTimestamp)).Round(time.Second)))
-			}
-		})
+	hanging, err := runner.FindGroupHangingTransactions(ctx, adm, group, topics, 0)
+	if err != nil {
+		lines = append(lines, "hanging transactions: "+err.Error())
+	}
+	for _, h := range hanging {
+		lines = append(lines, "hanging: "+h.String())
 	}
 	if len(lines) == 0 {
 		return "no open transaction"

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -113,28 +114,11 @@ func findGroupHanging(ctx context.Context, adm *kadm.Client, group string, extra
 	if err != nil {
 		return nil, fmt.Errorf("offsets of group %s: %w", group, err)
 	}
-	topics := append([]string{"__consumer_offsets"}, extra...)
-	committed.Each(func(o kadm.OffsetResponse) { topics = append(topics, o.Topic) })
-	md, err := adm.Metadata(ctx, topics...)
-	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
-	}
-	set := kadm.TopicsSet{}
-	for _, t := range topics {
-		td, ok := md.Topics[t]
-		if !ok || td.Err != nil {
-			if t != "__consumer_offsets" {
-				return nil, fmt.Errorf("topic %s: not found", t)
-			}
-			continue
+	topics := slices.Clone(extra)
+	committed.Each(func(o kadm.OffsetResponse) {
+		if !slices.Contains(topics, o.Topic) {
+			topics = append(topics, o.Topic)
 		}
-		if t == "__consumer_offsets" {
-			set.Add(t, runner.OffsetsPartition(group, len(td.Partitions)))
-			continue
-		}
-		for p := range td.Partitions {
-			set.Add(t, p)
-		}
-	}
-	return runner.FindHangingTransactions(ctx, adm, set, minAge)
+	})
+	return runner.FindGroupHangingTransactions(ctx, adm, group, topics, minAge)
 }
