@@ -1,6 +1,7 @@
 package runner
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -115,13 +116,7 @@ func FindHangingTransactions(ctx context.Context, adm *kadm.Client, partitions k
 		hanging = append(hanging, h)
 	}
 	slices.SortFunc(hanging, func(a, b HangingTransaction) int {
-		if a.Topic != b.Topic {
-			if a.Topic < b.Topic {
-				return -1
-			}
-			return 1
-		}
-		return int(a.Partition - b.Partition)
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 	})
 	return hanging, nil
 }
