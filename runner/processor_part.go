@@ -77,7 +77,10 @@ type processorPart struct {
 	progress atomic.Int64
 	inTxn    bool
 	restarts prometheus.Counter
-	errLog   rateLimit
+	// clockBase is the fixed time handler durations are measured from:
+	// time.Since(clockBase) reads only the monotonic clock.
+	clockBase time.Time
+	errLog    rateLimit
 	// session counts group sessions; a callback of an earlier session's
 	// client (one that did not close in time) changes nothing.
 	sessionID atomic.Int64
@@ -120,6 +123,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 		tasks:      map[int32]*procTask{},
 		failed:     make(chan struct{}),
 		outputs:    map[string]prometheus.Counter{},
+		clockBase:  time.Now(),
 	}
 	for i, in := range spec.Inputs {
 		pp.inputIndex[in.Topic] = i

@@ -122,19 +122,21 @@ func (t *procTask) handle(ctx context.Context, idx int, r *kgo.Record) (err erro
 		if watched {
 			c.trace = newTrace(r)
 		}
-		start := time.Now()
+		// Monotonic clock reads only (time.Since of a fixed base): a
+		// time.Now reads the wall clock too, and every record pays it.
+		start := time.Since(pp.clockBase)
 		outcome, err := h(c, r.Value)
 		if err == nil {
 			err = c.err
 		}
-		pp.m.latency.Observe(time.Since(start).Seconds()) // every record: see handlerBuckets
+		pp.m.latency.Observe((time.Since(pp.clockBase) - start).Seconds()) // every record: see handlerBuckets
 		switch {
 		case outcome == outcomeTombstone:
 			return nil
 		case err == nil:
 			t.apply(c)
 			if watched {
-				pp.watch.publish(r.Key, c.trace.finish(start))
+				pp.watch.publish(r.Key, c.trace.finish(pp.clockBase.Add(start)))
 			}
 			return nil
 		case outcome == outcomeUndecoded:
