@@ -102,6 +102,10 @@ type processorPart struct {
 	// The promises, as method values made once: a method value made per
 	// record would be an allocation per record.
 	outputAck, changelogAck func(*kgo.Record, error)
+	// epoch counts the outputs produced since the last commit's cut
+	// (at-least-once with Kafka; nil otherwise). It is replaced only on
+	// the loop goroutine between polls (processor_commit.go).
+	epoch *commitEpoch
 }
 
 type processorMetrics struct {
@@ -353,6 +357,9 @@ func (pp *processorPart) session(ctx context.Context) error {
 	} else {
 		closeBounded(pp.cl.Close, pp.svc.shutdownTimeout(), pp.log)
 	}
+	if ctx.Err() != nil && err == nil && pp.svc.cfg.leaveGroupsOnStop {
+		pp.leaveStatic()
+	}
 	pp.endSession()
 	pp.sess = nil
 	return err
@@ -531,10 +538,34 @@ func (pp *processorPart) loop(ctx context.Context) error {
 	lastCommit := time.Now()
 	uncommitted, unprocessed := false, false
 	var restart error
+	// inflight is the at-least-once commit running beside processing
+	// (processor_commit.go); exactly-once commits stop processing.
+	var inflight *aloCommit
+	if pp.sess == nil {
+		pp.epoch = newCommitEpoch()
+	}
+	settle := func() error {
+		if inflight == nil {
+			return nil
+		}
+		c := inflight
+		inflight = nil
+		return pp.finishCommit(c)
+	}
+	// commit commits everything handled so far and waits for it.
 	commit := func() error {
+		if err := settle(); err != nil {
+			return err
+		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pp.svc.shutdownTimeout())
 		defer cancel()
 		return pp.commit(cctx)
+	}
+	// committed notes a commit's cut (at-least-once) or end: the
+	// interval counts from there.
+	committed := func() {
+		lastCommit = time.Now()
+		pp.progress.Store(lastCommit.UnixNano())
 	}
 	// fault sorts an error: a *restartError ends the session, anything
 	// else fails the processor.
@@ -573,7 +604,7 @@ func (pp *processorPart) loop(ctx context.Context) error {
 			// A lost group session with work pending: that work can
 			// no longer be committed, so discard it and rejoin.
 			var gs *kgo.ErrGroupSession
-			if errors.As(err, &gs) && uncommitted {
+			if errors.As(err, &gs) && (uncommitted || inflight != nil) {
 				fault(restartable(err))
 				break
 			}
@@ -618,17 +649,44 @@ func (pp *processorPart) loop(ctx context.Context) error {
 		// now rather than hold the last records (and, exactly-once,
 		// their outputs' visibility) until the next tick.
 		idle := fetches.NumRecords() == 0
-		if uncommitted && (idle || time.Since(lastCommit) >= interval || pp.rebalanceWanted.Load()) {
-			if err := commit(); err != nil {
+		// A rebalance, or an idle input, waits for the commit's end; a
+		// commit due by the interval runs beside the next polls.
+		wait := idle || pp.rebalanceWanted.Load()
+		if inflight != nil && (wait || inflight.finished()) {
+			if err := settle(); err != nil {
 				fault(err)
 				break
 			}
-			uncommitted, lastCommit = false, time.Now()
-			pp.progress.Store(lastCommit.UnixNano())
-			pp.rebalanceWanted.Store(false)
+			pp.progress.Store(time.Now().UnixNano())
 		}
-		if !uncommitted {
+		if uncommitted && inflight == nil && (wait || time.Since(lastCommit) >= interval) {
+			if pp.sess != nil {
+				if err := commit(); err != nil {
+					fault(err)
+					break
+				}
+			} else {
+				inflight = pp.startCommit(ctx)
+				if wait {
+					if err := settle(); err != nil {
+						fault(err)
+						break
+					}
+				}
+			}
+			uncommitted = false
+			committed()
+			if inflight == nil {
+				pp.rebalanceWanted.Store(false)
+			}
+		}
+		if !uncommitted && inflight == nil {
 			pp.allowRebalance()
+		}
+	}
+	if inflight != nil {
+		if err := settle(); err != nil {
+			fault(err)
 		}
 	}
 
@@ -814,27 +872,32 @@ func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)
 	}
 	if pp.sess != nil {
 		pp.sess.Produce(context.Background(), r, promise)
-	} else {
-		pp.cl.Produce(context.Background(), r, promise)
+		return
 	}
+	if pp.epoch != nil {
+		pp.epoch.track(r)
+	}
+	pp.cl.Produce(context.Background(), r, promise)
 }
 
 func (pp *processorPart) onOutputAck(r *kgo.Record, err error) {
 	if err != nil {
 		pp.setProduceErr(fmt.Errorf("produce to %s: %w", r.Topic, err))
 	}
+	releaseEpoch(r)
 }
 
 func (pp *processorPart) onChangelogAck(r *kgo.Record, err error) {
 	if err != nil {
 		pp.setProduceErr(fmt.Errorf("produce state to %s: %w", r.Topic, err))
-		return
+	} else {
+		pp.prodMu.Lock()
+		if r.Offset > pp.changelogLast[r.Partition] {
+			pp.changelogLast[r.Partition] = r.Offset
+		}
+		pp.prodMu.Unlock()
 	}
-	pp.prodMu.Lock()
-	if r.Offset > pp.changelogLast[r.Partition] {
-		pp.changelogLast[r.Partition] = r.Offset
-	}
-	pp.prodMu.Unlock()
+	releaseEpoch(r)
 }
 
 func (pp *processorPart) setProduceErr(err error) {
@@ -852,15 +915,18 @@ func (pp *processorPart) setProduceErr(err error) {
 // if the partitions moved meanwhile), and a failed end is aborted and the
 // session restarted.
 //
-// With at-least-once the order keeps a member that lost its partitions (a
-// pause longer than the session timeout) from writing anything stale:
+// With at-least-once (startCommit cuts the work, runCommit does the rest
+// in the background while the loop processes on, finishCommit settles it;
+// this waits for all three) the order keeps a member that lost its
+// partitions (a pause longer than the session timeout) from writing
+// anything stale:
 //
 //  1. the membership is verified: the input positions the batch started
 //     from are committed again, which the group coordinator refuses
 //     (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID) from a
 //     member that is no longer the owner;
-//  2. the state changes go to the changelog and every output is
-//     acknowledged;
+//  2. the state changes go to the changelog and every output of the
+//     records before the cut is acknowledged;
 //  3. the input offsets are committed;
 //  4. only then are the state changes written to the local store, with
 //     their changelog checkpoints.
@@ -870,23 +936,10 @@ func (pp *processorPart) setProduceErr(err error) {
 // the local store, whose checkpoint never moved past what was committed,
 // and the changelog.
 func (pp *processorPart) commit(ctx context.Context) error {
-	pp.mu.Lock()
-	tasks := make([]*procTask, 0, len(pp.tasks))
-	for _, t := range pp.tasks {
-		// A task still restoring has handled nothing, and its state
-		// is being set up by the restore (ready orders the two).
-		if t.isReady() {
-			tasks = append(tasks, t)
-		}
+	if pp.sess == nil {
+		return pp.finishCommit(pp.startCommit(ctx))
 	}
-	pp.mu.Unlock()
-
-	if pp.sess == nil && pp.stateStore != nil {
-		if err := pp.verifyMembership(ctx, tasks); err != nil {
-			return restartable(fmt.Errorf("lost the partitions before committing (a pause longer than the session timeout?); discarding uncommitted state: %w", err))
-		}
-	}
-
+	tasks := pp.readyTasks()
 	pp.prodMu.Lock()
 	pp.changelogLast = map[int32]int64{}
 	pp.prodMu.Unlock()
@@ -910,67 +963,35 @@ func (pp *processorPart) commit(ctx context.Context) error {
 		})
 	}
 
-	if pp.sess != nil {
-		// Let the rebalance that may be waiting go on while the
-		// transaction ends: End waits for a heartbeat, and the group
-		// loop for AllowRebalance. A revoke meanwhile makes End abort.
-		pp.sess.AllowRebalance()
-		committed, err := pp.sess.End(ctx, kgo.TryCommit)
-		if err == nil {
-			err = pp.produceErr()
+	// Let the rebalance that may be waiting go on while the transaction
+	// ends: End waits for a heartbeat, and the group loop for
+	// AllowRebalance. A revoke meanwhile makes End abort.
+	pp.sess.AllowRebalance()
+	committed, err := pp.sess.End(ctx, kgo.TryCommit)
+	if err == nil {
+		err = pp.produceErr()
+	}
+	if err != nil {
+		// Still in the transaction as far as the brokers know: abort it
+		// now rather than leave it to block read_committed readers until
+		// the transaction timeout.
+		pp.abortTxn(ctx)
+		pp.batch.Reset()
+		pp.abortTasks(tasks)
+		if fatalKafkaError(err) {
+			return fmt.Errorf("commit transaction: %w", err)
 		}
-		if err != nil {
-			// Still in the transaction as far as the brokers know:
-			// abort it now rather than leave it to block read_committed
-			// readers until the transaction timeout.
-			pp.abortTxn(ctx)
-			pp.batch.Reset()
-			pp.abortTasks(tasks)
-			if fatalKafkaError(err) {
-				return fmt.Errorf("commit transaction: %w", err)
-			}
-			return restartable(fmt.Errorf("commit transaction: %w", err))
-		}
-		pp.inTxn = false
-		if !committed {
-			// A rebalance or fencing aborted the transaction; the session
-			// rewound to the committed offsets, so the aborted records
-			// are processed again. Forget their state changes.
-			pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
-			pp.batch.Reset()
-			pp.abortTasks(tasks)
-			return nil
-		}
-	} else {
-		err := pp.cl.Flush(ctx)
-		if err == nil {
-			err = pp.produceErr()
-		}
-		if err == nil {
-			// Commit exactly what was processed: the last handled
-			// record of each input partition.
-			var last []*kgo.Record
-			for _, t := range tasks {
-				for _, r := range t.last {
-					if r != nil {
-						last = append(last, r)
-					}
-				}
-			}
-			err = pp.commitOffsets(ctx, last)
-		}
-		if err != nil {
-			pp.batch.Reset()
-			pp.abortTasks(tasks)
-			if fatalKafkaError(err) {
-				return fmt.Errorf("commit: %w", err)
-			}
-			return restartable(fmt.Errorf("commit: %w", err))
-		}
-		for _, t := range tasks {
-			clear(t.last)
-			clear(t.first)
-		}
+		return restartable(fmt.Errorf("commit transaction: %w", err))
+	}
+	pp.inTxn = false
+	if !committed {
+		// A rebalance or fencing aborted the transaction; the session
+		// rewound to the committed offsets, so the aborted records are
+		// processed again. Forget their state changes.
+		pp.log.Info("transaction aborted by a rebalance; reprocessing from the last commit")
+		pp.batch.Reset()
+		pp.abortTasks(tasks)
+		return nil
 	}
 
 	if pp.stateStore != nil && (pp.batch.Len() > 0 || len(pp.changelogLast) > 0) {
@@ -989,6 +1010,21 @@ func (pp *processorPart) commit(ctx context.Context) error {
 	}
 	pp.m.commits.Inc()
 	return nil
+}
+
+// readyTasks returns the tasks that have finished their restore. A task
+// still restoring has handled nothing, and its state is being set up by
+// the restore (ready orders the two).
+func (pp *processorPart) readyTasks() []*procTask {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	tasks := make([]*procTask, 0, len(pp.tasks))
+	for _, t := range pp.tasks {
+		if t.isReady() {
+			tasks = append(tasks, t)
+		}
+	}
+	return tasks
 }
 
 // changelogHeaders tag the changelog records of one commit with the
@@ -1014,44 +1050,6 @@ func (pp *processorPart) abortTasks(tasks []*procTask) {
 			t.state.aborted()
 		}
 	}
-}
-
-// verifyMembership commits again the input positions this commit cycle
-// started from (already processed, so committing them is always safe).
-// The coordinator accepts the commit only from the current owner.
-func (pp *processorPart) verifyMembership(ctx context.Context, tasks []*procTask) error {
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	for _, t := range tasks {
-		for i, r := range t.first {
-			if r == nil {
-				continue
-			}
-			topic := pp.p.spec.Inputs[i].Topic
-			if offsets[topic] == nil {
-				offsets[topic] = map[int32]kgo.EpochOffset{}
-			}
-			offsets[topic][t.partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset}
-		}
-	}
-	if len(offsets) == 0 {
-		return nil
-	}
-	return pp.commitOffsetsSync(ctx, offsets)
-}
-
-// commitOffsets commits the offsets after each record.
-func (pp *processorPart) commitOffsets(ctx context.Context, last []*kgo.Record) error {
-	if len(last) == 0 {
-		return nil
-	}
-	offsets := map[string]map[int32]kgo.EpochOffset{}
-	for _, r := range last {
-		if offsets[r.Topic] == nil {
-			offsets[r.Topic] = map[int32]kgo.EpochOffset{}
-		}
-		offsets[r.Topic][r.Partition] = kgo.EpochOffset{Epoch: r.LeaderEpoch, Offset: r.Offset + 1}
-	}
-	return pp.commitOffsetsSync(ctx, offsets)
 }
 
 // commitOffsetsSync commits offsets and returns the first error, of the
