@@ -38,6 +38,7 @@ type serviceConfig struct {
 	framing     framingConfig
 	// Added for fault recovery.
 	dynamicMembership  bool
+	leaveGroupsOnStop  bool
 	transactionTimeout time.Duration
 	shutdownTimeout    time.Duration
 
@@ -256,6 +257,20 @@ func WithInstanceID(id string) Option { return func(c *serviceConfig) { c.instan
 // and a restarted one causes a rebalance (after a crash, partitions wait
 // for the dead member's session timeout).
 func WithDynamicMembership() Option { return func(c *serviceConfig) { c.dynamicMembership = true } }
+
+// WithLeaveGroupsOnStop makes an instance with a static [WithInstanceID]
+// leave its processors' groups when the service stops (Run returns
+// because its context ended): the group coordinator removes the member by
+// its instance id (KIP-345), and its partitions move to the other
+// instances at once instead of after the session timeout. Use it where a
+// stopped instance does not come back under the same id: a Deployment's
+// rolling update or scale-in (its pods get new names), an autoscaler.
+// Leave it off for a StatefulSet, whose restarted pod keeps its name and
+// gets its partitions back without a rebalance. A restart after a failure
+// (the process killed, a lost session) never leaves: only a clean stop
+// does. Without a static instance id it changes nothing (dynamic members
+// always leave).
+func WithLeaveGroupsOnStop() Option { return func(c *serviceConfig) { c.leaveGroupsOnStop = true } }
 
 // WithTransactionTimeout sets the transaction timeout of exactly-once
 // processors (default 1m): how long the brokers keep a transaction open
