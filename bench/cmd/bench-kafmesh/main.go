@@ -34,7 +34,7 @@ func instanceID(c contender.Config) string {
 }
 
 func run(ctx context.Context, c contender.Config, first *contender.FirstRead, log *slog.Logger) error {
-	svc, err := runner.NewService(runner.Definition{Name: "bench"},
+	svcOpts := []runner.Option{
 		runner.WithBrokers(c.Brokers...),
 		runner.WithStateDir(c.StateDir),
 		runner.WithLogger(log),
@@ -49,7 +49,11 @@ func run(ctx context.Context, c contender.Config, first *contender.FirstRead, lo
 			kgo.ProducerBatchMaxBytes(int32(c.BatchBytes)),
 			kgo.FetchMaxWait(c.FetchMaxWait),
 		),
-	)
+	}
+	if c.LeaveOnStop {
+		svcOpts = append(svcOpts, runner.WithLeaveGroupsOnStop())
+	}
+	svc, err := runner.NewService(runner.Definition{Name: "bench"}, svcOpts...)
 	if err != nil {
 		return err
 	}

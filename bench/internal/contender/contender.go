@@ -33,6 +33,9 @@ type Config struct {
 	Lookup   string // enrich: the lookup table
 	StateDir string
 	EOS      bool // kafmesh and franz: exactly-once (Kafka transactions)
+	// LeaveOnStop: this instance is removed for good when it stops (W4's
+	// second instance, a scale-in), so a static member leaves its group.
+	LeaveOnStop bool
 
 	Linger         time.Duration
 	BatchBytes     int
@@ -54,6 +57,7 @@ func Parse(name string, args []string) (Config, error) {
 	fs.StringVar(&c.Lookup, "lookup", "", "enrich: lookup table topic")
 	fs.StringVar(&c.StateDir, "state-dir", "", "local state folder (empty at start)")
 	fs.BoolVar(&c.EOS, "eos", false, "exactly-once: Kafka transactions (kafmesh and franz)")
+	fs.BoolVar(&c.LeaveOnStop, "leave-on-stop", false, "the instance is removed for good when it stops: leave the group (static members)")
 	lingerMS := fs.Int("linger-ms", 5, "producer linger")
 	fs.IntVar(&c.BatchBytes, "batch-bytes", 1<<20, "producer batch size")
 	commitMS := fs.Int("commit-ms", 100, "commit interval")

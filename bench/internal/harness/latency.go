@@ -216,7 +216,9 @@ func (r *runner) latencyRun(ctx context.Context, c Contender, rate int) ([]Laten
 	if stateful {
 		// A second instance joins.
 		if err := measure(PhaseJoin, cfg.W4Window, func() error {
-			second, err := startProcess(c, cfg, args(2), logPath(2, 1))
+			// It is stopped for good after the window (a scale-in):
+			// a static member leaves its group then.
+			second, err := startProcess(c, cfg, append(args(2), "--leave-on-stop=true"), logPath(2, 1))
 			if err != nil {
 				return err
 			}

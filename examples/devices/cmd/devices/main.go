@@ -56,6 +56,8 @@ func main() {
 	tlsKey := flag.String("tls-key", "", "PEM private key of --tls-cert")
 	instanceID := flag.String("instance-id", os.Getenv("POD_NAME"),
 		"stable id of this instance, e.g. its pod name (default $POD_NAME): processors join their groups as static members under it, so a restart takes its partitions back at once; two running instances must never share one")
+	leaveOnStop := flag.Bool("leave-groups-on-stop", false,
+		"with --instance-id: leave the processors' groups on a clean stop, so the partitions move at once (a Deployment, whose pods come back under new names); leave off for a StatefulSet")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -67,6 +69,9 @@ func main() {
 	}
 	if *instanceID != "" {
 		sec.options = append(sec.options, runner.WithInstanceID(*instanceID))
+	}
+	if *leaveOnStop {
+		sec.options = append(sec.options, runner.WithLeaveGroupsOnStop())
 	}
 	if err := run(ctx, strings.Split(*brokers, ","), *grpcAddr, *httpAddr, *dbPath, *stateDir, sec); err != nil {
 		slog.Error("devices stopped", "error", err)
