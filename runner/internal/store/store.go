@@ -75,6 +75,9 @@ func (b *Batch) SetCheckpoint(p int32, offset int64) {
 // Len is the number of writes in the batch.
 func (b *Batch) Len() int { return len(b.ops) }
 
+// Empty reports whether the batch has neither writes nor checkpoints.
+func (b *Batch) Empty() bool { return len(b.ops) == 0 && len(b.checkpoints) == 0 }
+
 // Reset empties the batch for reuse.
 func (b *Batch) Reset() {
 	clear(b.ops)
