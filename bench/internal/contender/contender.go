@@ -4,6 +4,7 @@
 package contender
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -109,7 +110,14 @@ func (f *FirstRead) Mark() {
 // Main runs a contender: it parses the flags, cancels run's context on
 // SIGTERM or SIGINT, and exits non-zero with the error run returns.
 func Main(name string, run func(ctx context.Context, c Config, first *FirstRead, log *slog.Logger) error) {
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})).With("contender", name)
+	// KMBENCH_LOG_LEVEL (debug, info, warn, error; default warn) is the
+	// contender's log level: info shows the runtime's restores and commits.
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cmp.Or(os.Getenv("KMBENCH_LOG_LEVEL"), "warn"))); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: KMBENCH_LOG_LEVEL: %v\n", name, err)
+		os.Exit(2)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level})).With("contender", name)
 	c, err := Parse(name, os.Args[1:])
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
