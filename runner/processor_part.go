@@ -110,7 +110,7 @@ type processorPart struct {
 
 type processorMetrics struct {
 	in, out                                                            []prometheus.Counter
-	latency                                                            prometheus.Observer
+	latency                                                            *handlerCounts
 	errFailed, errRetried, errSkipped, errDeadLettered, errUndecodable prometheus.Counter
 	commits                                                            prometheus.Counter
 }
@@ -142,7 +142,7 @@ func newProcessorPart(s *Service, p *Processor) *processorPart {
 	errs := func(outcome string) prometheus.Counter {
 		return s.metrics.processorErrors.WithLabelValues(spec.Component, spec.Name, outcome)
 	}
-	pp.m.latency = s.metrics.processorLatency.WithLabelValues(spec.Component, spec.Name)
+	pp.m.latency = s.metrics.processorLatency.part(spec.Component, spec.Name)
 	pp.m.errFailed, pp.m.errRetried, pp.m.errSkipped = errs("failed"), errs("retried"), errs("skipped")
 	pp.m.errDeadLettered, pp.m.errUndecodable = errs("dead_lettered"), errs("undecodable")
 	pp.m.commits = s.metrics.processorCommits.WithLabelValues(spec.Component, spec.Name)
