@@ -33,17 +33,26 @@ import (
 // on each record as its Context (a background context that is never
 // canceled), so the producer's promise finds it without a closure per
 // record.
+//
+// The processing goroutines do not touch the counter per record (two of
+// them adding to one atomic made at-least-once cost 10% more CPU than one
+// goroutine): a task counts its records and adds the count once per poll,
+// before the cut. Until the epoch is sealed the counter holds a bias far
+// above any record count, so acknowledgements that arrive before their
+// records were added can never bring it to zero early.
 type commitEpoch struct {
 	context.Context
-	pending atomic.Int64 // records not acknowledged, +1 until sealed
+	pending atomic.Int64 // records added minus acknowledged, + epochOpen until sealed
 	done    chan struct{}
 }
+
+const epochOpen = 1 << 62
 
 type commitEpochKey struct{}
 
 func newCommitEpoch() *commitEpoch {
 	e := &commitEpoch{Context: context.Background(), done: make(chan struct{})}
-	e.pending.Store(1)
+	e.pending.Store(epochOpen)
 	return e
 }
 
@@ -56,21 +65,24 @@ func (e *commitEpoch) Value(key any) any {
 	return e.Context.Value(key)
 }
 
-// track counts r in the epoch; the producer's promise releases it.
-func (e *commitEpoch) track(r *kgo.Record) {
-	e.pending.Add(1)
-	r.Context = e
-}
+// track puts r in the epoch; the producer's promise releases it. The
+// caller adds it to the count (add) before the epoch is sealed.
+func (e *commitEpoch) track(r *kgo.Record) { r.Context = e }
 
-func (e *commitEpoch) release() {
-	if e.pending.Add(-1) == 0 {
+// add counts n records tracked in the epoch.
+func (e *commitEpoch) add(n int64) { e.settle(e.pending.Add(n)) }
+
+func (e *commitEpoch) release() { e.settle(e.pending.Add(-1)) }
+
+// seal ends the epoch: done closes once every record added is
+// acknowledged.
+func (e *commitEpoch) seal() { e.settle(e.pending.Add(-epochOpen)) }
+
+func (e *commitEpoch) settle(pending int64) {
+	if pending == 0 {
 		close(e.done)
 	}
 }
-
-// seal ends the epoch: done closes once every record tracked is
-// acknowledged.
-func (e *commitEpoch) seal() { e.release() }
 
 // releaseEpoch releases the epoch r was produced in, if any.
 func releaseEpoch(r *kgo.Record) {
@@ -170,6 +182,7 @@ func (pp *processorPart) runCommit(ctx context.Context, c *aloCommit) error {
 			return restartable(fmt.Errorf("lost the partitions before committing (a pause longer than the session timeout?); discarding uncommitted state: %w", err))
 		}
 	}
+	c.epoch.add(int64(len(c.changelog)))
 	for _, r := range c.changelog {
 		c.epoch.track(r)
 		pp.cl.Produce(context.Background(), r, pp.changelogAck)

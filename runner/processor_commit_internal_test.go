@@ -10,7 +10,8 @@ import (
 type wrappedKey struct{}
 
 // TestCommitEpochWaitsForItsOwnRecords: an epoch is done once it is sealed
-// and every record tracked in it is released, in any order, also when a
+// and every record counted in it is released, in any order (also before
+// its count was added), also when a
 // hook replaced a record's Context with one derived from the epoch
 // (kotel does); records of the next epoch do not hold it up.
 func TestCommitEpochWaitsForItsOwnRecords(t *testing.T) {
@@ -31,8 +32,15 @@ func TestCommitEpochWaitsForItsOwnRecords(t *testing.T) {
 	next := newCommitEpoch()
 	c := &kgo.Record{}
 	next.track(c)
+	next.add(1)
 
+	// b is acknowledged before its task added the poll's count: the
+	// epoch must not end on it.
 	releaseEpoch(b)
+	if done(e) {
+		t.Fatal("epoch done by an acknowledgement that came before its record was counted")
+	}
+	e.add(2)
 	e.seal()
 	if done(e) {
 		t.Fatal("epoch done with a record not acknowledged")

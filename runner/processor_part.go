@@ -861,8 +861,15 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 
 // produceOutput produces an output or dead letter. A failure fails the
 // processor at the next commit.
-func (pp *processorPart) produceOutput(r *kgo.Record) {
-	pp.produce(r, pp.outputAck)
+func (t *procTask) produceOutput(r *kgo.Record) {
+	if ep := t.pp.epoch; ep != nil && t.pp.svc.mem == nil {
+		// At-least-once: the commit after this record waits for it
+		// (the task adds its count to the epoch when the poll's records
+		// are handled, see process).
+		ep.track(r)
+		t.unacked++
+	}
+	t.pp.produce(r, t.pp.outputAck)
 }
 
 func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)) {
@@ -873,9 +880,6 @@ func (pp *processorPart) produce(r *kgo.Record, promise func(*kgo.Record, error)
 	if pp.sess != nil {
 		pp.sess.Produce(context.Background(), r, promise)
 		return
-	}
-	if pp.epoch != nil {
-		pp.epoch.track(r)
 	}
 	pp.cl.Produce(context.Background(), r, promise)
 }

@@ -44,6 +44,9 @@ type procTask struct {
 	clock time.Duration
 	// tally counts handler durations until the end of the batch.
 	tally handlerTally
+	// unacked counts the outputs produced in this poll, for the commit
+	// epoch (processor_commit.go).
+	unacked int64
 }
 
 func (t *procTask) isReady() bool {
@@ -92,7 +95,7 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 		for _, r := range parts[i].Records {
 			if err := t.handle(ctx, idx, r); err != nil {
 				t.pp.m.in[idx].Add(float64(handled))
-				t.pp.m.latency.add(&t.tally)
+				t.endPoll()
 				return err
 			}
 			if t.first[idx] == nil {
@@ -103,7 +106,7 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 		}
 		t.pp.m.in[idx].Add(float64(handled))
 	}
-	t.pp.m.latency.add(&t.tally)
+	t.endPoll()
 	for i, n := range t.outCounts {
 		if n > 0 {
 			t.pp.m.out[i].Add(float64(n))
@@ -111,6 +114,17 @@ func (t *procTask) process(ctx context.Context, parts []kgo.FetchTopicPartition)
 		}
 	}
 	return nil
+}
+
+// endPoll adds what the task counted during a poll's records to the
+// shared counts: handler durations to the histogram and outputs to the
+// commit epoch (before the loop can cut the epoch: process returns first).
+func (t *procTask) endPoll() {
+	t.pp.m.latency.add(&t.tally)
+	if t.unacked > 0 {
+		t.pp.epoch.add(t.unacked)
+		t.unacked = 0
+	}
 }
 
 // handle runs the handler of input idx for r and applies the error policy.
@@ -187,7 +201,7 @@ func (t *procTask) apply(c *ProcessorContext) {
 		if c.span != nil {
 			injectTrace(c.ctx, out)
 		}
-		t.pp.produce(out, t.pp.outputAck)
+		t.produceOutput(out)
 		t.outCounts[c.outputIdx[j]]++
 	}
 }
@@ -211,7 +225,7 @@ func (t *procTask) onFailure(r *kgo.Record, err error, policy ErrorPolicy) error
 			kgo.RecordHeader{Key: "kafmesh-group", Value: []byte(t.p.spec.Group)},
 		)
 		pp.outputs[pp.dlqTopic].Inc()
-		pp.produceOutput(&kgo.Record{Topic: pp.dlqTopic, Key: r.Key, Value: r.Value, Headers: headers, Timestamp: r.Timestamp})
+		t.produceOutput(&kgo.Record{Topic: pp.dlqTopic, Key: r.Key, Value: r.Value, Headers: headers, Timestamp: r.Timestamp})
 		return nil
 	}
 	pp.m.errFailed.Inc()
