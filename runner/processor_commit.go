@@ -144,26 +144,7 @@ func (pp *processorPart) startCommit(ctx context.Context) *aloCommit {
 		clear(t.first)
 		clear(t.last)
 	}
-	pp.changelogLast = map[int32]int64{}
-	var headers []kgo.RecordHeader
-	for _, t := range c.tasks {
-		if t.state == nil || !t.state.pending() {
-			continue
-		}
-		if headers == nil {
-			headers = pp.changelogHeaders()
-		}
-		// The task's changelog records in one allocation, not one each
-		// (records are never reused: the slab is freed once the
-		// producer let go of all of them).
-		recs := make([]kgo.Record, t.state.changed())
-		t.state.prepare(&pp.batch, func(key, value []byte) {
-			r := &recs[0]
-			recs = recs[1:]
-			r.Topic, r.Partition, r.Key, r.Value, r.Headers = pp.stateTopic, t.partition, key, value, headers
-			c.changelog = append(c.changelog, r)
-		})
-	}
+	c.changelog = pp.prepareChangelog(c.tasks)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), pp.svc.shutdownTimeout())
 	c.cancel = cancel
 	go func() {
@@ -235,6 +216,37 @@ func (pp *processorPart) finishCommit(c *aloCommit) error {
 	}
 	pp.m.commits.Inc()
 	return nil
+}
+
+// prepareChangelog turns the tasks' state changes since the last commit
+// into changelog records (one per changed key, with its latest value) and
+// the store batch that writes them locally once they are committed, and
+// starts counting the changelog's acknowledged offsets afresh.
+func (pp *processorPart) prepareChangelog(tasks []*procTask) []*kgo.Record {
+	pp.prodMu.Lock()
+	pp.changelogLast = map[int32]int64{}
+	pp.prodMu.Unlock()
+	var out []*kgo.Record
+	var headers []kgo.RecordHeader
+	for _, t := range tasks {
+		if t.state == nil || !t.state.pending() {
+			continue
+		}
+		if headers == nil {
+			headers = pp.changelogHeaders()
+		}
+		// The task's changelog records in one allocation, not one each
+		// (records are never reused: the slab is freed once the
+		// producer let go of all of them).
+		recs := make([]kgo.Record, t.state.changed())
+		t.state.prepare(&pp.batch, func(key, value []byte) {
+			r := &recs[0]
+			recs = recs[1:]
+			r.Topic, r.Partition, r.Key, r.Value, r.Headers = pp.stateTopic, t.partition, key, value, headers
+			out = append(out, r)
+		})
+	}
+	return out
 }
 
 func addOffset(m map[string]map[int32]kgo.EpochOffset, topic string, p int32, o kgo.EpochOffset) {

@@ -72,8 +72,9 @@ type processorPart struct {
 	// fences counts FENCED_INSTANCE_ID errors: a few rejoin, more stop
 	// the processor (two processes share one instance id).
 	fences fenceBudget
-	// progress is when the processor last committed or found nothing to
-	// do (unix nanoseconds); watchHanging looks only when it is old.
+	// progress is when the processor last committed (unix nanoseconds;
+	// an idle poll does not count: an input held up by a hanging
+	// transaction looks idle); watchHanging looks only when it is old.
 	progress atomic.Int64
 	inTxn    bool
 	restarts prometheus.Counter
@@ -862,7 +863,7 @@ func (pp *processorPart) processFetches(ctx context.Context, fetches kgo.Fetches
 // produceOutput produces an output or dead letter. A failure fails the
 // processor at the next commit.
 func (t *procTask) produceOutput(r *kgo.Record) {
-	if ep := t.pp.epoch; ep != nil && t.pp.svc.mem == nil {
+	if ep := t.pp.epoch; ep != nil {
 		// At-least-once: the commit after this record waits for it
 		// (the task adds its count to the epoch when the poll's records
 		// are handled, see process).
@@ -944,27 +945,8 @@ func (pp *processorPart) commit(ctx context.Context) error {
 		return pp.finishCommit(pp.startCommit(ctx))
 	}
 	tasks := pp.readyTasks()
-	pp.prodMu.Lock()
-	pp.changelogLast = map[int32]int64{}
-	pp.prodMu.Unlock()
-	var headers []kgo.RecordHeader
-	for _, t := range tasks {
-		if t.state == nil || !t.state.pending() {
-			continue
-		}
-		if headers == nil {
-			headers = pp.changelogHeaders()
-		}
-		// The task's changelog records in one allocation, not one each
-		// (records are never reused: the slab is freed once the
-		// producer let go of all of them).
-		recs := make([]kgo.Record, t.state.changed())
-		t.state.prepare(&pp.batch, func(key, value []byte) {
-			r := &recs[0]
-			recs = recs[1:]
-			r.Topic, r.Partition, r.Key, r.Value, r.Headers = pp.stateTopic, t.partition, key, value, headers
-			pp.produce(r, pp.changelogAck)
-		})
+	for _, r := range pp.prepareChangelog(tasks) {
+		pp.produce(r, pp.changelogAck)
 	}
 
 	// Let the rebalance that may be waiting go on while the transaction
