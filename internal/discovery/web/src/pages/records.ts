@@ -3,16 +3,17 @@
 // partition or all, only one key — with each value decoded as JSON with the
 // schema the services reported (every field shown, defaults too), or as
 // bytes (text, hex, base64) for raw topics and values that do not decode,
-// with the reason. Tail mode polls for new records from where the last read
-// ended. The form lives in the route (#/records/<topic id>?from=…), so a
-// read can be linked to.
+// with the reason. Tail mode streams new records from where the last read
+// ended (and, when the connection drops, goes on from where it got). The
+// form lives in the route (#/records/<topic id>?from=…), so a read can be
+// linked to.
 
 import { clear, h } from "../dom";
 import { ApiError, query } from "../graphql";
 import type { PageContext } from "../page";
 import { href } from "../router";
 import { empty, failure, loading } from "../states";
-import { subscribe } from "../subscription";
+import { subscribe, type Subscription } from "../subscription";
 import { loadPage, pageHeader } from "./common";
 
 export const recordsQuery = `query TopicRecords($topic: String!, $from: RecordStart, $partitions: [Int!], $offset: Int64, $offsets: [PartitionOffsetInput!], $timestamp: Time, $limit: Int, $key: String) {
@@ -31,6 +32,7 @@ export const recordsQuery = `query TopicRecords($topic: String!, $from: RecordSt
 const tailSubscription = `subscription TailTopicRecords($topic: String!, $partitions: [Int!], $key: String, $offsets: [PartitionOffsetInput!]) {
   tailTopicRecords(topic: $topic, partitions: $partitions, key: $key, offsets: $offsets) {
     skipped error
+    nextOffsets { partition offset }
     records {
       partition offset timestamp json framing schemaId decodeError decodeWarning
       key { size text printable hex base64 }
@@ -43,6 +45,8 @@ const tailSubscription = `subscription TailTopicRecords($topic: String!, $partit
 interface TailBatch {
   records: BrowsedRecord[];
   skipped: number;
+  /** Where each partition's tail goes on: where a new subscription starts. */
+  nextOffsets: { partition: number; offset: number }[];
   error: string | null;
 }
 
@@ -101,6 +105,11 @@ type View = "json" | "text" | "hex" | "base64";
 
 /** The most records tail mode keeps on the page; older ones fall off. */
 const tailKeep = 500;
+
+/** The pause before the tail subscribes again after its connection
+ * dropped: the first, doubled after every failed try up to the last. */
+const tailRetryFirstMs = 1000;
+const tailRetryMaxMs = 30_000;
 
 /** size writes a byte count as KiB or MiB. */
 function size(bytes: number): string {
@@ -356,44 +365,88 @@ export async function renderRecords(ctx: PageContext): Promise<void> {
   if (params.get("tail") !== "1") return;
   // Tail: a subscription streams what is written after the records read,
   // from each partition's next offset, so nothing falls between the two.
-  const offsets = page.partitions.map((p) => ({ partition: p.partition, offset: p.nextOffset }));
+  // Every batch says where each partition goes on (nextOffsets). When the
+  // subscription ends with an error while the page is open (discover
+  // restarted, a proxy closed an idle socket, all tail slots were taken),
+  // it subscribes again from those offsets after a pause that doubles from
+  // 1 s to 30 s (back to 1 s once a batch arrived), so no record is lost or
+  // shown twice. Only an error the tail itself reports (the brokers refuse
+  // the topic for good) or leaving the page (Stop tail) ends it for good.
+  const next = new Map(page.partitions.map((p) => [p.partition, p.nextOffset]));
   const vars = variablesOf(topic, params);
   let seen = 0;
   let skipped = 0;
+  let lastAt = "";
+  let finished = false;
+  let delay = tailRetryFirstMs;
+  let startedAt = 0;
+  let lastError = "";
+  let sub: Subscription | null = null;
+  let retry: ReturnType<typeof setTimeout> | undefined;
+  ctx.onCleanup(() => {
+    clearTimeout(retry);
+    sub?.stop();
+  });
+  const showTailing = () => {
+    status.dataset.state = "tailing";
+    status.textContent =
+      seen === 0 && skipped === 0
+        ? "Tailing: new records appear below."
+        : `Tailing: ${seen} new record${seen === 1 ? "" : "s"}${skipped ? `, ${skipped} more skipped (too many at once)` : ""}, last at ${lastAt}.`;
+  };
+  const open = () => {
+    if (signal.aborted) return;
+    lastError = "";
+    startedAt = 0;
+    sub = subscribe<{ tailTopicRecords: TailBatch }>(
+      tailSubscription,
+      { topic, partitions: vars.partitions ?? null, key: vars.key ?? null, offsets: [...next].map(([partition, offset]) => ({ partition, offset })) },
+      {
+        onStart: () => {
+          startedAt = Date.now();
+          showTailing();
+        },
+        onData: ({ tailTopicRecords: b }) => {
+          if (b.records.length > 0) list.querySelector('[data-testid="records-none"]')?.remove();
+          for (const r of b.records) list.append(recordItem(r, view));
+          while (list.children.length > tailKeep) list.firstElementChild?.remove();
+          for (const n of b.nextOffsets) next.set(n.partition, n.offset);
+          seen += b.records.length;
+          skipped += b.skipped;
+          lastAt = new Date().toLocaleTimeString();
+          delay = tailRetryFirstMs;
+          if (b.error) {
+            finished = true;
+            status.dataset.state = "ended";
+            status.textContent = `Tail ended: ${b.error}`;
+            return;
+          }
+          showTailing();
+        },
+        onError: (message) => {
+          lastError = message;
+          status.dataset.state = "error";
+          status.textContent = `Tail: ${message}`;
+        },
+        onEnd: (reason) => {
+          // An empty reason is our own stop (the page was left).
+          if (!reason || finished || signal.aborted) return;
+          // A connection that lived past the longest pause was healthy:
+          // its drop starts the pauses over.
+          if (startedAt > 0 && Date.now() - startedAt >= tailRetryMaxMs) delay = tailRetryFirstMs;
+          const wait = delay;
+          delay = Math.min(delay * 2, tailRetryMaxMs);
+          status.dataset.state = "reconnecting";
+          status.textContent = `Tail: ${lastError || reason}; reconnecting in ${wait / 1000} s…`;
+          retry = setTimeout(() => {
+            status.textContent = "Tail: reconnecting…";
+            open();
+          }, wait);
+        },
+      },
+    );
+  };
   status.dataset.state = "starting";
   status.textContent = "Tail: connecting…";
-  const sub = subscribe<{ tailTopicRecords: TailBatch }>(
-    tailSubscription,
-    { topic, partitions: vars.partitions ?? null, key: vars.key ?? null, offsets },
-    {
-      onStart: () => {
-        status.dataset.state = "tailing";
-        status.textContent = "Tailing: new records appear below.";
-      },
-      onData: ({ tailTopicRecords: b }) => {
-        if (b.records.length > 0) list.querySelector('[data-testid="records-none"]')?.remove();
-        for (const r of b.records) list.append(recordItem(r, view));
-        while (list.children.length > tailKeep) list.firstElementChild?.remove();
-        seen += b.records.length;
-        skipped += b.skipped;
-        if (b.error) {
-          status.dataset.state = "ended";
-          status.textContent = `Tail ended: ${b.error}`;
-          return;
-        }
-        status.dataset.state = "tailing";
-        status.textContent = `Tailing: ${seen} new record${seen === 1 ? "" : "s"}${skipped ? `, ${skipped} more skipped (too many at once)` : ""}, last at ${new Date().toLocaleTimeString()}.`;
-      },
-      onError: (message) => {
-        status.dataset.state = "error";
-        status.textContent = `Tail: ${message}`;
-      },
-      onEnd: (reason) => {
-        if (!reason || status.dataset.state === "ended") return;
-        status.dataset.state = "ended";
-        status.textContent = `Tail ended: ${reason}`;
-      },
-    },
-  );
-  ctx.onCleanup(() => sub.stop());
+  open();
 }
