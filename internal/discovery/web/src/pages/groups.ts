@@ -100,6 +100,8 @@ export function groupSection(ctx: PageContext, name: string, first: GroupDetail 
   const live = h("div", { "data-testid": "group-live" });
   const reset = resetForm(ctx, name, () => void refresh());
   const section = h("section", { class: "panel", "data-testid": "group-section", "data-group": name }, h("h2", {}, "Consumer group ", h("code", {}, name)), live, reset.element);
+  // One line says why the last refresh failed; the next success removes it.
+  const refreshError = h("p", { class: "error-text", role: "alert", "data-testid": "group-refresh-error" });
   let timer = 0;
   const draw = (g: GroupDetail | null, noBrokers = false) => {
     if (noBrokers) {
@@ -119,10 +121,13 @@ export function groupSection(ctx: PageContext, name: string, first: GroupDetail 
     window.clearTimeout(timer);
     try {
       const d = await query<GroupData>(groupQuery, { name }, ctx.signal);
+      refreshError.remove();
       draw(d.group, d.kafka === null);
     } catch (err) {
       if (ctx.signal.aborted) return;
-      live.prepend(h("p", { class: "error-text" }, `Could not refresh: ${(err as Error).message}`));
+      refreshError.textContent = `Could not refresh: ${(err as Error).message}`;
+      // prepend moves the line when it is already there: never two.
+      live.prepend(refreshError);
     }
     if (!ctx.signal.aborted) timer = window.setTimeout(() => void refresh(), groupRefreshMs);
   };
