@@ -15,6 +15,7 @@ import { href } from "../router";
 import { empty, failure, loading } from "../states";
 import { subscribe, type Subscription } from "../subscription";
 import { loadPage, pageHeader } from "./common";
+import { size } from "./topicsettings";
 
 export const recordsQuery = `query TopicRecords($topic: String!, $from: RecordStart, $partitions: [Int!], $offset: Int64, $offsets: [PartitionOffsetInput!], $timestamp: Time, $limit: Int, $key: String) {
   topicRecords(topic: $topic, from: $from, partitions: $partitions, offset: $offset, offsets: $offsets, timestamp: $timestamp, limit: $limit, key: $key) {
@@ -110,11 +111,6 @@ const tailKeep = 500;
  * dropped: the first, doubled after every failed try up to the last. */
 const tailRetryFirstMs = 1000;
 const tailRetryMaxMs = 30_000;
-
-/** size writes a byte count as KiB or MiB. */
-function size(bytes: number): string {
-  return bytes >= 1 << 20 ? `${Math.round((bytes / (1 << 20)) * 10) / 10} MiB` : `${Math.round(bytes / 1024)} KiB`;
-}
 
 /** topicName is the topic a Topic id names ("Topic:orders" → "orders"). */
 function topicName(id: string): string {

@@ -41,7 +41,9 @@ function duration(ms: number): string {
   return `${ms} ms`;
 }
 
-function size(bytes: number): string {
+/** size writes a byte count in the largest unit it reaches (GiB, MiB, KiB,
+ * else B), with at most one decimal. */
+export function size(bytes: number): string {
   const units: [number, string][] = [
     [1 << 30, "GiB"],
     [1 << 20, "MiB"],
