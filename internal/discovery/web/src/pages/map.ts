@@ -291,16 +291,19 @@ function offerFlowWhenZoomedIn(view: GraphView, box: HTMLElement, go: () => void
 /**
  * markDeadLetters marks (class dlq) the services with a processor whose
  * dead-letter topic holds records, and lists those processors in list.
+ * Only services drawn (in nodes) count: with a namespace filter the list
+ * names no service the map leaves out, like the "Falling behind" list.
  */
 function markDeadLetters(nodes: GraphNode[], data: DlqMapData, list: HTMLElement): void {
   const byId = new Map(nodes.map((n) => [n.id, n]));
   for (const s of data.services) {
+    const n = byId.get(s.id);
+    if (!n) continue;
     for (const c of s.components) {
       for (const p of c.processors) {
         const records = Number(p.deadLetters?.records ?? 0);
         if (records <= 0) continue;
-        const n = byId.get(s.id);
-        if (n) n.classes = [...(n.classes ?? []), "dlq"];
+        if (!n.classes?.includes("dlq")) n.classes = [...(n.classes ?? []), "dlq"];
         const rate = p.deadLetters?.recordsPerSecond;
         list.append(
           h("li", { "data-testid": "dlq-entry" }, h("a", { href: href("processor", p.id) }, `${s.name} / ${p.name}`), ` ${formatCount(records)} dead letter${records === 1 ? "" : "s"}${rate ? ` · ${formatCount(rate)}/s` : ""}`),
