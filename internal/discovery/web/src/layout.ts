@@ -40,29 +40,37 @@ export interface LayoutOptions {
 export function layeredLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions = {}): Map<string, Point> {
   const known = new Set(nodes.map((n) => n.id));
   const groups = new Set(nodes.map((n) => n.parent).filter((p): p is string => !!p && known.has(p)));
-  if (groups.size === 0) return flatLayout(nodes, edges, opts, false);
+  // Edges to nodes not given are left out once, here.
+  const drawn = edges.filter((e) => known.has(e.source) && known.has(e.target));
+  if (groups.size === 0) return flatLayout(nodes, drawn, opts, groups);
   // dagre's compound layout is slow on big graphs, and fails on some.
-  if (nodes.length > 100) return blockLayout(nodes, edges, opts, groups);
+  if (nodes.length > 100) return blockLayout(nodes, drawn, opts, groups);
   try {
-    return flatLayout(nodes, edges, opts, true);
+    return flatLayout(nodes, drawn, opts, groups);
   } catch {
-    return blockLayout(nodes, edges, opts, groups);
+    return blockLayout(nodes, drawn, opts, groups);
   }
 }
 
-function flatLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions, compound: boolean): Map<string, Point> {
-  const g = new dagre.graphlib.Graph({ multigraph: true, compound });
+/**
+ * flatLayout lays nodes out with one dagre run. edges must join nodes
+ * given. groups are the group nodes among them (parents present in nodes):
+ * empty lays the nodes out flat, parents ignored; otherwise the layout is
+ * compound, each node with a parent in groups drawn inside it. Edges to or
+ * from a group node, and edges of a node to itself, are left out. dagre's
+ * compound layout throws on some graphs; the caller falls back.
+ */
+function flatLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions, groups: ReadonlySet<string>): Map<string, Point> {
+  const g = new dagre.graphlib.Graph({ multigraph: true, compound: groups.size > 0 });
   // Network simplex gives the tidiest ranks but is the slow part on big
   // meshes; longest-path ranks as well for the layered data flows here.
   const ranker = nodes.length > 100 ? "longest-path" : "network-simplex";
   g.setGraph({ rankdir: "LR", ranker, nodesep: opts.nodeSep ?? 24, ranksep: opts.rankSep ?? 80, edgesep: 8, marginx: 20, marginy: 20 });
   g.setDefaultEdgeLabel(() => ({}));
   for (const n of nodes) g.setNode(n.id, { width: n.width, height: n.height });
-  const known = new Set(nodes.map((n) => n.id));
-  const groups = new Set(compound ? nodes.map((n) => n.parent).filter((p): p is string => !!p && known.has(p)) : []);
   for (const n of nodes) if (n.parent && groups.has(n.parent)) g.setParent(n.id, n.parent);
   edges.forEach((e, i) => {
-    if (known.has(e.source) && known.has(e.target) && e.source !== e.target && !groups.has(e.source) && !groups.has(e.target)) g.setEdge(e.source, e.target, {}, String(i));
+    if (e.source !== e.target && !groups.has(e.source) && !groups.has(e.target)) g.setEdge(e.source, e.target, {}, String(i));
   });
   dagre.layout(g);
   const out = new Map<string, Point>();
@@ -72,6 +80,8 @@ function flatLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOption
   }
   return out;
 }
+
+const noGroups: ReadonlySet<string> = new Set();
 
 /** blockLayout lays each group out on its own and places the groups in a grid. */
 function blockLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptions, groups: Set<string>): Map<string, Point> {
@@ -90,7 +100,7 @@ function blockLayout(nodes: LayoutNode[], edges: LayoutEdge[], opts: LayoutOptio
   let rowHeight = 0;
   blocks.forEach(([, list], i) => {
     const ids = new Set(list.map((n) => n.id));
-    const placed = flatLayout(list, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), opts, false);
+    const placed = flatLayout(list, edges.filter((e) => ids.has(e.source) && ids.has(e.target)), opts, noGroups);
     let x1 = Infinity, y1 = Infinity, x2 = -Infinity, y2 = -Infinity;
     for (const n of list) {
       const p = placed.get(n.id)!;
