@@ -354,7 +354,8 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 	b.Screenshot(t, "dead-letters-replayed")
 
 	// Replay all: every dead letter not replayed yet goes (the one that
-	// failed again among them), once; a second "all" finds none left.
+	// failed again among them), once: afterwards each one shown before is
+	// marked replayed, and replaying any of them again is refused.
 	replayAll := func() string {
 		t.Helper()
 		b.Do(t, "replay all", chromedp.Click(chromedp.CSS(`[data-testid="dl-replay-all"]`)))
