@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # scripts/kafka.sh {fetch|start|stop|status}
 #
-# A single-node Apache Kafka 4.4 broker (KRaft, broker+controller in one JVM)
-# on 127.0.0.1 for tests. No Docker, no Kafka install: the jars come from
-# Maven Central (scripts/kafka/pom.xml) and are cached.
+# An Apache Kafka 4.4 broker (KRaft, broker+controller in one JVM) on
+# 127.0.0.1 for tests: a single-node cluster by default, or one node of a
+# multi-node cluster (KAFMESH_KAFKA_NODE_ID and the others below). No
+# Docker, no Kafka install: the jars come from Maven Central
+# (scripts/kafka/pom.xml) and are cached.
 #
 #   fetch   download the broker jars into the cache if they are missing
 #   start   fetch, format a fresh data dir, start the broker, wait until it
@@ -76,7 +78,8 @@ cmd_fetch() {
 write_config() {
 	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
 	cat >"$KAFKA_CONFIG" <<EOF
-# Written by scripts/kafka.sh: a throwaway single-node test broker.
+# Written by scripts/kafka.sh: a throwaway test broker, a single node or one
+# node of the cluster in controller.quorum.voters.
 process.roles=broker,controller
 node.id=$KAFKA_NODE_ID
 controller.quorum.voters=$KAFKA_VOTERS
@@ -90,8 +93,9 @@ log.dirs=$KAFKA_DIR/data
 # Tests must create their topics; a typo must not silently make a new one.
 auto.create.topics.enable=false
 
-# One node: every internal topic has one replica. Fewer internal partitions
-# than the default 50 make the first group/transaction start faster.
+# Internal and default topics get KAFMESH_KAFKA_REPLICATION replicas (one on
+# a single node; with more, min.insync.replicas is 2). Fewer internal
+# partitions than the default 50 make the first group/transaction start faster.
 default.replication.factor=$KAFKA_REPLICATION
 min.insync.replicas=$KAFKA_MIN_ISR
 offsets.topic.replication.factor=$KAFKA_REPLICATION

@@ -109,14 +109,6 @@ func scenarios() []scenario {
 			time.Sleep(4 * time.Second)
 			f.brokerRestart(syscall.SIGKILL, time.Second)
 		}},
-		{name: "cluster-broker-sigterm", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
-			time.Sleep(4 * time.Second)
-			f.brokerRestart(syscall.SIGTERM, 2*time.Second)
-		}},
-		{name: "cluster-broker-sigkill", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
-			time.Sleep(4 * time.Second)
-			f.brokerRestart(syscall.SIGKILL, time.Second)
-		}},
 		{name: "pause-past-session", instances: 2, produce: 30 * time.Second, policy: "fail", fault: func(f *faults) {
 			// Each instance in turn freezes past the session timeout and
 			// wakes up as a zombie whose partitions have moved.
@@ -163,11 +155,24 @@ func scenarios() []scenario {
 			},
 			fault: func(f *faults) {}},
 		{name: "poison-records", instances: 1, produce: 12 * time.Second, policy: "deadletter", poison: 40, fault: func(f *faults) {}},
+		// The cluster scenarios last: TestChaos starts their cluster only
+		// for them, so its three extra brokers never load the machine
+		// during the timing-sensitive single-broker scenarios.
+		{name: "cluster-broker-sigterm", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
+			time.Sleep(4 * time.Second)
+			f.brokerRestart(syscall.SIGTERM, 2*time.Second)
+		}},
+		{name: "cluster-broker-sigkill", instances: 2, produce: 20 * time.Second, policy: "fail", cluster: true, fault: func(f *faults) {
+			time.Sleep(4 * time.Second)
+			f.brokerRestart(syscall.SIGKILL, time.Second)
+		}},
 	}
 }
 
-// TestChaos runs every scenario against a broker of its own. It needs
-// KAFMESH_CHAOS=1 and Java (for Apache Kafka); it takes several minutes.
+// TestChaos runs every scenario against a broker of its own, the cluster
+// scenarios last, on a three-node cluster started for them (subtest
+// "cluster"). It needs KAFMESH_CHAOS=1 and Java (for Apache Kafka); it
+// takes several minutes.
 func TestChaos(t *testing.T) {
 	if os.Getenv("KAFMESH_CHAOS") == "" {
 		t.Skip("chaos suite: set KAFMESH_CHAOS=1 to run it (needs Java 17+ and a few minutes; scripts/test.sh does)")
@@ -190,25 +195,40 @@ func TestChaos(t *testing.T) {
 	t.Logf("broker started and counter built in %s", time.Since(suiteStart).Round(time.Millisecond))
 	only := os.Getenv("KAFMESH_CHAOS_RUN") // a comma-separated subset, for debugging
 	var summary []string
-	var cluster *broker // started for the first scenario that needs it
+	var onCluster []scenario
 	for _, sc := range scenarios() {
 		if only != "" && !slices.Contains(strings.Split(only, ","), sc.name) {
 			continue
 		}
-		on := b
 		if sc.cluster {
-			if cluster == nil {
-				start := time.Now()
-				cluster = startCluster(t, "cluster", 3)
-				t.Logf("three-node cluster started in %s", time.Since(start).Round(time.Millisecond))
-			}
-			on = cluster
+			onCluster = append(onCluster, sc)
+			continue
 		}
 		t.Run(sc.name, func(t *testing.T) {
-			summary = append(summary, runScenario(t, on, bin, sc)...)
+			summary = append(summary, runScenario(t, b, bin, sc)...)
 		})
 	}
-	t.Logf("chaos suite: %d scenarios in %s; broker outages %v", len(summary)/2, time.Since(suiteStart).Round(time.Second), b.outages)
+	// The cluster scenarios run after all others, inside one subtest that
+	// owns the cluster: a cluster that does not start fails (or skips)
+	// only them, and its nodes stop as soon as they are done.
+	var cluster *broker
+	if len(onCluster) > 0 {
+		t.Run("cluster", func(t *testing.T) {
+			start := time.Now()
+			cluster = startCluster(t, "cluster", 3)
+			t.Logf("three-node cluster started in %s", time.Since(start).Round(time.Millisecond))
+			for _, sc := range onCluster {
+				t.Run(sc.name, func(t *testing.T) {
+					summary = append(summary, runScenario(t, cluster, bin, sc)...)
+				})
+			}
+		})
+	}
+	outages := fmt.Sprintf("broker outages %v", b.outages)
+	if cluster != nil {
+		outages += fmt.Sprintf(", cluster outages %v", cluster.outages)
+	}
+	t.Logf("chaos suite: %d scenarios in %s; %s", len(summary)/2, time.Since(suiteStart).Round(time.Second), outages)
 	for _, s := range summary {
 		t.Log("chaos summary: " + s)
 	}

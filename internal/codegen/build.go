@@ -117,7 +117,7 @@ func (b *builder) component(c *spec.Component) *componentData {
 		cd.Processors = append(cd.Processors, pd)
 	}
 	for _, s := range c.Sinks {
-		sd := &sinkData{Component: c.Name, Name: s.Name, Description: strings.TrimSpace(s.Description), Group: s.Group, Type: withSuffix(s.GoName, "Sink")}
+		sd := &sinkData{Component: c.Name, Name: s.Name, GoName: s.GoName, Description: strings.TrimSpace(s.Description), Group: s.Group, Type: withSuffix(s.GoName, "Sink")}
 		w := what("sink", s.Name)
 		d.add(w, s.Entry.Pos, sd.Type, sd.Type+"Spec", "Register"+sd.Type)
 		cd.Sinks = append(cd.Sinks, sd)
@@ -134,14 +134,14 @@ func (b *builder) component(c *spec.Component) *componentData {
 		cd.Views = append(cd.Views, vd)
 	}
 	for _, v := range c.ViewSources {
-		vd := &viewSourceData{Component: c.Name, Name: v.Name, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSource")}
+		vd := &viewSourceData{Component: c.Name, Name: v.Name, GoName: v.GoName, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSource")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSource") + "UpdaterFake"
 		w := what("view source", orRef(v.Name, v.Entry))
 		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
 		cd.ViewSources = append(cd.ViewSources, vd)
 	}
 	for _, v := range c.ViewSinks {
-		vd := &viewSinkData{Component: c.Name, Name: v.Name, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSink")}
+		vd := &viewSinkData{Component: c.Name, Name: v.Name, GoName: v.GoName, Description: strings.TrimSpace(v.Description), Type: withSuffix(v.GoName, "ViewSink")}
 		vd.Fake = strings.TrimSuffix(vd.Type, "ViewSink") + "ReaderFake"
 		w := what("view sink", orRef(v.Name, v.Entry))
 		d.add(w, v.Entry.Pos, vd.Type, vd.Fake, vd.Type+"Spec", "Register"+vd.Type)
@@ -313,7 +313,7 @@ func (b *builder) service(components []*componentData) *serviceData {
 	sinks := map[string]int{}
 	for _, c := range components {
 		for _, k := range c.Sinks {
-			sinks[strings.TrimSuffix(k.Type, "Sink")]++
+			sinks[k.GoName]++
 		}
 	}
 	for n, count := range sinks {

@@ -120,6 +120,7 @@ type processorData struct {
 type sinkData struct {
 	Component   string
 	Name        string
+	GoName      string // the spec's Go name as is (no suffix added or removed), for the 2021 compat names
 	Description string
 	Group       string
 	Type        string // the handler interface
@@ -129,6 +130,7 @@ type sinkData struct {
 type viewSourceData struct {
 	Component   string
 	Name        string
+	GoName      string // the spec's Go name as is (no suffix added or removed), for the 2021 compat names
 	Description string
 	Type        string // the handler interface
 	Fake        string // the fake Updater
@@ -138,6 +140,7 @@ type viewSourceData struct {
 type viewSinkData struct {
 	Component   string
 	Name        string
+	GoName      string // the spec's Go name as is (no suffix added or removed), for the 2021 compat names
 	Description string
 	Type        string // the handler interface
 	Fake        string // the fake Reader
@@ -159,7 +162,7 @@ type serviceData struct {
 	// TopicFramings the topics with their own, sorted by topic.
 	Framing       string
 	TopicFramings []topicFraming
-	// SharedSinkNames are the sink handler types (without "Sink") that
+	// SharedSinkNames are the sink Go names (sinkData.GoName) that
 	// more than one component declares: the 2021 top-level name
 	// Register_<Sink>_Sink has no component in it, so those get only the
 	// component-qualified compat name.

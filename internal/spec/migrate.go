@@ -233,12 +233,7 @@ func Migrate(path, workDir string) (*Migration, error) {
 			if !moves[key] {
 				continue
 			}
-			var k, v *yaml.Node
-			for j := 0; j+1 < len(c.Content); j += 2 {
-				if c.Content[j].Value == key {
-					k, v = c.Content[j], c.Content[j+1]
-				}
-			}
+			k, v := keyNode(c, key), value(c, key)
 			parts := items(v)
 			if dst := value(into, key); dst != nil && deref(dst).Kind == yaml.SequenceNode {
 				carryComments(parts, keyNode(into, key), k, v)
@@ -248,7 +243,16 @@ func Migrate(path, workDir string) (*Migration, error) {
 				}
 			} else {
 				// The key and its list move as they are, comments and all.
-				into.Content = append(into.Content, k, v)
+				// A list written as an alias moves as the anchored list
+				// itself (its anchor stays in this file, which goes, or
+				// was under a key pruned above), the alias's comments on
+				// the key.
+				list := deref(v)
+				if list != v {
+					k.HeadComment = joinComments(k.HeadComment, v.HeadComment, v.LineComment)
+					k.FootComment = joinComments(k.FootComment, v.FootComment)
+				}
+				into.Content = append(into.Content, k, list)
 				if firstMoved == nil {
 					firstMoved = k
 				}

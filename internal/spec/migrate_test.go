@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Migrate keeps the comments of what it rewrites: a component merged from
@@ -84,5 +86,43 @@ func TestMigrateKeepsComments(t *testing.T) {
 				t.Errorf("comment %q of %s lost", c, f)
 			}
 		}
+	}
+}
+
+// A component's second file whose list is an alias (its anchor under a key
+// the migration prunes) merges the anchored list itself: the merged file
+// has no alias left without its anchor and holds the list's parts.
+func TestMigrateMergesAliasedList(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"definition.yml":    "name: devices\noutput:\n  package: definitions\n  path: internal/definitions\ncomponents:\n  - ./components/*.yaml\n",
+		"components/a.yaml": "name: details\nsources:\n  - message: deviceId.details\n",
+		"components/b.yaml": "name: details\nshared: &audit\n  - name: audit\n    message: deviceId.audit\nsinks: *audit # the audit sink\n",
+	}
+	for name, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := Migrate("definition.yml", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	merged := string(m.Write[filepath.Join(dir, "components", "a.yaml")])
+	var got struct {
+		Sinks []struct{ Name, Message string }
+	}
+	if err := yaml.Unmarshal([]byte(merged), &got); err != nil {
+		t.Fatalf("the merged file does not parse: %v\n%s", err, merged)
+	}
+	if len(got.Sinks) != 1 || got.Sinks[0].Name != "audit" || got.Sinks[0].Message != "deviceId.audit" {
+		t.Errorf("merged sinks %+v; want the audit sink\n%s", got.Sinks, merged)
+	}
+	if !strings.Contains(merged, "# the audit sink") {
+		t.Errorf("the alias's comment is lost:\n%s", merged)
 	}
 }

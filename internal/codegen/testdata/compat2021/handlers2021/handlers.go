@@ -2,9 +2,10 @@
 // kafmesh generated, the way its README and examples wrote them:
 // Register_<Component>_<Part>_Processor, <Part>_ProcessorContext with
 // Join_, Lookup_, Output_ and a State() that is never nil, sources with
-// Emit(<X>_Source_Message), a view whose Get waits for it, and a sink
-// with Collect(runner.MessageContext, key, msg)/Flush, wired with the
-// 2021 top-level names. TestGoldenBuilds compiles it unchanged against the
+// Emit(<X>_Source_Message), a view whose Get waits for it, and sinks
+// with Collect(runner.MessageContext, key, msg)/Flush (one named with a
+// "sink" suffix, which 2021 kept in its names), wired with the 2021
+// top-level names. TestGoldenBuilds compiles it unchanged against the
 // output.compat: kafmesh2021 code and runs its tests.
 package handlers2021
 
@@ -80,6 +81,32 @@ func (w *Warehouse) Flush() error {
 	return nil
 }
 
+// Audit is a sink of raw records. Its part is named "raw audit sink", so
+// 2021 named its handler RawAuditSink_Sink and its entry point
+// Register_RawAuditSink_Sink: the name as written, suffix and all.
+type Audit struct {
+	mu      sync.Mutex
+	pending []string
+	Flushed []string // "key=value" of the flushed records, in order
+}
+
+var _ details.RawAuditSink_Sink = (*Audit)(nil)
+
+func (a *Audit) Collect(_ runner.MessageContext, key string, message []byte) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = append(a.pending, key+"="+string(message))
+	return nil
+}
+
+func (a *Audit) Flush() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.Flushed = append(a.Flushed, a.pending...)
+	a.pending = nil
+	return nil
+}
+
 // CustomerDatabase is a view source: it reports every customer's details.
 type CustomerDatabase struct {
 	Customers map[string]*customerId.Details
@@ -125,7 +152,7 @@ type Parts struct {
 }
 
 // Register wires the parts, as the 2021 main.go did.
-func Register(service *runner.Service, warehouse *Warehouse, customers *CustomerDatabase, status *StatusPage) (*Parts, error) {
+func Register(service *runner.Service, warehouse *Warehouse, audit *Audit, customers *CustomerDatabase, status *StatusPage) (*Parts, error) {
 	var (
 		p   Parts
 		err error
@@ -140,6 +167,9 @@ func Register(service *runner.Service, warehouse *Warehouse, customers *Customer
 		return nil, err
 	}
 	if err = definitions.Register_EnrichedDetailWarehouse_Sink(service, warehouse, time.Second, 100); err != nil {
+		return nil, err
+	}
+	if err = definitions.Register_RawAuditSink_Sink(service, audit, time.Second, 100); err != nil {
 		return nil, err
 	}
 	if p.Assignments, err = definitions.New_Assignments_DeviceIDCustomer_Source(service); err != nil {

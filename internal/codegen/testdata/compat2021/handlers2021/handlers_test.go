@@ -23,7 +23,8 @@ func TestServiceWrittenFor2021(t *testing.T) {
 	warehouse := &Warehouse{}
 	customers := &CustomerDatabase{Customers: map[string]*customerId.Details{"c9": {Id: "c9"}}}
 	status := &StatusPage{}
-	p, err := Register(svc, warehouse, customers, status)
+	audit := &Audit{}
+	p, err := Register(svc, warehouse, audit, customers, status)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,6 +69,10 @@ func TestServiceWrittenFor2021(t *testing.T) {
 	}
 	if row := warehouse.Rows["d1"]; row.GetTimeUnixMs() != 2 {
 		t.Errorf("warehouse row %v; want count 2", row)
+	}
+	must(d.SendRaw("kafmesh.deviceId.audit", []byte("d1"), []byte("seen")))
+	if len(audit.Flushed) != 1 || audit.Flushed[0] != "d1=seen" {
+		t.Errorf("the raw audit sink flushed %q; want [d1=seen]", audit.Flushed)
 	}
 	if len(warehouse.Topics) != 1 || !warehouse.Topics["kafmesh.deviceId.enrichedDetails"] {
 		t.Errorf("the sink's message contexts named topics %v; want kafmesh.deviceId.enrichedDetails", warehouse.Topics)
