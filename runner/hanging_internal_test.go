@@ -28,3 +28,20 @@ func TestOffsetsPartitionIsKafkasPlacement(t *testing.T) {
 		}
 	}
 }
+
+// TestHangingAbortHintNamesTheTopic: the command a processor logs for a
+// hanging transaction finds it, so it names the transaction's topic unless
+// that is __consumer_offsets, which the command always searches.
+func TestHangingAbortHintNamesTheTopic(t *testing.T) {
+	for _, c := range []struct {
+		topic, want string
+	}{
+		{"g-table", "kafmesh offsets hanging --group g --topic g-table --abort"},
+		{"joined", "kafmesh offsets hanging --group g --topic joined --abort"},
+		{"__consumer_offsets", "kafmesh offsets hanging --group g --abort"},
+	} {
+		if got := hangingAbortHint("g", HangingTransaction{Topic: c.topic, Partition: 3}); got != c.want {
+			t.Errorf("hangingAbortHint(g, %s) = %q, want %q", c.topic, got, c.want)
+		}
+	}
+}

@@ -59,7 +59,7 @@ func (pp *processorPart) watchHanging(ctx context.Context) {
 				continue
 			}
 			reported[key] = true
-			pp.log.Error("a hanging transaction holds this processor up: the brokers never wrote its commit or abort marker on this partition (Kafka skips a partition without a leader when it writes markers, e.g. during a broker restart); nothing is lost, the processor waits. Check the transaction and end it with `kafmesh offsets hanging --group "+pp.p.spec.Group+" --abort` or kafka-transactions.sh abort",
+			pp.log.Error("a hanging transaction holds this processor up: the brokers never wrote its commit or abort marker on this partition (Kafka skips a partition without a leader when it writes markers, e.g. during a broker restart); nothing is lost, the processor waits. Check the transaction and end it with `"+hangingAbortHint(pp.p.spec.Group, h)+"` or kafka-transactions.sh abort",
 				"hanging", h.String())
 		}
 	}
@@ -99,4 +99,16 @@ func (pp *processorPart) findHanging(ctx context.Context, adm *kadm.Client, minA
 		topics = append(topics, pp.stateTopic)
 	}
 	return FindGroupHangingTransactions(ctx, adm, spec.Group, topics, minAge)
+}
+
+// hangingAbortHint is the kafmesh command that finds and ends h. That
+// command looks only on __consumer_offsets and the topics group committed
+// offsets on, so a transaction on any other topic (the changelog, a join
+// topic) needs its --topic.
+func hangingAbortHint(group string, h HangingTransaction) string {
+	cmd := "kafmesh offsets hanging --group " + group
+	if h.Topic != "__consumer_offsets" {
+		cmd += " --topic " + h.Topic
+	}
+	return cmd + " --abort"
 }
