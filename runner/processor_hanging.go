@@ -22,14 +22,17 @@ const hangingCheckEvery = 15 * time.Second
 // logs each one with the way out and sets
 // kafmesh_processor_hanging_transactions. It changes nothing itself:
 // aborting a transaction the coordinator committed would lose or repeat
-// records (see [AbortHangingTransactions]).
+// records (see [AbortHangingTransactions]). Its admin client is made on
+// the first look (most processors never stall that long) and closed when
+// ctx ends; if making it fails, the look is skipped with a (rate-limited)
+// warning and tried again at the next tick.
 func (pp *processorPart) watchHanging(ctx context.Context) {
-	cl, err := kgo.NewClient(pp.svc.clientOpts()...)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	var adm *kadm.Client
+	defer func() {
+		if adm != nil {
+			adm.Close()
+		}
+	}()
 	gauge := pp.svc.metrics.processorHanging.WithLabelValues(pp.p.spec.Component, pp.p.spec.Name)
 	minAge := pp.svc.transactionTimeout()
 	reported := map[string]bool{}
@@ -44,6 +47,16 @@ func (pp *processorPart) watchHanging(ctx context.Context) {
 		if time.Since(time.Unix(0, pp.progress.Load())) < minAge {
 			gauge.Set(0)
 			continue
+		}
+		if adm == nil {
+			cl, err := kgo.NewClient(pp.svc.clientOpts()...)
+			if err != nil {
+				if pp.errLog.allow() {
+					pp.log.Warn("looking for hanging transactions: cannot make an admin client", "error", err)
+				}
+				continue
+			}
+			adm = kadm.NewClient(cl)
 		}
 		hanging, err := pp.findHanging(ctx, adm, minAge)
 		if err != nil {
