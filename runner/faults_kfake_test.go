@@ -341,4 +341,7 @@ func TestSinkShutdownIsBoundedWhenLeavingHangs(t *testing.T) {
 	if took := time.Since(start); took > 8*time.Second {
 		t.Fatalf("Run returned %v after cancel with a 2s shutdown timeout (%d LeaveGroup requests held)", took, hung.Load())
 	}
+	if hung.Load() == 0 {
+		t.Fatal("no LeaveGroup request was held: the test did not make leaving hang")
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -199,8 +200,10 @@ func AbortHangingTransactions(ctx context.Context, adm *kadm.Client, hanging []H
 }
 
 // offsetsPartition is the __consumer_offsets partition that holds group's
-// offsets, as Kafka places it: the group id's Java hash code, made
-// non-negative, modulo the partition count.
+// offsets, as Kafka places it: Utils.abs(groupId.hashCode()) % partitions,
+// where the hash code is Java's String.hashCode over UTF-16 code units and
+// Utils.abs negates a negative hash code, except Integer.MIN_VALUE, which
+// it maps to 0.
 func offsetsPartition(group string, partitions int) int32 {
 	var h int32
 	for _, r := range group {
@@ -212,5 +215,12 @@ func offsetsPartition(group string, partitions int) int32 {
 		}
 		h = 31*h + int32(r)
 	}
-	return int32(int(h&0x7fffffff) % partitions)
+	abs := int64(h)
+	switch {
+	case h == math.MinInt32:
+		abs = 0
+	case h < 0:
+		abs = -abs
+	}
+	return int32(abs % int64(partitions))
 }

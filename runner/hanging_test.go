@@ -58,7 +58,4 @@ func TestFindHangingTransactionsLeavesLiveOnesAlone(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if hanging, err = runner.FindHangingTransactions(ctx, adm, set, time.Minute); err != nil || len(hanging) != 0 {
-		t.Fatalf("with a minimum age of a minute: %v, %v", hanging, err)
-	}
 }

@@ -22,14 +22,17 @@ const hangingCheckEvery = 15 * time.Second
 // logs each one with the way out and sets
 // kafmesh_processor_hanging_transactions. It changes nothing itself:
 // aborting a transaction the coordinator committed would lose or repeat
-// records (see [AbortHangingTransactions]).
+// records (see [AbortHangingTransactions]). Its admin client is made on
+// the first look (most processors never stall that long) and closed when
+// ctx ends; if making it fails, the look is skipped with a (rate-limited)
+// warning and tried again at the next tick.
 func (pp *processorPart) watchHanging(ctx context.Context) {
-	cl, err := kgo.NewClient(pp.svc.clientOpts()...)
-	if err != nil {
-		return
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
+	var adm *kadm.Client
+	defer func() {
+		if adm != nil {
+			adm.Close()
+		}
+	}()
 	gauge := pp.svc.metrics.processorHanging.WithLabelValues(pp.p.spec.Component, pp.p.spec.Name)
 	minAge := pp.svc.transactionTimeout()
 	reported := map[string]bool{}
@@ -45,6 +48,16 @@ func (pp *processorPart) watchHanging(ctx context.Context) {
 			gauge.Set(0)
 			continue
 		}
+		if adm == nil {
+			cl, err := kgo.NewClient(pp.svc.clientOpts()...)
+			if err != nil {
+				if pp.errLog.allow() {
+					pp.log.Warn("looking for hanging transactions: cannot make an admin client", "error", err)
+				}
+				continue
+			}
+			adm = kadm.NewClient(cl)
+		}
 		hanging, err := pp.findHanging(ctx, adm, minAge)
 		if err != nil {
 			if ctx.Err() == nil && pp.errLog.allow() {
@@ -59,7 +72,7 @@ func (pp *processorPart) watchHanging(ctx context.Context) {
 				continue
 			}
 			reported[key] = true
-			pp.log.Error("a hanging transaction holds this processor up: the brokers never wrote its commit or abort marker on this partition (Kafka skips a partition without a leader when it writes markers, e.g. during a broker restart); nothing is lost, the processor waits. Check the transaction and end it with `kafmesh offsets hanging --group "+pp.p.spec.Group+" --abort` or kafka-transactions.sh abort",
+			pp.log.Error("a hanging transaction holds this processor up: the brokers never wrote its commit or abort marker on this partition (Kafka skips a partition without a leader when it writes markers, e.g. during a broker restart); nothing is lost, the processor waits. Check the transaction and end it with `"+hangingAbortHint(pp.p.spec.Group, h)+"` or kafka-transactions.sh abort",
 				"hanging", h.String())
 		}
 	}
@@ -99,4 +112,16 @@ func (pp *processorPart) findHanging(ctx context.Context, adm *kadm.Client, minA
 		topics = append(topics, pp.stateTopic)
 	}
 	return FindGroupHangingTransactions(ctx, adm, spec.Group, topics, minAge)
+}
+
+// hangingAbortHint is the kafmesh command that finds and ends h. That
+// command looks only on __consumer_offsets and the topics group committed
+// offsets on, so a transaction on any other topic (the changelog, a join
+// topic) needs its --topic.
+func hangingAbortHint(group string, h HangingTransaction) string {
+	cmd := "kafmesh offsets hanging --group " + group
+	if h.Topic != "__consumer_offsets" {
+		cmd += " --topic " + h.Topic
+	}
+	return cmd + " --abort"
 }

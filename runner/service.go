@@ -102,6 +102,14 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 	if err := s.setupTracing(); err != nil {
 		return nil, err
 	}
+	// A provider built from the environment is the service's to stop: on
+	// an error below nobody else can.
+	built := false
+	defer func() {
+		if !built {
+			s.shutdownTracing()
+		}
+	}()
 	prometheus.WrapRegistererWith(prometheus.Labels{"service": def.Name}, reg).MustRegister(tableCollector{&s.tables}, restoreCollector{s})
 	s.watch = newWatchHub()
 	s.watch.dropped = s.metrics.watchDropped.Inc
@@ -118,6 +126,7 @@ func NewService(def Definition, opts ...Option) (*Service, error) {
 		// Now, not in Run: gRPC refuses registrations once it serves.
 		s.api.register(s.cfg.grpcServer)
 	}
+	built = true
 	return s, nil
 }
 

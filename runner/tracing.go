@@ -137,16 +137,25 @@ func (c *ProcessorContext) spanEvent(name, topic, key string, found bool) {
 }
 
 // grpcTracing are the options that trace the calls of the gRPC server Run
-// starts (WithGRPCAddr), with otelgrpc: a server span per call, continuing
-// the caller's W3C trace context. None when tracing is off. A server given
-// with WithGRPCServer is the caller's: add
-// grpc.StatsHandler(otelgrpc.NewServerHandler()) to it.
+// starts (WithGRPCAddr), see [GRPCServerTracing]. None when tracing is off.
+// A server given with WithGRPCServer is the caller's: add
+// GRPCServerTracing(tp) to it.
 func (s *Service) grpcTracing() []grpc.ServerOption {
 	if s.obs.tracerProvider == nil {
 		return nil
 	}
-	return []grpc.ServerOption{grpc.StatsHandler(otelgrpc.NewServerHandler(
-		otelgrpc.WithTracerProvider(s.obs.tracerProvider), otelgrpc.WithPropagators(propagator)))}
+	return []grpc.ServerOption{GRPCServerTracing(s.obs.tracerProvider)}
+}
+
+// GRPCServerTracing is the gRPC server option that traces a server's calls
+// the way a kafmesh service traces its own server: otelgrpc makes a server
+// span per call with tp, continuing the caller's W3C trace context and
+// baggage from the call's metadata. Give it to grpc.NewServer for a server
+// passed with WithGRPCServer, with the same tp as WithTracerProvider. A
+// nil tp makes otelgrpc use the process's global provider
+// (otel.GetTracerProvider); to trace nothing, leave the option out.
+func GRPCServerTracing(tp oteltrace.TracerProvider) grpc.ServerOption {
+	return grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagator)))
 }
 
 // startSyncSpan starts the span of one view source or view sink sync,

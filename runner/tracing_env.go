@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -101,7 +102,8 @@ func TracerProviderFromEnv(ctx context.Context, serviceName string, opts ...sdkt
 
 // tracerProviderFromEnv is TracerProviderFromEnv reading getenv, with
 // serviceName as service.name unless OTEL_SERVICE_NAME or
-// OTEL_RESOURCE_ATTRIBUTES names one ("" keeps the SDK's default).
+// OTEL_RESOURCE_ATTRIBUTES names one ("" gives the SDK's default resource,
+// service.name unknown_service:<program>, under the environment's).
 func tracerProviderFromEnv(ctx context.Context, getenv func(string) string, serviceName string, opts ...sdktrace.TracerProviderOption) (*sdktrace.TracerProvider, error) {
 	if !tracingFromEnv(getenv) {
 		return nil, nil
@@ -110,46 +112,67 @@ func tracerProviderFromEnv(ctx context.Context, getenv func(string) string, serv
 	if names == "" {
 		names = "otlp"
 	}
-	var exporters []sdktrace.SpanExporter
+	// Every name is checked before any exporter is built, so an unsupported
+	// one cannot leave built exporters (and their connections) behind.
+	var kinds []string
 	for name := range strings.SplitSeq(names, ",") {
 		switch name = strings.ToLower(strings.TrimSpace(name)); name {
 		case "none", "":
-		case "otlp":
-			exp, err := otlpExporter(ctx, getenv)
-			if err != nil {
-				return nil, err
-			}
-			exporters = append(exporters, exp)
-		case "console":
-			exp, err := stdouttrace.New(stdouttrace.WithWriter(os.Stdout))
-			if err != nil {
-				return nil, fmt.Errorf("console exporter: %w", err)
-			}
-			exporters = append(exporters, exp)
+		case "otlp", "console":
+			kinds = append(kinds, name)
 		default:
 			return nil, fmt.Errorf("OTEL_TRACES_EXPORTER %q is not supported (use otlp, console or none)", name)
 		}
 	}
-	if len(exporters) == 0 {
+	if len(kinds) == 0 {
 		return nil, nil
 	}
 	res, err := resource.New(ctx, resource.WithFromEnv(), resource.WithTelemetrySDK())
 	if err != nil && !errors.Is(err, resource.ErrPartialResource) {
 		return nil, fmt.Errorf("resource from OTEL_RESOURCE_ATTRIBUTES: %w", err)
 	}
-	if serviceName != "" {
-		if _, named := res.Set().Value(serviceNameKey); !named {
-			res, err = resource.Merge(resource.NewSchemaless(serviceNameKey.String(serviceName)), res)
-			if err != nil {
-				return nil, err
-			}
+	// Under the environment's resource: serviceName, or when it is "" the
+	// SDK's default service.name, unknown_service:<program>. (Not
+	// resource.Default(): it reads the environment once per process and
+	// would keep the OTEL_SERVICE_NAME of its first call.)
+	if serviceName == "" {
+		serviceName = defaultServiceName()
+	}
+	if res, err = resource.Merge(resource.NewSchemaless(serviceNameKey.String(serviceName)), res); err != nil {
+		return nil, fmt.Errorf("resource: %w", err)
+	}
+	var exporters []sdktrace.SpanExporter
+	for _, kind := range kinds {
+		var exp sdktrace.SpanExporter
+		if kind == "otlp" {
+			exp, err = otlpExporter(ctx, getenv)
+		} else if exp, err = stdouttrace.New(stdouttrace.WithWriter(os.Stdout)); err != nil {
+			err = fmt.Errorf("console exporter: %w", err)
 		}
+		if err != nil {
+			for _, built := range exporters {
+				_ = built.Shutdown(ctx)
+			}
+			return nil, err
+		}
+		exporters = append(exporters, exp)
 	}
 	all := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
 	for _, exp := range exporters {
 		all = append(all, sdktrace.WithBatcher(exp))
 	}
 	return sdktrace.NewTracerProvider(append(all, opts...)...), nil
+}
+
+// defaultServiceName is the OpenTelemetry SDK's service.name for a
+// service that names none: unknown_service: and the program's file name
+// (unknown_service:go if the program cannot be found).
+func defaultServiceName() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "unknown_service:go"
+	}
+	return "unknown_service:" + filepath.Base(exe)
 }
 
 // serviceNameKey is the resource attribute that names the service.

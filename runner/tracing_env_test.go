@@ -3,6 +3,8 @@ package runner_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +111,41 @@ func TestTracerProviderFromEnvGRPC(t *testing.T) {
 	}
 }
 
+// TracerProviderFromEnv with serviceName "" and no name in the
+// environment keeps the SDK's default service.name,
+// unknown_service:<program>, and the environment's other attributes.
+func TestTracerProviderFromEnvDefaultServiceName(t *testing.T) {
+	clearOTELEnv(t)
+	recv := kafmeshtest.StartOTLPReceiver(t)
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "http://"+recv.GRPCAddr())
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+	t.Setenv("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=kafmesh-test")
+	tp, err := runner.TracerProviderFromEnv(t.Context(), "")
+	if err != nil || tp == nil {
+		t.Fatalf("TracerProviderFromEnv = %v, %v; want a provider", tp, err)
+	}
+	_, span := tp.Tracer("test").Start(t.Context(), "hello")
+	span.End()
+	if err := tp.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	got, ok := byName(recv)["hello"]
+	if !ok {
+		t.Fatal("the gRPC receiver got no span")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "unknown_service:" + filepath.Base(exe)
+	if got.Resource["service.name"] != want {
+		t.Errorf("service.name = %q, want %q", got.Resource["service.name"], want)
+	}
+	if got.Resource["deployment.environment.name"] != "kafmesh-test" {
+		t.Errorf("deployment.environment.name = %q, want kafmesh-test", got.Resource["deployment.environment.name"])
+	}
+}
+
 // Nothing set, "none" or OTEL_SDK_DISABLED means no provider; an exporter
 // or protocol kafmesh cannot build is an error naming it, from
 // TracerProviderFromEnv and from NewService alike.
@@ -122,6 +159,7 @@ func TestTracerProviderFromEnvOffAndErrors(t *testing.T) {
 		{name: "none", env: map[string]string{"OTEL_TRACES_EXPORTER": "none", "OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:1"}},
 		{name: "disabled", env: map[string]string{"OTEL_SDK_DISABLED": "true", "OTEL_TRACES_EXPORTER": "otlp"}},
 		{name: "unknown exporter", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp,zipkin"}, wantErr: `"zipkin"`},
+		{name: "unknown exporter after console", env: map[string]string{"OTEL_TRACES_EXPORTER": "console,zipkin"}, wantErr: `"zipkin"`},
 		{name: "unknown protocol", env: map[string]string{"OTEL_TRACES_EXPORTER": "otlp", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/json"}, wantErr: `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL "http/json"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -17,8 +17,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel/propagation"
 	oteltrace "go.opentelemetry.io/otel/trace"
 	"google.golang.org/grpc"
 
@@ -76,8 +74,7 @@ func Run(ctx context.Context, cfg Config) error {
 	var srvOpts []grpc.ServerOption
 	var opts []runner.Option
 	if cfg.TracerProvider != nil {
-		srvOpts = append(srvOpts, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(cfg.TracerProvider),
-			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))))
+		srvOpts = append(srvOpts, runner.GRPCServerTracing(cfg.TracerProvider))
 		opts = append(opts, runner.WithTracerProvider(cfg.TracerProvider))
 	}
 	srv := grpc.NewServer(srvOpts...)

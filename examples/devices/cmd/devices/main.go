@@ -33,8 +33,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
-	"go.opentelemetry.io/otel/propagation"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -135,8 +133,7 @@ func run(ctx context.Context, brokers []string, grpcAddr, httpAddr, dbPath, stat
 			defer cancel()
 			_ = tp.Shutdown(sctx)
 		}()
-		sec.serverOptions = append(sec.serverOptions, grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
-			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))))
+		sec.serverOptions = append(sec.serverOptions, runner.GRPCServerTracing(tp))
 		sec.options = append(sec.options, runner.WithTracerProvider(tp))
 	}
 
