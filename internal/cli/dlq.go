@@ -156,7 +156,7 @@ func newDLQShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
 			if maxBytes < 1 {
 				return fmt.Errorf("--max-bytes %d: want at least 1", maxBytes)
 			}
-			cl, err := conn.client()
+			cl, err := conn.client(dlq.ReadOptions()...)
 			if err != nil {
 				return err
 			}

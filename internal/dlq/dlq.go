@@ -198,13 +198,30 @@ type Read struct {
 	MaxBytes int64
 }
 
-// ReadRecords reads records of a DLQ topic up to its end offsets at the
-// time of the call, bounded by r.Limit records and r.MaxBytes of keys and
-// values. truncated reports that a bound stopped it early. cl must not
-// consume anything else: the partitions are added to it and purged again.
+// ReadOptions are the options every client that reads dead letters needs:
+// exactly-once processors write their dead letters inside their
+// transaction, so only committed records are dead letters (an aborted
+// transaction's would otherwise be shown and replayed, sending its original
+// twice), and the transaction markers are kept so a read knows it reached
+// the end of a partition whose last offset is a marker.
+func ReadOptions() []kgo.Opt {
+	return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}
+}
+
+// ReadRecords reads the committed records of a DLQ topic up to its last
+// stable offsets at the time of the call, bounded by r.Limit records and
+// r.MaxBytes of keys and values. truncated reports that a bound stopped it
+// early. cl must be made with ReadOptions (else it fails, reading
+// nothing) and must not consume anything else: the partitions are added to
+// it and purged again. Transaction markers are never returned.
 func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Record, truncated bool, err error) {
+	// OptValue gives the isolation level as Kafka's int8: 1 is read committed.
+	if cl.OptValue(kgo.FetchIsolationLevel) != int8(1) || cl.OptValue(kgo.KeepControlRecords) != true {
+		return nil, false, errors.New("dead letters are read by a client made with dlq.ReadOptions (read committed, control records kept)")
+	}
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, r.Topic)
+	// The last stable offset: a read committed fetch returns nothing past it.
+	ends, err := adm.ListCommittedOffsets(ctx, r.Topic)
 	if err != nil {
 		return nil, false, fmt.Errorf("end offsets of %s: %w", r.Topic, err)
 	}
@@ -261,9 +278,9 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 		}
 	}
 	for len(stop) > 0 {
-		// A partition whose last offsets are transaction markers never
-		// returns a record at end-1: a poll that stays empty for idle
-		// means everything up to the end was read.
+		// Transaction markers are kept, so the record at end-1 comes
+		// even when it is a marker; a poll that stays empty for idle
+		// still means everything up to the end was read (a fallback).
 		pctx, pcancel := context.WithTimeout(ctx, idle)
 		fs := cl.PollFetches(pctx)
 		wasIdle := pctx.Err() != nil && ctx.Err() == nil
@@ -288,7 +305,7 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 			if rec.Offset+1 >= end {
 				delete(stop, rec.Partition)
 			}
-			if rec.Offset >= end {
+			if rec.Offset >= end || rec.Attrs.IsControl() {
 				return
 			}
 			if r.Want != nil {
@@ -315,11 +332,12 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 	return recs, truncated, nil
 }
 
-// ClientOptions are the options a client that sends replays needs on top of
-// its connection: the partition of each record is kept (a replay goes back
-// to the partition it was read from) and every in-sync replica acknowledges.
+// ClientOptions are the options a client that replays needs on top of its
+// connection: ReadOptions to choose the dead letters, the partition of each
+// record kept (a replay goes back to the partition it was read from) and
+// every in-sync replica acknowledging.
 func ClientOptions() []kgo.Opt {
-	return []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks())}
+	return append(ReadOptions(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
 }
 
 // Select is what a replay sends: every dead letter of Topic (Want nil) or

@@ -145,7 +145,7 @@ func (x deadLettersResolver) Letters(ctx context.Context, d *DeadLetters, firstA
 		}
 		read.From = *offset
 	}
-	cl, err := x.r.kafkaClient()
+	cl, err := x.r.kafkaClient(dlq.ReadOptions()...)
 	if err != nil {
 		return nil, err
 	}
