@@ -317,7 +317,7 @@ func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Co
 			for i, d := range letters {
 				positions[i] = fmt.Sprintf("%d/%d", d.Partition, d.Offset)
 			}
-			sent, firstErr := dlq.Send(ctx, cl, topic, letters)
+			sent, _, firstErr := dlq.Send(ctx, cl, topic, letters)
 			audit := slog.New(slog.NewTextHandler(env.Stderr, nil))
 			audit.Info("dlq replay", "operator", dlqOperator(), "dlq", topic, "records", len(letters), "sent", sent,
 				"positions", strings.Join(positions, ","), "targets", strings.Join(plan, ", "), "error", firstErr)

@@ -406,25 +406,40 @@ func Plan(letters []DeadLetter) []string {
 
 // Send sends each dead letter back once (ReplayRecord) through cl, which
 // must be made with ClientOptions and should be idempotent (kgo's default),
-// so a retried send is not written twice. It returns how many were written
-// and the first failure.
-func Send(ctx context.Context, cl *kgo.Client, dlqTopic string, letters []DeadLetter) (sent int, err error) {
+// so a retried send is not written twice. It returns how many were written,
+// the dead letters that were not (in the order given: their send failed or
+// ctx ended first) and the first failure. When a letter was not read by
+// Parse, nothing is sent and every letter is unsent.
+func Send(ctx context.Context, cl *kgo.Client, dlqTopic string, letters []DeadLetter) (sent int, unsent []DeadLetter, err error) {
 	out := make([]*kgo.Record, 0, len(letters))
-	for _, d := range letters {
+	index := make(map[*kgo.Record]int, len(letters))
+	for i, d := range letters {
 		r := d.ReplayRecord(dlqTopic)
 		if r == nil {
-			return 0, fmt.Errorf("dead letter %s was not read from Kafka", d.Position(dlqTopic))
+			return 0, letters, fmt.Errorf("dead letter %s was not read from Kafka", d.Position(dlqTopic))
 		}
 		out = append(out, r)
+		index[r] = i
 	}
+	// ProduceSync returns the results in the order they completed.
+	failed := make([]bool, len(letters))
 	for _, r := range cl.ProduceSync(ctx, out...) {
 		if r.Err == nil {
 			sent++
-		} else if err == nil {
-			err = fmt.Errorf("%s[%d] (from %s): %w", r.Record.Topic, r.Record.Partition, string(r.Record.Headers[len(r.Record.Headers)-1].Value), r.Err)
+			continue
+		}
+		i := index[r.Record]
+		failed[i] = true
+		if err == nil {
+			err = fmt.Errorf("%s[%d] (from %s): %w", r.Record.Topic, r.Record.Partition, letters[i].Position(dlqTopic), r.Err)
 		}
 	}
-	return sent, err
+	for i, f := range failed {
+		if f {
+			unsent = append(unsent, letters[i])
+		}
+	}
+	return sent, unsent, err
 }
 
 // ParsePositions reads positions "O" (an offset of partition) or "P/O".

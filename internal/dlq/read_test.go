@@ -90,3 +90,34 @@ func TestReadSkipsAbortedDeadLetters(t *testing.T) {
 		t.Errorf("a read uncommitted client: %v", err)
 	}
 }
+
+// Send reports exactly the dead letters it did not write, so a replay can
+// release them: here the one whose original partition does not exist.
+func TestSendReportsUnsent(t *testing.T) {
+	brokers := kafmeshtest.StartBroker(t)
+	in := kafmeshtest.Unique(t, "in")
+	kafmeshtest.CreateTopic(t, brokers, in, 1, false)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cl, err := kgo.NewClient(append(ClientOptions(), kgo.SeedBrokers(brokers...))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	var letters []DeadLetter
+	for i, p := range []string{"0", "7", "0"} {
+		d, err := Parse(&kgo.Record{Topic: "g-dlq", Offset: int64(i), Value: []byte("v"), Headers: []kgo.RecordHeader{
+			{Key: HeaderTopic, Value: []byte(in)}, {Key: HeaderPartition, Value: []byte(p)}, {Key: HeaderOffset, Value: []byte("1")}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		letters = append(letters, d)
+	}
+	sent, unsent, err := Send(ctx, cl, "g-dlq", letters)
+	if sent != 2 || len(unsent) != 1 || unsent[0].Offset != 1 || err == nil || !strings.Contains(err.Error(), "g-dlq/0/1") {
+		t.Fatalf("sent %d, unsent %v, %v: want 2 sent and g-dlq/0/1 unsent with its error", sent, unsent, err)
+	}
+	if sent, unsent, err := Send(ctx, cl, "g-dlq", []DeadLetter{letters[0], {Offset: 9}}); sent != 0 || len(unsent) != 2 || err == nil {
+		t.Errorf("a letter not read from Kafka: sent %d, unsent %d, %v; want nothing sent", sent, len(unsent), err)
+	}
+}

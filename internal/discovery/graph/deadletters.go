@@ -35,6 +35,7 @@ const (
 	maxReplayBytes       = 64 << 20
 	maxLedger            = 1 << 20 // replayed positions remembered
 	deadLetterTimeout    = 30 * time.Second
+	replayTimeout        = 2 * time.Minute // one replayDeadLetters, reading and sending
 )
 
 // ClientSource gives the Kafka client discover was started with
@@ -278,7 +279,10 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	// Every operation runs under the handler's query timeout, too short for
+	// a large replay: the replay has its own bound instead, and a send is
+	// not cut when the request ends (its positions are claimed).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replayTimeout)
 	defer cancel()
 	letters, err := dlq.Choose(ctx, cl, sel)
 	if err != nil {
@@ -301,10 +305,15 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	if already := m.r.replays.claim(claimed); len(already) > 0 {
 		return nil, fmt.Errorf("already replayed: %s (each dead letter is replayed once)", strings.Join(already, ", "))
 	}
-	sent, err := dlq.Send(ctx, cl, topic, letters)
+	sent, unsent, err := dlq.Send(ctx, cl, topic, letters)
 	out.Sent = sent
-	if err != nil && sent == 0 {
-		m.r.replays.release(claimed)
+	if len(unsent) > 0 {
+		// What was not sent can be replayed again.
+		release := make([]string, len(unsent))
+		for i, d := range unsent {
+			release[i] = d.Position(topic)
+		}
+		m.r.replays.release(release)
 	}
 	logger := m.r.logger
 	if logger == nil {
