@@ -247,8 +247,8 @@ func showBytes(b []byte, limit int) string {
 }
 
 // parseDLQOffsets reads --offsets: "O" (an offset of --partition) or "P/O".
-func parseDLQOffsets(list []string, partition int32) (map[int32][]int64, error) {
-	want, err := dlq.ParsePositions(list, partition)
+func parseDLQOffsets(list []string, partition int32, limit int) (map[int32][]int64, error) {
+	want, err := dlq.ParsePositions(list, partition, limit)
 	if err != nil {
 		return nil, fmt.Errorf("--offsets %w", err)
 	}
@@ -277,7 +277,7 @@ func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Co
 			}
 			sel := dlq.Select{Topic: topic, MaxRecords: maxCount, MaxBytes: maxBytes}
 			if !all {
-				want, err := parseDLQOffsets(offsets, partition)
+				want, err := parseDLQOffsets(offsets, partition, maxCount)
 				if err != nil {
 					return err
 				}

@@ -367,10 +367,14 @@ func Choose(ctx context.Context, cl *kgo.Client, s Select) ([]DeadLetter, error)
 	if truncated || len(recs) > s.MaxRecords {
 		return nil, fmt.Errorf("%w: more than %d records or %d bytes: replay fewer, or raise the bounds", ErrTooMany, s.MaxRecords, s.MaxBytes)
 	}
+	read := make(map[[2]int64]bool, len(recs))
+	for _, r := range recs {
+		read[[2]int64{int64(r.Partition), r.Offset}] = true
+	}
 	var missing []string
 	for p, offs := range s.Want {
 		for _, o := range offs {
-			if !slices.ContainsFunc(recs, func(r *kgo.Record) bool { return r.Partition == p && r.Offset == o }) {
+			if !read[[2]int64{int64(p), o}] {
 				missing = append(missing, fmt.Sprintf("%d/%d", p, o))
 			}
 		}
@@ -442,9 +446,15 @@ func Send(ctx context.Context, cl *kgo.Client, dlqTopic string, letters []DeadLe
 	return sent, unsent, err
 }
 
-// ParsePositions reads positions "O" (an offset of partition) or "P/O".
-func ParsePositions(list []string, partition int32) (map[int32][]int64, error) {
+// ParsePositions reads positions "O" (an offset of partition) or "P/O",
+// each position once however often it is given. More than limit positions
+// (the replay bound) are refused before any is read.
+func ParsePositions(list []string, partition int32, limit int) (map[int32][]int64, error) {
+	if len(list) > limit {
+		return nil, fmt.Errorf("%d positions: at most %d in one replay", len(list), limit)
+	}
 	want := map[int32][]int64{}
+	seen := make(map[[2]int64]bool, len(list))
 	for _, s := range list {
 		p, o := partition, strings.TrimSpace(s)
 		if ps, off, ok := strings.Cut(o, "/"); ok {
@@ -458,7 +468,8 @@ func ParsePositions(list []string, partition int32) (map[int32][]int64, error) {
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("%q: want OFFSET or PARTITION/OFFSET", s)
 		}
-		if !slices.Contains(want[p], n) {
+		if k := [2]int64{int64(p), n}; !seen[k] {
+			seen[k] = true
 			want[p] = append(want[p], n)
 		}
 	}

@@ -253,6 +253,9 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	if every == (len(positions) > 0) {
 		return nil, errors.New("give either positions or all: true")
 	}
+	if len(positions) > maxReplay {
+		return nil, fmt.Errorf("%d positions: at most %d in one replay", len(positions), maxReplay)
+	}
 	p := byID[*Processor](ctx, processorID)
 	if p == nil {
 		return nil, fmt.Errorf("no processor %q", processorID)
@@ -263,7 +266,7 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	topic := dlq.TopicOf(p.n.GroupName)
 	sel := dlq.Select{Topic: topic, MaxRecords: maxReplay, MaxBytes: maxReplayBytes}
 	if !every {
-		want, err := dlq.ParsePositions(positions, 0)
+		want, err := dlq.ParsePositions(positions, 0, maxReplay)
 		if err != nil {
 			return nil, fmt.Errorf("positions %w", err)
 		}

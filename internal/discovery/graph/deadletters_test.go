@@ -11,7 +11,8 @@ import (
 )
 
 // replayDeadLetters refuses, before touching Kafka: a discover without
-// --token, positions together with all (or neither), an unknown processor,
+// --token, positions together with all (or neither), more positions than a
+// replay sends, an unknown processor,
 // and a discover without --brokers. (The replay itself is tested in the
 // browser against the example service: web.TestOperatorConsole….)
 func TestReplayDeadLettersRefusals(t *testing.T) {
@@ -24,6 +25,10 @@ func TestReplayDeadLettersRefusals(t *testing.T) {
 		t.Errorf("without --token: %+v", resp)
 	}
 
+	tooMany := make([]string, 10001)
+	for i := range tooMany {
+		tooMany[i] = "0/1"
+	}
 	rw := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: empty, AllowMutations: true}))
 	defer rw.Close()
 	for _, c := range []struct {
@@ -33,6 +38,7 @@ func TestReplayDeadLettersRefusals(t *testing.T) {
 		{map[string]any{"id": "Processor:a/b/c"}, "either positions or all"},
 		{map[string]any{"id": "Processor:a/b/c", "all": true, "p": []string{"0/1"}}, "either positions or all"},
 		{map[string]any{"id": "Processor:a/b/c", "all": true}, `no processor "Processor:a/b/c"`},
+		{map[string]any{"id": "Processor:a/b/c", "p": tooMany}, "10001 positions: at most 10000 in one replay"},
 	} {
 		if resp := post(t, rw.URL, replay, c.vars); len(resp.Errors) == 0 || !strings.Contains(resp.Errors[0].Message, c.want) {
 			t.Errorf("%v: %+v, want an error with %q", c.vars, resp.Errors, c.want)
