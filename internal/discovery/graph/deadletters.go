@@ -2,12 +2,14 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,20 +23,19 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 	"github.com/kafmesh/kafmesh/internal/dlq"
 	"github.com/kafmesh/kafmesh/runner"
 )
 
 // Bounds of reading and replaying dead letters through the API.
 const (
-	maxDeadLettersFirst  = 500     // DeadLetters.letters' first
-	maxDeadLetterBytes   = 4 << 20 // keys and values read by one DeadLetters.letters
-	maxDeadLetterHeaders = 64      // DeadLetter.headers
-	maxValueHex          = 1024    // DeadLetter.valueHex, in bytes of the value
-	maxReplay            = 10000   // dead letters one replayDeadLetters sends
+	maxDeadLettersFirst  = 500   // DeadLetters.letters' first
+	maxDeadLetterHeaders = 64    // DeadLetter.headers
+	maxValueHex          = 1024  // DeadLetter.valueHex, in bytes of the value
+	maxReplay            = 10000 // dead letters one replayDeadLetters sends
 	maxReplayBytes       = 64 << 20
-	maxLedger            = 1 << 20 // replayed positions remembered
-	deadLetterTimeout    = 30 * time.Second
+	maxLedger            = 1 << 20         // replayed positions remembered
 	replayTimeout        = 2 * time.Minute // one replayDeadLetters, reading and sending
 )
 
@@ -122,6 +123,10 @@ type deadLettersResolver struct{ r *Resolver }
 
 func (r *Resolver) DeadLetters() DeadLettersResolver { return deadLettersResolver{r} }
 
+// Letters reads the dead letters through the topic browser's reader, so
+// they share its limits (reads at once, time, bytes) and need --records as
+// it does. It answers at most first of the oldest ones, by partition and
+// offset.
 func (x deadLettersResolver) Letters(ctx context.Context, d *DeadLetters, firstArg *int, partition *int, offset *int64) ([]*DeadLetter, error) {
 	n := 50
 	if firstArg != nil {
@@ -133,34 +138,38 @@ func (x deadLettersResolver) Letters(ctx context.Context, d *DeadLetters, firstA
 	if n == 0 {
 		return []*DeadLetter{}, nil
 	}
-	read := dlq.Read{Topic: d.Topic, Partition: -1, From: -1, Limit: n, MaxBytes: maxDeadLetterBytes}
+	if x.r.records == nil {
+		return nil, errNoRecords
+	}
+	req := records.Request{Topic: d.Topic, From: records.Earliest, Limit: n}
 	if partition != nil {
-		if *partition < 0 {
-			return nil, fmt.Errorf("letters: partition %d is negative", *partition)
+		if *partition < 0 || *partition > math.MaxInt32 {
+			return nil, fmt.Errorf("letters: partition %d is out of range", *partition)
 		}
-		read.Partition = int32(*partition)
+		req.Partitions = []int32{int32(*partition)}
 	}
 	if offset != nil {
 		if *offset < 0 {
 			return nil, fmt.Errorf("letters: offset %d is negative", *offset)
 		}
-		read.From = *offset
+		req.From, req.AllOffset, req.ClampOffsets = records.AtOffset, offset, true
 	}
-	cl, err := x.r.kafkaClient(dlq.ReadOptions()...)
+	page, err := x.r.records.Read(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, deadLetterTimeout)
-	defer cancel()
-	recs, _, err := dlq.ReadRecords(ctx, cl, read)
-	if err != nil {
-		return nil, err
-	}
+	recs := page.Records
+	slices.SortFunc(recs, func(a, b records.Record) int {
+		if a.Partition != b.Partition {
+			return cmp.Compare(a.Partition, b.Partition)
+		}
+		return cmp.Compare(a.Offset, b.Offset)
+	})
 	g := snapshot(ctx)
 	out := make([]*DeadLetter, 0, len(recs))
 	for _, rec := range recs {
-		out = append(out, x.r.deadLetter(g, d.Topic, rec))
+		out = append(out, x.r.deadLetter(g, d.Topic, &kgo.Record{Topic: d.Topic, Partition: rec.Partition, Offset: rec.Offset,
+			Timestamp: rec.Timestamp, Key: rec.Key, Value: rec.Value, Headers: rec.Headers}))
 	}
 	return out, nil
 }

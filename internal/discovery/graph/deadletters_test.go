@@ -2,12 +2,21 @@ package graph_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/graph"
+	"github.com/kafmesh/kafmesh/internal/discovery/lag"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
+	"github.com/kafmesh/kafmesh/internal/dlq"
+	"github.com/kafmesh/kafmesh/kafmeshtest"
 )
 
 // replayDeadLetters refuses, before touching Kafka: a discover without
@@ -43,5 +52,133 @@ func TestReplayDeadLettersRefusals(t *testing.T) {
 		if resp := post(t, rw.URL, replay, c.vars); len(resp.Errors) == 0 || !strings.Contains(resp.Errors[0].Message, c.want) {
 			t.Errorf("%v: %+v, want an error with %q", c.vars, resp.Errors, c.want)
 		}
+	}
+}
+
+// dlqLag is a lag source that knows one group's dead-letter topic.
+type dlqLag struct{ group string }
+
+func (dlqLag) Group(string) (lag.Group, bool)   { return lag.Group{}, false }
+func (dlqLag) TopicRate(string) (float64, bool) { return 0, false }
+func (dlqLag) Groups() []lag.Group              { return nil }
+func (l dlqLag) DeadLetters(group string) (string, int64, bool) {
+	return group + "-dlq", 0, group == l.group
+}
+func (dlqLag) DeadLetterRate(string) (float64, bool) { return 0, false }
+
+// DeadLetters.letters reads through the topic browser's reader: only
+// committed dead letters, by partition and offset, from an offset that may
+// lie past a partition's end, one partition alone; without the reader
+// (--records=false) it is the topic browser's error.
+func TestDeadLetterLetters(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	brokers := kafmeshtest.StartBroker(t)
+	group := kafmeshtest.Unique(t, "enricher")
+	topic := group + "-dlq"
+	kafmeshtest.CreateTopic(t, brokers, topic, 2, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.TransactionalID(kafmeshtest.Unique(t, "tx")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	base := time.Now().Add(-time.Hour).Truncate(time.Millisecond)
+	letter := func(p int32, origin string, minute int) *kgo.Record {
+		return &kgo.Record{Topic: topic, Partition: p, Value: []byte(origin), Timestamp: base.Add(time.Duration(minute) * time.Minute), Headers: []kgo.RecordHeader{
+			{Key: dlq.HeaderError, Value: []byte("boom")}, {Key: dlq.HeaderTopic, Value: []byte("in")},
+			{Key: dlq.HeaderPartition, Value: []byte("0")}, {Key: dlq.HeaderOffset, Value: []byte(origin)}}}
+	}
+	// Partition 1 gets the oldest letters: first takes the oldest, and the
+	// answer is by partition and offset all the same. Offsets: partition 0
+	// holds the aborted letter at 0 (its marker at 1), then 2, 3 (marker
+	// at 4); partition 1 holds 0, 1 (marker at 2), 3 (marker at 4).
+	for _, c := range []struct {
+		recs []*kgo.Record
+		end  kgo.TransactionEndTry
+	}{
+		{[]*kgo.Record{letter(1, "10", 0), letter(1, "11", 1)}, kgo.TryCommit},
+		{[]*kgo.Record{letter(0, "99", 2)}, kgo.TryAbort},
+		{[]*kgo.Record{letter(0, "1", 3), letter(0, "2", 4), letter(1, "12", 5)}, kgo.TryCommit},
+	} {
+		if err := cl.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.ProduceSync(ctx, c.recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		if err := cl.EndTransaction(ctx, c.end); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	g := browserMesh(kafmeshtest.Unique(t, "p"), kafmeshtest.Unique(t, "r"), kafmeshtest.Unique(t, "m"), group)
+	snap := func(context.Context) (*mesh.Graph, error) { return g, nil }
+	const letters = `query($id: ID!, $n: Int, $p: Int, $o: Int64) { processorById(id: $id) {
+		deadLetters { letters(first: $n, partition: $p, offset: $o) { position originalOffset error } } } }`
+	id := string(mesh.PartID(mesh.KindProcessor, "devices", "heartbeats", "enricher"))
+	read := func(url string, vars map[string]any) (string, []string) {
+		t.Helper()
+		all := map[string]any{"id": id}
+		for k, v := range vars {
+			all[k] = v
+		}
+		resp := post(t, url, letters, all)
+		var errs []string
+		for _, e := range resp.Errors {
+			errs = append(errs, e.Message)
+		}
+		var data struct {
+			ProcessorByID *struct {
+				DeadLetters *struct {
+					Letters []struct {
+						Position       string
+						OriginalOffset *int64
+						Error          string
+					}
+				}
+			}
+		}
+		if len(errs) > 0 {
+			return "", errs
+		}
+		if err := json.Unmarshal(resp.Data, &data); err != nil {
+			t.Fatal(err)
+		}
+		if data.ProcessorByID == nil || data.ProcessorByID.DeadLetters == nil {
+			t.Fatalf("no dead letters of the processor: %s", resp.Data)
+		}
+		var out []string
+		for _, d := range data.ProcessorByID.DeadLetters.Letters {
+			out = append(out, fmt.Sprintf("%s<-%d:%s", d.Position, *d.OriginalOffset, d.Error))
+		}
+		return strings.Join(out, " "), nil
+	}
+
+	srv := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: snap, Lag: dlqLag{group}, Records: records.New(cl)}))
+	defer srv.Close()
+	for _, c := range []struct {
+		vars map[string]any
+		want string
+	}{
+		// The aborted letter (0/0) and the transaction markers are no letters.
+		{nil, "0/2<-1:boom 0/3<-2:boom 1/0<-10:boom 1/1<-11:boom 1/3<-12:boom"},
+		{map[string]any{"p": 1}, "1/0<-10:boom 1/1<-11:boom 1/3<-12:boom"},
+		// From offset 3 of each partition; 99 is past every end.
+		{map[string]any{"o": 3}, "0/3<-2:boom 1/3<-12:boom"},
+		{map[string]any{"o": 99}, ""},
+		{map[string]any{"n": 2}, "1/0<-10:boom 1/1<-11:boom"},
+		{map[string]any{"n": 3, "o": 1}, "0/2<-1:boom 0/3<-2:boom 1/1<-11:boom"},
+	} {
+		got, errs := read(srv.URL, c.vars)
+		if len(errs) > 0 || got != c.want {
+			t.Errorf("letters %v: %q %+v, want %q", c.vars, got, errs, c.want)
+		}
+	}
+
+	off := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: snap, Lag: dlqLag{group}}))
+	defer off.Close()
+	if _, errs := read(off.URL, nil); len(errs) == 0 || !strings.Contains(errs[0], "--records") {
+		t.Errorf("without the records reader: %+v", errs)
 	}
 }
