@@ -225,7 +225,7 @@ func decodeValue(g *mesh.Graph, topic string, value []byte) (string, error) {
 	if n == nil || n.Message == "" {
 		return "", fmt.Errorf("topic %s is not in the mesh: its message type is unknown", topic)
 	}
-	md := g.MessageDescriptorOf(n.Message)
+	md, _ := g.MessageDescriptor(n.Message)
 	if md == nil {
 		return "", fmt.Errorf("no service described message %s", n.Message)
 	}
