@@ -34,6 +34,19 @@ func TestReplayDeadLettersRefusals(t *testing.T) {
 		t.Errorf("without --token: %+v", resp)
 	}
 
+	// A processor with a consumer group, in a discover without --brokers.
+	enricher := string(mesh.PartID(mesh.KindProcessor, "devices", "heartbeats", "enricher"))
+	grouped := func(context.Context) (*mesh.Graph, error) {
+		return mesh.NewGraph([]mesh.Node{{ID: enricher, Kind: mesh.KindProcessor, Name: "enricher", GroupName: "devices.heartbeats.enricher"}}, nil, nil, nil), nil
+	}
+	nb := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: grouped, AllowMutations: true}))
+	defer nb.Close()
+	for _, vars := range []map[string]any{{"id": enricher, "all": true}, {"id": enricher, "p": []string{"0/1"}}} {
+		if resp := post(t, nb.URL, replay, vars); len(resp.Errors) == 0 || !strings.Contains(resp.Errors[0].Message, "dead letters need discover to run with --brokers") {
+			t.Errorf("without --brokers %v: %+v", vars, resp.Errors)
+		}
+	}
+
 	tooMany := make([]string, 10001)
 	for i := range tooMany {
 		tooMany[i] = "0/1"
