@@ -195,3 +195,80 @@ func TestDeadLetterLetters(t *testing.T) {
 		t.Errorf("without the records reader: %+v", errs)
 	}
 }
+
+// dlqClientLag is dlqLag with discover's Kafka client (--brokers).
+type dlqClientLag struct {
+	dlqLag
+	cl *kgo.Client
+}
+
+func (l dlqClientLag) Client() *kgo.Client { return l.cl }
+
+// A replay that sends some dead letters and fails on others keeps the sent
+// ones marked replayed (a second replay of them is refused) and releases
+// exactly the unsent ones (a second replay of them is tried again).
+func TestReplayDeadLettersReleasesUnsent(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	brokers := kafmeshtest.StartBroker(t)
+	group, in := kafmeshtest.Unique(t, "enricher"), kafmeshtest.Unique(t, "in")
+	topic := group + "-dlq"
+	kafmeshtest.CreateTopic(t, brokers, topic, 1, false)
+	kafmeshtest.CreateTopic(t, brokers, in, 1, false)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	// 0/0 goes back to in[0]; 0/1 names in[7], which does not exist.
+	for _, p := range []string{"0", "7"} {
+		r := &kgo.Record{Topic: topic, Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: dlq.HeaderError, Value: []byte("boom")},
+			{Key: dlq.HeaderTopic, Value: []byte(in)}, {Key: dlq.HeaderPartition, Value: []byte(p)}, {Key: dlq.HeaderOffset, Value: []byte("3")}}}
+		if err := cl.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := browserMesh(kafmeshtest.Unique(t, "p"), kafmeshtest.Unique(t, "r"), kafmeshtest.Unique(t, "m"), group)
+	snap := func(context.Context) (*mesh.Graph, error) { return g, nil }
+	srv := httptest.NewServer(graph.NewHandler(graph.HandlerConfig{Snapshot: snap, AllowMutations: true,
+		Lag: dlqClientLag{dlqLag{group}, cl}, Records: records.New(cl)}))
+	defer srv.Close()
+	id := string(mesh.PartID(mesh.KindProcessor, "devices", "heartbeats", "enricher"))
+	const replay = `mutation($id: ID!, $p: [String!], $all: Boolean) { replayDeadLetters(processorId: $id, positions: $p, all: $all) { sent positions } }`
+	replayErr := func(vars map[string]any) string {
+		t.Helper()
+		vars["id"] = id
+		resp := post(t, srv.URL, replay, vars)
+		if len(resp.Errors) == 0 {
+			return ""
+		}
+		return resp.Errors[0].Message
+	}
+
+	if e := replayErr(map[string]any{"all": true}); !strings.Contains(e, "replayed 1 of 2") {
+		t.Fatalf("replay all: %q, want 1 of 2 sent", e)
+	}
+	resp := post(t, srv.URL, `query($id: ID!) { processorById(id: $id) { deadLetters { letters { position replayed } } } }`, map[string]any{"id": id})
+	var data struct {
+		ProcessorByID struct {
+			DeadLetters struct {
+				Letters []struct {
+					Position string
+					Replayed bool
+				}
+			}
+		}
+	}
+	if len(resp.Errors) > 0 || json.Unmarshal(resp.Data, &data) != nil {
+		t.Fatalf("letters: %+v", resp)
+	}
+	if got := fmt.Sprint(data.ProcessorByID.DeadLetters.Letters); got != "[{0/0 true} {0/1 false}]" {
+		t.Errorf("after a partial replay: %s, want only the sent one replayed", got)
+	}
+	if e := replayErr(map[string]any{"p": []string{"0/0"}}); !strings.Contains(e, "already replayed: "+topic+"/0/0") {
+		t.Errorf("a second replay of the sent one: %q", e)
+	}
+	if e := replayErr(map[string]any{"p": []string{"0/1"}}); !strings.Contains(e, "replayed 0 of 1") {
+		t.Errorf("a second replay of the unsent one: %q, want it tried (and failing) again", e)
+	}
+}
