@@ -40,8 +40,9 @@ const (
 )
 
 // ClientSource gives the Kafka client discover was started with
-// (lag.Monitor with lag.WithClient); dead letters are read and replayed
-// through clients made with its options.
+// (lag.Monitor with lag.WithClient); replayDeadLetters reads and sends
+// through a client made with its options (DeadLetters.letters reads
+// through the records reader instead).
 type ClientSource interface {
 	Client() *kgo.Client
 }
