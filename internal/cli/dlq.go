@@ -23,16 +23,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
-// The headers of a dead letter and of a replayed record (package dlq).
-const (
-	DLQHeaderError        = dlq.HeaderError
-	DLQHeaderTopic        = dlq.HeaderTopic
-	DLQHeaderPartition    = dlq.HeaderPartition
-	DLQHeaderOffset       = dlq.HeaderOffset
-	DLQHeaderGroup        = dlq.HeaderGroup
-	DLQHeaderReplayedFrom = dlq.HeaderReplayedFrom
-)
-
 // DLQPrompt is how `dlq replay` asks for confirmation: the input and
 // whether it is an interactive terminal. Tests replace it.
 type DLQPrompt struct {
@@ -78,15 +68,6 @@ authenticate, with the password in $KAFMESH_SASL_PASSWORD.`,
 	return cmd
 }
 
-// DLQTopic is one dead-letter topic as `dlq list --json` prints it.
-type DLQTopic = dlq.Topic
-
-// ListDLQTopics returns every topic named "<group>-dlq" with its record
-// count, sorted by name.
-func ListDLQTopics(ctx context.Context, adm *kadm.Client) ([]DLQTopic, error) {
-	return dlq.ListTopics(ctx, adm)
-}
-
 func newDLQListCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -101,13 +82,13 @@ func newDLQListCommand(env *Env, conn *kafkaConn) *cobra.Command {
 			defer cl.Close()
 			ctx, cancel := context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
-			topics, err := ListDLQTopics(ctx, kadm.NewClient(cl))
+			topics, err := dlq.ListTopics(ctx, kadm.NewClient(cl))
 			if err != nil {
 				return err
 			}
 			if asJSON {
 				if topics == nil {
-					topics = []DLQTopic{}
+					topics = []dlq.Topic{}
 				}
 				enc := json.NewEncoder(env.Stdout)
 				enc.SetIndent("", "  ")
@@ -128,9 +109,6 @@ func newDLQListCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
 }
-
-// DeadLetter is one record of a DLQ topic as `dlq show --json` prints it.
-type DeadLetter = dlq.DeadLetter
 
 func newDLQShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
 	var (
@@ -156,7 +134,7 @@ func newDLQShowCommand(env *Env, conn *kafkaConn) *cobra.Command {
 			if maxBytes < 1 {
 				return fmt.Errorf("--max-bytes %d: want at least 1", maxBytes)
 			}
-			cl, err := conn.client()
+			cl, err := conn.client(dlq.ReadOptions()...)
 			if err != nil {
 				return err
 			}
@@ -246,15 +224,6 @@ func showBytes(b []byte, limit int) string {
 	return fmt.Sprintf("0x%x", b) + cut
 }
 
-// parseDLQOffsets reads --offsets: "O" (an offset of --partition) or "P/O".
-func parseDLQOffsets(list []string, partition int32) (map[int32][]int64, error) {
-	want, err := dlq.ParsePositions(list, partition)
-	if err != nil {
-		return nil, fmt.Errorf("--offsets %w", err)
-	}
-	return want, nil
-}
-
 func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Command {
 	var (
 		topic     string
@@ -277,9 +246,9 @@ func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Co
 			}
 			sel := dlq.Select{Topic: topic, MaxRecords: maxCount, MaxBytes: maxBytes}
 			if !all {
-				want, err := parseDLQOffsets(offsets, partition)
+				want, err := dlq.ParsePositions(offsets, partition, maxCount)
 				if err != nil {
-					return err
+					return fmt.Errorf("--offsets %w", err)
 				}
 				sel.Want = want
 			}
@@ -317,7 +286,7 @@ func newDLQReplayCommand(env *Env, conn *kafkaConn, prompt *DLQPrompt) *cobra.Co
 			for i, d := range letters {
 				positions[i] = fmt.Sprintf("%d/%d", d.Partition, d.Offset)
 			}
-			sent, firstErr := dlq.Send(ctx, cl, topic, letters)
+			sent, _, firstErr := dlq.Send(ctx, cl, topic, letters)
 			audit := slog.New(slog.NewTextHandler(env.Stderr, nil))
 			audit.Info("dlq replay", "operator", dlqOperator(), "dlq", topic, "records", len(letters), "sent", sent,
 				"positions", strings.Join(positions, ","), "targets", strings.Join(plan, ", "), "error", firstErr)

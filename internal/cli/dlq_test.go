@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kafmesh/kafmesh/internal/dlq"
 	"github.com/kafmesh/kafmesh/kafmeshtest"
 	"github.com/kafmesh/kafmesh/runner"
 	"github.com/spf13/cobra"
@@ -69,7 +70,7 @@ func startDLQFixture(t *testing.T, brokers []string) *dlqFixture {
 		}
 		replayed := ""
 		for _, h := range ctx.Headers() {
-			if h.Key == DLQHeaderReplayedFrom {
+			if h.Key == dlq.HeaderReplayedFrom {
 				replayed = string(h.Value)
 			}
 		}
@@ -113,16 +114,16 @@ func dlqCmdPrompt(t *testing.T, brokers []string, prompt *DLQPrompt, args ...str
 
 // waitDLQ waits until show --json of topic returns n records, and returns
 // them.
-func waitDLQ(t *testing.T, brokers []string, topic string, n int) []DeadLetter {
+func waitDLQ(t *testing.T, brokers []string, topic string, n int) []dlq.DeadLetter {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		r := dlqCmd(t, brokers, "show", "--topic", topic, "--json", "--limit", "100")
-		var got []DeadLetter
+		var got []dlq.DeadLetter
 		if r.code == 0 {
 			dec := json.NewDecoder(strings.NewReader(r.stdout))
 			for {
-				var d DeadLetter
+				var d dlq.DeadLetter
 				if err := dec.Decode(&d); err != nil {
 					break
 				}
@@ -148,7 +149,7 @@ func waitDLQ(t *testing.T, brokers []string, topic string, n int) []DeadLetter {
 func TestDLQReplay(t *testing.T) {
 	brokers := kafmeshtest.StartBroker(t)
 	f := startDLQFixture(t, brokers)
-	dlq := f.group + "-dlq"
+	dlqTopic := f.group + "-dlq"
 
 	pcl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
 	if err != nil {
@@ -162,24 +163,24 @@ func TestDLQReplay(t *testing.T) {
 	).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	first := waitDLQ(t, brokers, dlq, 1)[0]
+	first := waitDLQ(t, brokers, dlqTopic, 1)[0]
 	if first.OriginalTopic != f.in || first.OriginalPartition != 0 || first.OriginalOffset != 1 || string(first.Key) != "k2" ||
 		first.Error != "broken handler cannot take bad-2" || first.ReplayedFrom != "" || first.Headers["trace"] != "abc" {
 		t.Fatalf("first dead letter %+v", first)
 	}
 
 	r := dlqCmd(t, brokers, "list")
-	if r.code != 0 || !strings.Contains(r.stdout, dlq) {
+	if r.code != 0 || !strings.Contains(r.stdout, dlqTopic) {
 		t.Fatalf("list: %+v", r)
 	}
 	r = dlqCmd(t, brokers, "list", "--json")
-	var topics []DLQTopic
+	var topics []dlq.Topic
 	if err := json.Unmarshal([]byte(r.stdout), &topics); err != nil {
 		t.Fatalf("list --json: %v in %q", err, r.stdout)
 	}
 	found := false
 	for _, tp := range topics {
-		if tp.Topic == dlq {
+		if tp.Topic == dlqTopic {
 			found = true
 			if tp.Group != f.group || tp.Records < 1 {
 				t.Errorf("list entry %+v", tp)
@@ -187,9 +188,9 @@ func TestDLQReplay(t *testing.T) {
 		}
 	}
 	if !found {
-		t.Fatalf("list --json has no %s: %s", dlq, r.stdout)
+		t.Fatalf("list --json has no %s: %s", dlqTopic, r.stdout)
 	}
-	r = dlqCmd(t, brokers, "show", "--topic", dlq)
+	r = dlqCmd(t, brokers, "show", "--topic", dlqTopic)
 	for _, want := range []string{"from:     " + f.in + "[0]@1", "error:    broken handler cannot take bad-2", `key:      "k2"`, "header:   trace=\"abc\""} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("show lacks %q:\n%s", want, r.stdout)
@@ -197,45 +198,45 @@ func TestDLQReplay(t *testing.T) {
 	}
 
 	// Without a terminal and --yes nothing is sent.
-	if r := dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", pos(first)); r.code != 1 || !strings.Contains(r.stderr, "pass --yes") {
+	if r := dlqCmd(t, brokers, "replay", "--topic", dlqTopic, "--offsets", pos(first)); r.code != 1 || !strings.Contains(r.stderr, "pass --yes") {
 		t.Fatalf("replay without --yes: %+v", r)
 	}
 	// On a terminal it asks; anything but y/yes sends nothing.
-	if r := dlqCmdPrompt(t, brokers, &DLQPrompt{In: strings.NewReader("n\n"), Terminal: true}, "replay", "--topic", dlq, "--offsets", pos(first)); r.code != 1 ||
+	if r := dlqCmdPrompt(t, brokers, &DLQPrompt{In: strings.NewReader("n\n"), Terminal: true}, "replay", "--topic", dlqTopic, "--offsets", pos(first)); r.code != 1 ||
 		!strings.Contains(r.stdout, "Replay them? [y/N]") || !strings.Contains(r.stderr, "not confirmed") {
 		t.Fatalf("replay answered no: %+v", r)
 	}
-	if r := dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", "0/99", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "no dead letter at 0/99") {
+	if r := dlqCmd(t, brokers, "replay", "--topic", dlqTopic, "--offsets", "0/99", "--yes"); r.code != 1 || !strings.Contains(r.stderr, "no dead letter at 0/99") {
 		t.Fatalf("replay of a missing offset: %+v", r)
 	}
 
 	// Replay while still broken: it fails again and is visible as a replay.
-	r = dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", pos(first), "--yes")
+	r = dlqCmd(t, brokers, "replay", "--topic", dlqTopic, "--offsets", pos(first), "--yes")
 	if r.code != 0 || !strings.Contains(r.stdout, "replayed 1 dead letter(s)") || !strings.Contains(r.stderr, "msg=\"dlq replay\"") ||
-		!strings.Contains(r.stderr, "dlq="+dlq) {
+		!strings.Contains(r.stderr, "dlq="+dlqTopic) {
 		t.Fatalf("replay: %+v", r)
 	}
-	letters := waitDLQ(t, brokers, dlq, 2)
+	letters := waitDLQ(t, brokers, dlqTopic, 2)
 	again := letters[1]
-	wantFrom := dlq + "/" + pos(first)
+	wantFrom := dlqTopic + "/" + pos(first)
 	if again.ReplayedFrom != wantFrom || again.OriginalOffset != 2 || string(again.Key) != "k2" || again.Headers["trace"] != "abc" {
 		t.Fatalf("failed-again dead letter %+v, want replayed from %s at original offset 2", again, wantFrom)
 	}
-	if r := dlqCmd(t, brokers, "show", "--topic", dlq, "--partition", itoa(int64(again.Partition)), "--offset", itoa(again.Offset)); !strings.Contains(r.stdout, "replayed: from "+wantFrom) {
+	if r := dlqCmd(t, brokers, "show", "--topic", dlqTopic, "--partition", itoa(int64(again.Partition)), "--offset", itoa(again.Offset)); !strings.Contains(r.stdout, "replayed: from "+wantFrom) {
 		t.Errorf("show of the failed-again letter:\n%s", r.stdout)
 	}
 
 	// Fix the handler; replay the second dead letter: it succeeds.
 	f.setBroken(false)
-	r = dlqCmd(t, brokers, "replay", "--topic", dlq, "--offsets", pos(again), "--yes")
+	r = dlqCmd(t, brokers, "replay", "--topic", dlqTopic, "--offsets", pos(again), "--yes")
 	if r.code != 0 {
 		t.Fatalf("replay: %+v", r)
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		if h, ok := f.replayedFrom("bad-2"); ok {
-			if want := dlq + "/" + pos(again); h != want {
-				t.Fatalf("the handled record's %s = %q, want %q", DLQHeaderReplayedFrom, h, want)
+			if want := dlqTopic + "/" + pos(again); h != want {
+				t.Fatalf("the handled record's %s = %q, want %q", dlq.HeaderReplayedFrom, h, want)
 			}
 			break
 		}
@@ -244,7 +245,7 @@ func TestDLQReplay(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
-	if n := len(waitDLQ(t, brokers, dlq, 2)); n != 2 {
+	if n := len(waitDLQ(t, brokers, dlqTopic, 2)); n != 2 {
 		t.Errorf("DLQ has %d records after the successful replay, want 2", n)
 	}
 }
@@ -277,4 +278,4 @@ func TestDLQBadInput(t *testing.T) {
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // pos is d's position as --offsets takes it: PARTITION/OFFSET.
-func pos(d DeadLetter) string { return itoa(int64(d.Partition)) + "/" + itoa(d.Offset) }
+func pos(d dlq.DeadLetter) string { return itoa(int64(d.Partition)) + "/" + itoa(d.Offset) }

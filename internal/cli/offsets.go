@@ -34,6 +34,25 @@ func stdinPrompt() OffsetsPrompt {
 	return OffsetsPrompt{In: os.Stdin, Terminal: err == nil && fi.Mode()&os.ModeCharDevice != 0}
 }
 
+// confirm asks question on prompt (the process's stdin when nil) and
+// fails unless the answer is "yes"; it fails at once when the input is not
+// a terminal (--yes skips the question).
+func confirm(env *Env, prompt *OffsetsPrompt, question string) error {
+	p := stdinPrompt()
+	if prompt != nil {
+		p = *prompt
+	}
+	if !p.Terminal {
+		return errors.New("not confirmed: standard input is not a terminal; pass --yes to skip the confirmation")
+	}
+	fmt.Fprint(env.Stdout, question)
+	line, _ := bufio.NewReader(p.In).ReadString('\n')
+	if strings.TrimSpace(line) != "yes" {
+		return errors.New("not confirmed; nothing changed")
+	}
+	return nil
+}
+
 // NewOffsetsCommand returns `offsets show` and `offsets skip`, the
 // operator's escape hatch when a record stops a processor (see the runbook
 // in docs/runtime.md). prompt nil means the process's stdin.
@@ -287,17 +306,8 @@ logs it on stderr.`,
 			}
 			fmt.Fprintln(env.Stdout, plan)
 			if !yes {
-				p := stdinPrompt()
-				if prompt != nil {
-					p = *prompt
-				}
-				if !p.Terminal {
-					return errors.New("not confirmed: standard input is not a terminal; pass --yes to skip the confirmation")
-				}
-				fmt.Fprint(env.Stdout, "Type yes to commit this: ")
-				line, _ := bufio.NewReader(p.In).ReadString('\n')
-				if strings.TrimSpace(line) != "yes" {
-					return errors.New("not confirmed; nothing changed")
+				if err := confirm(env, prompt, "Type yes to commit this: "); err != nil {
+					return err
 				}
 			}
 			// Check again right before the commit: an instance may have

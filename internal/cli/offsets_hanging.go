@@ -1,13 +1,10 @@
 package cli
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -70,21 +67,31 @@ runbook in docs/runtime.md).`,
 				return nil
 			}
 			if !yes {
-				p := stdinPrompt()
-				if prompt != nil {
-					p = *prompt
-				}
-				if !p.Terminal {
-					return errors.New("not confirmed: standard input is not a terminal; pass --yes to skip the confirmation")
-				}
-				fmt.Fprintf(env.Stdout, "Type yes to abort these %d transactions: ", len(hanging))
-				line, _ := bufio.NewReader(p.In).ReadString('\n')
-				if strings.TrimSpace(line) != "yes" {
-					return errors.New("not confirmed; nothing changed")
+				if err := confirm(env, prompt, fmt.Sprintf("Type yes to abort these %d transactions: ", len(hanging))); err != nil {
+					return err
 				}
 			}
 			ctx, cancel = context.WithTimeout(cmd.Context(), 30*time.Second)
 			defer cancel()
+			if !yes {
+				// Look again right before aborting: the question may have
+				// waited long, and a transaction may have ended meanwhile
+				// (its marker written), or another open one taken its
+				// place; only the same ones still hanging are aborted.
+				now, err := findGroupHanging(ctx, adm, conn.group, topics, minAge)
+				if err != nil {
+					return err
+				}
+				var gone []runner.HangingTransaction
+				hanging, gone = stillHanging(hanging, now)
+				for _, h := range gone {
+					fmt.Fprintf(env.Stdout, "no longer hanging, left alone: %s\n", h)
+				}
+				if len(hanging) == 0 {
+					fmt.Fprintln(env.Stdout, "nothing to abort")
+					return nil
+				}
+			}
 			if err := runner.AbortHangingTransactions(ctx, adm, hanging); err != nil {
 				return err
 			}
@@ -121,4 +128,29 @@ func findGroupHanging(ctx context.Context, adm *kadm.Client, group string, extra
 		}
 	})
 	return runner.FindGroupHangingTransactions(ctx, adm, group, topics, minAge)
+}
+
+// stillHanging splits the transactions listed before a confirmation into
+// those listed again after it (the same topic, partition, producer id,
+// epoch and start offset) and those gone since.
+func stillHanging(before, now []runner.HangingTransaction) (still, gone []runner.HangingTransaction) {
+	type key struct {
+		topic     string
+		partition int32
+		producer  int64
+		epoch     int16
+		start     int64
+	}
+	current := make(map[key]bool, len(now))
+	for _, h := range now {
+		current[key{h.Topic, h.Partition, h.ProducerID, h.ProducerEpoch, h.StartOffset}] = true
+	}
+	for _, h := range before {
+		if current[key{h.Topic, h.Partition, h.ProducerID, h.ProducerEpoch, h.StartOffset}] {
+			still = append(still, h)
+		} else {
+			gone = append(gone, h)
+		}
+	}
+	return still, gone
 }

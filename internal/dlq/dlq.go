@@ -198,13 +198,30 @@ type Read struct {
 	MaxBytes int64
 }
 
-// ReadRecords reads records of a DLQ topic up to its end offsets at the
-// time of the call, bounded by r.Limit records and r.MaxBytes of keys and
-// values. truncated reports that a bound stopped it early. cl must not
-// consume anything else: the partitions are added to it and purged again.
+// ReadOptions are the options every client that reads dead letters needs:
+// exactly-once processors write their dead letters inside their
+// transaction, so only committed records are dead letters (an aborted
+// transaction's would otherwise be shown and replayed, sending its original
+// twice), and the transaction markers are kept so a read knows it reached
+// the end of a partition whose last offset is a marker.
+func ReadOptions() []kgo.Opt {
+	return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted()), kgo.KeepControlRecords()}
+}
+
+// ReadRecords reads the committed records of a DLQ topic up to its last
+// stable offsets at the time of the call, bounded by r.Limit records and
+// r.MaxBytes of keys and values. truncated reports that a bound stopped it
+// early. cl must be made with ReadOptions (else it fails, reading
+// nothing) and must not consume anything else: the partitions are added to
+// it and purged again. Transaction markers are never returned.
 func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Record, truncated bool, err error) {
+	// OptValue gives the isolation level as Kafka's int8: 1 is read committed.
+	if cl.OptValue(kgo.FetchIsolationLevel) != int8(1) || cl.OptValue(kgo.KeepControlRecords) != true {
+		return nil, false, errors.New("dead letters are read by a client made with dlq.ReadOptions (read committed, control records kept)")
+	}
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, r.Topic)
+	// The last stable offset: a read committed fetch returns nothing past it.
+	ends, err := adm.ListCommittedOffsets(ctx, r.Topic)
 	if err != nil {
 		return nil, false, fmt.Errorf("end offsets of %s: %w", r.Topic, err)
 	}
@@ -261,9 +278,9 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 		}
 	}
 	for len(stop) > 0 {
-		// A partition whose last offsets are transaction markers never
-		// returns a record at end-1: a poll that stays empty for idle
-		// means everything up to the end was read.
+		// Transaction markers are kept, so the record at end-1 comes
+		// even when it is a marker; a poll that stays empty for idle
+		// still means everything up to the end was read (a fallback).
 		pctx, pcancel := context.WithTimeout(ctx, idle)
 		fs := cl.PollFetches(pctx)
 		wasIdle := pctx.Err() != nil && ctx.Err() == nil
@@ -288,7 +305,7 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 			if rec.Offset+1 >= end {
 				delete(stop, rec.Partition)
 			}
-			if rec.Offset >= end {
+			if rec.Offset >= end || rec.Attrs.IsControl() {
 				return
 			}
 			if r.Want != nil {
@@ -315,11 +332,12 @@ func ReadRecords(ctx context.Context, cl *kgo.Client, r Read) (recs []*kgo.Recor
 	return recs, truncated, nil
 }
 
-// ClientOptions are the options a client that sends replays needs on top of
-// its connection: the partition of each record is kept (a replay goes back
-// to the partition it was read from) and every in-sync replica acknowledges.
+// ClientOptions are the options a client that replays needs on top of its
+// connection: ReadOptions to choose the dead letters, the partition of each
+// record kept (a replay goes back to the partition it was read from) and
+// every in-sync replica acknowledging.
 func ClientOptions() []kgo.Opt {
-	return []kgo.Opt{kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks())}
+	return append(ReadOptions(), kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
 }
 
 // Select is what a replay sends: every dead letter of Topic (Want nil) or
@@ -349,10 +367,14 @@ func Choose(ctx context.Context, cl *kgo.Client, s Select) ([]DeadLetter, error)
 	if truncated || len(recs) > s.MaxRecords {
 		return nil, fmt.Errorf("%w: more than %d records or %d bytes: replay fewer, or raise the bounds", ErrTooMany, s.MaxRecords, s.MaxBytes)
 	}
+	read := make(map[[2]int64]bool, len(recs))
+	for _, r := range recs {
+		read[[2]int64{int64(r.Partition), r.Offset}] = true
+	}
 	var missing []string
 	for p, offs := range s.Want {
 		for _, o := range offs {
-			if !slices.ContainsFunc(recs, func(r *kgo.Record) bool { return r.Partition == p && r.Offset == o }) {
+			if !read[[2]int64{int64(p), o}] {
 				missing = append(missing, fmt.Sprintf("%d/%d", p, o))
 			}
 		}
@@ -388,30 +410,51 @@ func Plan(letters []DeadLetter) []string {
 
 // Send sends each dead letter back once (ReplayRecord) through cl, which
 // must be made with ClientOptions and should be idempotent (kgo's default),
-// so a retried send is not written twice. It returns how many were written
-// and the first failure.
-func Send(ctx context.Context, cl *kgo.Client, dlqTopic string, letters []DeadLetter) (sent int, err error) {
+// so a retried send is not written twice. It returns how many were written,
+// the dead letters that were not (in the order given: their send failed or
+// ctx ended first) and the first failure. When a letter was not read by
+// Parse, nothing is sent and every letter is unsent.
+func Send(ctx context.Context, cl *kgo.Client, dlqTopic string, letters []DeadLetter) (sent int, unsent []DeadLetter, err error) {
 	out := make([]*kgo.Record, 0, len(letters))
-	for _, d := range letters {
+	index := make(map[*kgo.Record]int, len(letters))
+	for i, d := range letters {
 		r := d.ReplayRecord(dlqTopic)
 		if r == nil {
-			return 0, fmt.Errorf("dead letter %s was not read from Kafka", d.Position(dlqTopic))
+			return 0, letters, fmt.Errorf("dead letter %s was not read from Kafka", d.Position(dlqTopic))
 		}
 		out = append(out, r)
+		index[r] = i
 	}
+	// ProduceSync returns the results in the order they completed.
+	failed := make([]bool, len(letters))
 	for _, r := range cl.ProduceSync(ctx, out...) {
 		if r.Err == nil {
 			sent++
-		} else if err == nil {
-			err = fmt.Errorf("%s[%d] (from %s): %w", r.Record.Topic, r.Record.Partition, string(r.Record.Headers[len(r.Record.Headers)-1].Value), r.Err)
+			continue
+		}
+		i := index[r.Record]
+		failed[i] = true
+		if err == nil {
+			err = fmt.Errorf("%s[%d] (from %s): %w", r.Record.Topic, r.Record.Partition, letters[i].Position(dlqTopic), r.Err)
 		}
 	}
-	return sent, err
+	for i, f := range failed {
+		if f {
+			unsent = append(unsent, letters[i])
+		}
+	}
+	return sent, unsent, err
 }
 
-// ParsePositions reads positions "O" (an offset of partition) or "P/O".
-func ParsePositions(list []string, partition int32) (map[int32][]int64, error) {
+// ParsePositions reads positions "O" (an offset of partition) or "P/O",
+// each position once however often it is given. More than limit positions
+// (the replay bound) are refused before any is read.
+func ParsePositions(list []string, partition int32, limit int) (map[int32][]int64, error) {
+	if len(list) > limit {
+		return nil, fmt.Errorf("%d positions: at most %d in one replay", len(list), limit)
+	}
 	want := map[int32][]int64{}
+	seen := make(map[[2]int64]bool, len(list))
 	for _, s := range list {
 		p, o := partition, strings.TrimSpace(s)
 		if ps, off, ok := strings.Cut(o, "/"); ok {
@@ -425,7 +468,8 @@ func ParsePositions(list []string, partition int32) (map[int32][]int64, error) {
 		if err != nil || n < 0 {
 			return nil, fmt.Errorf("%q: want OFFSET or PARTITION/OFFSET", s)
 		}
-		if !slices.Contains(want[p], n) {
+		if k := [2]int64{int64(p), n}; !seen[k] {
+			seen[k] = true
 			want[p] = append(want[p], n)
 		}
 	}

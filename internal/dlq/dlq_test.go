@@ -1,6 +1,7 @@
 package dlq
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -38,7 +39,7 @@ func TestParseAndReplayRecord(t *testing.T) {
 }
 
 func TestParsePositions(t *testing.T) {
-	want, err := ParsePositions([]string{"1/5", "7", " 1/5", "2/0"}, 0)
+	want, err := ParsePositions([]string{"1/5", "7", " 1/5", "2/0"}, 0, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,8 +47,29 @@ func TestParsePositions(t *testing.T) {
 		t.Errorf("positions %v", want)
 	}
 	for _, bad := range []string{"a/b", "-1/2", "1/-2", "x"} {
-		if _, err := ParsePositions([]string{bad}, 0); err == nil {
+		if _, err := ParsePositions([]string{bad}, 0, 10); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// A hostile list of positions is refused by its length before it is read;
+// up to the bound, many positions (most of them repeated) parse in linear
+// time, each once.
+func TestParsePositionsBound(t *testing.T) {
+	const limit = 10000
+	list := make([]string, limit+1)
+	for i := range list {
+		list[i] = "0/" + strconv.Itoa(i%7)
+	}
+	if _, err := ParsePositions(list, 0, limit); err == nil || !strings.Contains(err.Error(), "10001 positions: at most 10000") {
+		t.Fatalf("%d positions: %v", len(list), err)
+	}
+	want, err := ParsePositions(list[:limit], 0, limit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(want) != 1 || len(want[0]) != 7 {
+		t.Errorf("positions %v, want the 7 distinct offsets of partition 0", want)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 )
 
 // The cost model: an operation costs the number of fields its answer can
@@ -35,12 +36,15 @@ const (
 	boundActions      = 100 // Operation.actions, per operation
 	boundSearch       = 500 // Query.search's largest limit
 	boundIntrospect   = 64  // any list of the introspection types
-	boundRecords      = 500 // TopicRecordPage.records: records.DefaultMaxRecords
 	boundHeaders      = 16  // TopicRecord.headers, per record (the size cap bounds more)
 )
 
 // listBounds are upper bounds of the lengths of the lists of one snapshot.
 type listBounds struct {
+	// records is the most records one topic browser read answers
+	// (TopicRecordPage.records, TopicRecordBatch.records): the reader's
+	// configured limit.
+	records int
 	// count is the number of objects of each GraphQL type in the snapshot.
 	count map[string]int
 	// fan[parent][elem] is the most objects of type elem any one object of
@@ -71,7 +75,7 @@ var uniqueParent = map[string]bool{
 
 // boundsOf measures g; the result is cached per graph (boundsCache).
 func boundsOf(g *mesh.Graph) *listBounds {
-	b := &listBounds{count: map[string]int{}, fan: map[string]map[string]int{}, pairs: map[string]map[string]int{}}
+	b := &listBounds{records: records.DefaultMaxRecords, count: map[string]int{}, fan: map[string]map[string]int{}, pairs: map[string]map[string]int{}}
 	add := func(parent, elem string, n int) {
 		if b.fan[parent] == nil {
 			b.fan[parent], b.pairs[parent] = map[string]int{}, map[string]int{}
@@ -196,7 +200,7 @@ func (b *listBounds) list(parent, field, elem string, args map[string]any, lv le
 			per = v
 		}
 	case (parent == "TopicRecordPage" || parent == "TopicRecordBatch") && field == "records":
-		per = boundRecords
+		per = b.records
 	case parent == "TopicRecord" && field == "headers":
 		per = boundHeaders
 	case parent == "DeadLetters" && field == "letters":
@@ -269,11 +273,13 @@ func satMul(a, b int) int {
 	return a * b
 }
 
-// boundsCache keeps the bounds of the last snapshot measured.
+// boundsCache keeps the bounds of the last snapshot measured. records,
+// when above 0, is the records reader's MaxRecords.
 type boundsCache struct {
-	mu sync.Mutex
-	g  *mesh.Graph
-	b  *listBounds
+	mu      sync.Mutex
+	g       *mesh.Graph
+	b       *listBounds
+	records int
 }
 
 func (c *boundsCache) of(g *mesh.Graph) *listBounds {
@@ -281,6 +287,9 @@ func (c *boundsCache) of(g *mesh.Graph) *listBounds {
 	defer c.mu.Unlock()
 	if c.g != g {
 		c.g, c.b = g, boundsOf(g)
+		if c.records > 0 {
+			c.b.records = c.records
+		}
 	}
 	return c.b
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/vektah/gqlparser/v2"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 )
 
 // bigMesh is 100 services of 2 components with 3 processors, a source and
@@ -99,5 +100,22 @@ func TestUIQueriesFitTheDefaultLimitOnABigMesh(t *testing.T) {
 	attack := "{ " + strings.Repeat("pods { sources { ", 7) + "id" + strings.Repeat(" } }", 7) + " }"
 	if c := cost(t, g, attack); c <= DefaultMaxComplexity {
 		t.Errorf("the list-multiplication attack costs only %d", c)
+	}
+}
+
+// A topic browser page costs the reader's record limit: its default, or
+// the configured one when discover has a reader.
+func TestRecordPageCostFollowsTheReaderLimit(t *testing.T) {
+	es := NewExecutableSchema(Config{Resolvers: &Resolver{}})
+	doc, errs := gqlparser.LoadQuery(es.Schema(), `{ topicRecords(topic: "t") { records { partition } } }`)
+	if errs != nil {
+		t.Fatal(errs)
+	}
+	g := mesh.NewGraph(nil, nil, nil, nil)
+	def := estimate(boundsOf(g), doc.Operations[0], nil)
+	c := boundsCache{records: 5000}
+	raised := estimate(c.of(g), doc.Operations[0], nil)
+	if def < records.DefaultMaxRecords || def >= 2*records.DefaultMaxRecords || raised < 5000 || raised >= 5000+records.DefaultMaxRecords {
+		t.Errorf("cost %d with the default limit, %d with 5000 records", def, raised)
 	}
 }

@@ -2,12 +2,14 @@ package graph
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,25 +23,26 @@ import (
 	"google.golang.org/protobuf/types/dynamicpb"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 	"github.com/kafmesh/kafmesh/internal/dlq"
 	"github.com/kafmesh/kafmesh/runner"
 )
 
 // Bounds of reading and replaying dead letters through the API.
 const (
-	maxDeadLettersFirst  = 500     // DeadLetters.letters' first
-	maxDeadLetterBytes   = 4 << 20 // keys and values read by one DeadLetters.letters
-	maxDeadLetterHeaders = 64      // DeadLetter.headers
-	maxValueHex          = 1024    // DeadLetter.valueHex, in bytes of the value
-	maxReplay            = 10000   // dead letters one replayDeadLetters sends
+	maxDeadLettersFirst  = 500   // DeadLetters.letters' first
+	maxDeadLetterHeaders = 64    // DeadLetter.headers
+	maxValueHex          = 1024  // DeadLetter.valueHex, in bytes of the value
+	maxReplay            = 10000 // dead letters one replayDeadLetters sends
 	maxReplayBytes       = 64 << 20
-	maxLedger            = 1 << 20 // replayed positions remembered
-	deadLetterTimeout    = 30 * time.Second
+	maxLedger            = 1 << 20         // replayed positions remembered
+	replayTimeout        = 2 * time.Minute // one replayDeadLetters, reading and sending
 )
 
 // ClientSource gives the Kafka client discover was started with
-// (lag.Monitor with lag.WithClient); dead letters are read and replayed
-// through clients made with its options.
+// (lag.Monitor with lag.WithClient); replayDeadLetters reads and sends
+// through a client made with its options (DeadLetters.letters reads
+// through the records reader instead).
 type ClientSource interface {
 	Client() *kgo.Client
 }
@@ -121,6 +124,10 @@ type deadLettersResolver struct{ r *Resolver }
 
 func (r *Resolver) DeadLetters() DeadLettersResolver { return deadLettersResolver{r} }
 
+// Letters reads the dead letters through the topic browser's reader, so
+// they share its limits (reads at once, time, bytes) and need --records as
+// it does. It answers at most first of the oldest ones, by partition and
+// offset.
 func (x deadLettersResolver) Letters(ctx context.Context, d *DeadLetters, firstArg *int, partition *int, offset *int64) ([]*DeadLetter, error) {
 	n := 50
 	if firstArg != nil {
@@ -132,34 +139,38 @@ func (x deadLettersResolver) Letters(ctx context.Context, d *DeadLetters, firstA
 	if n == 0 {
 		return []*DeadLetter{}, nil
 	}
-	read := dlq.Read{Topic: d.Topic, Partition: -1, From: -1, Limit: n, MaxBytes: maxDeadLetterBytes}
+	if x.r.records == nil {
+		return nil, errNoRecords
+	}
+	req := records.Request{Topic: d.Topic, From: records.Earliest, Limit: n}
 	if partition != nil {
-		if *partition < 0 {
-			return nil, fmt.Errorf("letters: partition %d is negative", *partition)
+		if *partition < 0 || *partition > math.MaxInt32 {
+			return nil, fmt.Errorf("letters: partition %d is out of range", *partition)
 		}
-		read.Partition = int32(*partition)
+		req.Partitions = []int32{int32(*partition)}
 	}
 	if offset != nil {
 		if *offset < 0 {
 			return nil, fmt.Errorf("letters: offset %d is negative", *offset)
 		}
-		read.From = *offset
+		req.From, req.AllOffset, req.ClampOffsets = records.AtOffset, offset, true
 	}
-	cl, err := x.r.kafkaClient()
+	page, err := x.r.records.Read(ctx, req)
 	if err != nil {
 		return nil, err
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, deadLetterTimeout)
-	defer cancel()
-	recs, _, err := dlq.ReadRecords(ctx, cl, read)
-	if err != nil {
-		return nil, err
-	}
+	recs := page.Records
+	slices.SortFunc(recs, func(a, b records.Record) int {
+		if a.Partition != b.Partition {
+			return cmp.Compare(a.Partition, b.Partition)
+		}
+		return cmp.Compare(a.Offset, b.Offset)
+	})
 	g := snapshot(ctx)
 	out := make([]*DeadLetter, 0, len(recs))
 	for _, rec := range recs {
-		out = append(out, x.r.deadLetter(g, d.Topic, rec))
+		out = append(out, x.r.deadLetter(g, d.Topic, &kgo.Record{Topic: d.Topic, Partition: rec.Partition, Offset: rec.Offset,
+			Timestamp: rec.Timestamp, Key: rec.Key, Value: rec.Value, Headers: rec.Headers}))
 	}
 	return out, nil
 }
@@ -215,7 +226,7 @@ func decodeValue(g *mesh.Graph, topic string, value []byte) (string, error) {
 	if n == nil || n.Message == "" {
 		return "", fmt.Errorf("topic %s is not in the mesh: its message type is unknown", topic)
 	}
-	md := g.MessageDescriptorOf(n.Message)
+	md, _ := g.MessageDescriptor(n.Message)
 	if md == nil {
 		return "", fmt.Errorf("no service described message %s", n.Message)
 	}
@@ -252,6 +263,9 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	if every == (len(positions) > 0) {
 		return nil, errors.New("give either positions or all: true")
 	}
+	if len(positions) > maxReplay {
+		return nil, fmt.Errorf("%d positions: at most %d in one replay", len(positions), maxReplay)
+	}
 	p := byID[*Processor](ctx, processorID)
 	if p == nil {
 		return nil, fmt.Errorf("no processor %q", processorID)
@@ -262,7 +276,7 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	topic := dlq.TopicOf(p.n.GroupName)
 	sel := dlq.Select{Topic: topic, MaxRecords: maxReplay, MaxBytes: maxReplayBytes}
 	if !every {
-		want, err := dlq.ParsePositions(positions, 0)
+		want, err := dlq.ParsePositions(positions, 0, maxReplay)
 		if err != nil {
 			return nil, fmt.Errorf("positions %w", err)
 		}
@@ -278,7 +292,10 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 		return nil, err
 	}
 	defer cl.Close()
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	// Every operation runs under the handler's query timeout, too short for
+	// a large replay: the replay has its own bound instead, and a send is
+	// not cut when the request ends (its positions are claimed).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), replayTimeout)
 	defer cancel()
 	letters, err := dlq.Choose(ctx, cl, sel)
 	if err != nil {
@@ -301,10 +318,15 @@ func (m mutationResolver) ReplayDeadLetters(ctx context.Context, processorID str
 	if already := m.r.replays.claim(claimed); len(already) > 0 {
 		return nil, fmt.Errorf("already replayed: %s (each dead letter is replayed once)", strings.Join(already, ", "))
 	}
-	sent, err := dlq.Send(ctx, cl, topic, letters)
+	sent, unsent, err := dlq.Send(ctx, cl, topic, letters)
 	out.Sent = sent
-	if err != nil && sent == 0 {
-		m.r.replays.release(claimed)
+	if len(unsent) > 0 {
+		// What was not sent can be replayed again.
+		release := make([]string, len(unsent))
+		for i, d := range unsent {
+			release[i] = d.Position(topic)
+		}
+		m.r.replays.release(release)
 	}
 	logger := m.r.logger
 	if logger == nil {

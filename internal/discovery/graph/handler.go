@@ -163,6 +163,9 @@ func NewHandler(cfg HandlerConfig) http.Handler {
 
 	subs := &subscriptions{perConn: cfg.MaxSubscriptionsPerConn, max: cfg.MaxSubscriptions}
 	var bounds boundsCache
+	if cfg.Records != nil {
+		bounds.records = cfg.Records.Limits().MaxRecords
+	}
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		g, err := cfg.Snapshot(ctx)
 		if err != nil {

@@ -95,7 +95,7 @@ type PartitionOffset struct {
 	Offset    int64 `json:"offset"`
 }
 
-var errNoRecords = errors.New("reading records needs discover to run with --brokers")
+var errNoRecords = errors.New("reading records needs discover to run with --brokers and --records (the default)")
 
 func (q queryResolver) RecordLimits(ctx context.Context) (*RecordLimits, error) {
 	if q.r.records == nil {

@@ -4,4 +4,4 @@ package graph
 
 // generatedFrom is the hash of schema.graphql and gqlgen.yml that
 // generated.go was generated from.
-const generatedFrom = "028966e27dd3c53952980611f2f43a585ba923457388dfda913f20606e526dcc"
+const generatedFrom = "ee29fa7fc5ba2085dce82fb1c9032e6d060dea86f9b1ef1e17ce91a0fe10ea48"

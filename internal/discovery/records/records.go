@@ -156,7 +156,11 @@ type Request struct {
 	// start offset.
 	Offsets   map[int32]int64
 	AllOffset *int64
-	Timestamp time.Time
+	// ClampOffsets moves an AtOffset offset outside a partition's range
+	// into it instead of refusing the read: before the start, the read
+	// starts there; past the end, it reads nothing of that partition.
+	ClampOffsets bool
+	Timestamp    time.Time
 	// Limit is the most records answered (1 to Limits.MaxRecords).
 	Limit int
 	// Key, when not nil, keeps only the records whose key is exactly these
@@ -341,6 +345,9 @@ func (r *Reader) plan(ctx context.Context, req Request) ([]*plannedPartition, er
 					return nil, badRequest("no start offset for partition %d: give offsets for every partition read, or one offset for all", p)
 				}
 				o = *req.AllOffset
+			}
+			if req.ClampOffsets {
+				o = min(max(o, s.Offset), e.Offset)
 			}
 			if o < s.Offset || o > e.Offset {
 				return nil, badRequest("offset %d is outside partition %d's range %d to %d (older records were deleted; newer ones do not exist yet)", o, p, s.Offset, e.Offset)
