@@ -29,6 +29,7 @@ import (
 	"github.com/kafmesh/kafmesh/internal/discovery/internal/meshtest"
 	"github.com/kafmesh/kafmesh/internal/discovery/lag"
 	"github.com/kafmesh/kafmesh/internal/discovery/mesh"
+	"github.com/kafmesh/kafmesh/internal/discovery/records"
 	"github.com/kafmesh/kafmesh/internal/discovery/server"
 	"github.com/kafmesh/kafmesh/internal/discovery/web/webtest"
 	"github.com/kafmesh/kafmesh/internal/dlq"
@@ -148,7 +149,9 @@ func TestOperatorConsoleGroupsDeadLettersReplayAndReset(t *testing.T) {
 	audit := &syncBuffer{}
 	url := startDiscoveryWith(t, []string{addr},
 		discovery.WithLag(lag.New(adm, lag.WithClient(cl), lag.WithInterval(500*time.Millisecond))),
-		discovery.WithServerOptions(server.WithToken(operatorToken)),
+		// The topic browser's reader, as `kafmesh discover --brokers`
+		// makes it: the dead-letter browser reads through it.
+		discovery.WithServerOptions(server.WithToken(operatorToken), server.WithRecords(records.New(cl))),
 		discovery.WithLogger(slog.New(slog.NewTextHandler(audit, nil))))
 
 	// Wait for discover to have scraped the service.
