@@ -195,7 +195,7 @@ func (f *follower) listOffsets(ctx context.Context, topic string) (starts, ends 
 				err = ends.Error()
 			}
 		}
-		if err == nil || !kerr.IsRetriable(err) || time.Now().After(deadline) {
+		if err == nil || !retryListing(err) || time.Now().After(deadline) {
 			if err != nil {
 				err = fmt.Errorf("list offsets of %s: %w", topic, err)
 			}
@@ -207,6 +207,15 @@ func (f *follower) listOffsets(ctx context.Context, topic string) (starts, ends 
 			return nil, nil, ctx.Err()
 		}
 	}
+}
+
+// retryListing reports whether a failed offset listing is tried again:
+// Kafka's non-retriable errors end it at once; anything else (a retriable
+// code, or a broker that cannot be reached: a partition's leader that just
+// died stays in the metadata until the controller moves it) is retried.
+func retryListing(err error) bool {
+	var ke *kerr.Error
+	return !errors.As(err, &ke) || ke.Retriable
 }
 
 // remove stops copying partitions of topic.
