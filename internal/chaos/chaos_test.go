@@ -194,6 +194,15 @@ func TestChaos(t *testing.T) {
 	}
 	t.Logf("broker started and counter built in %s", time.Since(suiteStart).Round(time.Millisecond))
 	only := os.Getenv("KAFMESH_CHAOS_RUN") // a comma-separated subset, for debugging
+	if only != "" {
+		// A name that matches no scenario must not pass as a run of it
+		// (scripts/test.sh reruns failed scenarios by name).
+		for _, name := range strings.Split(only, ",") {
+			if !slices.ContainsFunc(scenarios(), func(sc scenario) bool { return sc.name == name }) {
+				t.Fatalf("KAFMESH_CHAOS_RUN names %q, which is no scenario", name)
+			}
+		}
+	}
 	var summary []string
 	var onCluster []scenario
 	for _, sc := range scenarios() {
