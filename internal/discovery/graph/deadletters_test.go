@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/kafmesh/kafmesh/internal/discovery/graph"
@@ -122,6 +123,22 @@ func TestDeadLetterLetters(t *testing.T) {
 		}
 		if err := cl.EndTransaction(ctx, c.end); err != nil {
 			t.Fatal(err)
+		}
+	}
+
+	// EndTransaction returns once the coordinator decided; the markers
+	// reach the partitions after it. Wait until read_committed readers
+	// see every transaction ended (both partitions' last stable offset 5).
+	adm := kadm.NewClient(cl)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		lso, err := adm.ListCommittedOffsets(ctx, topic)
+		o0, _ := lso.Lookup(topic, 0)
+		o1, _ := lso.Lookup(topic, 1)
+		if err == nil && o0.Offset == 5 && o1.Offset == 5 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the transactions' markers did not arrive: %v %v", lso, err)
 		}
 	}
 
